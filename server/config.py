@@ -1,0 +1,274 @@
+"""The daemon's configuration: built-in defaults < ``server.conf`` < command line.
+
+Every setting is declared once in :data:`SETTINGS` with its section, key, default,
+parser and a description of the allowed values; the shipped ``server.conf``
+documents the same keys. Unknown sections or keys and bad values raise
+:class:`ConfigError`, which names the file, section, key and the allowed values
+(the daemon turns it into exit status 2).
+
+Error tree::
+
+    ConfigError
+"""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import dataclasses
+import logging
+import math
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "server.conf"
+
+from .pipeline import AGC_MODES
+
+SOURCES = ("auto", "lepton", "simulated", "replay", "file")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(Exception):
+    """A configuration value is missing, unknown or out of range.
+
+    Attributes:
+        path: the config file, or ``"command line"``.
+        section: the INI section (``None`` for a file-level problem).
+        key: the key (``None`` for a section- or file-level problem).
+        value: the offending value as written, if any.
+        allowed: what would have been accepted.
+    """
+
+    def __init__(self, path, section=None, key=None, value=None, allowed=""):
+        self.path, self.section, self.key = str(path), section, key
+        self.value, self.allowed = value, allowed
+        where = self.path
+        if section is not None:
+            where += f" [{section}]"
+        if key is not None:
+            where += f" {key}"
+        what = f" = {value!r}" if value is not None else ""
+        super().__init__(f"{where}{what}: {allowed}")
+
+
+# -- value parsers: each takes the text and returns a value or raises ValueError
+#    whose message says what is allowed.
+
+
+def integer(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise ValueError(f"must be an integer from {low} to {high}")
+        return value
+
+    return parse
+
+
+def number(low: float, high: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:
+            raise ValueError(f"must be a number from {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
+def choice(*allowed: str) -> Callable[[str], str]:
+    lowered = {a.lower(): a for a in allowed}
+
+    def parse(text: str) -> str:
+        try:
+            return lowered[text.strip().lower()]
+        except KeyError:
+            raise ValueError("must be one of: " + ", ".join(allowed)) from None
+
+    return parse
+
+
+def text(value: str) -> str:
+    return value.strip()
+
+
+def host(value: str) -> str:
+    value = value.strip()
+    if not value or any(c.isspace() for c in value):
+        raise ValueError("must be an IP address or host name, e.g. 0.0.0.0 or 127.0.0.1")
+    return value
+
+
+def word_list(value: str) -> tuple[str, ...]:
+    return tuple(w for w in value.replace(",", " ").split() if w)
+
+
+def colormap_name(value: str) -> str:
+    from . import colormaps  # matplotlib is slow to import; only when a value is given
+
+    name = value.strip()
+    if not colormaps.is_known(name):
+        raise ValueError(
+            "must be a matplotlib colormap name, e.g. inferno, magma, viridis, gray"
+        )
+    return name
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One configurable value: where it lives, its default and how it is parsed."""
+
+    name: str  # attribute on Config
+    section: str
+    key: str
+    default: str
+    parse: Callable[[str], Any]
+    cli: str | None = None  # command-line option that overrides it
+    path_like: bool = False  # resolved against the config file's folder
+
+
+SERVER = "Server-Configurations"
+SETTINGS: tuple[Setting, ...] = (
+    Setting("http_host", SERVER, "HTTP_Interface", "0.0.0.0", host, "--http-host"),
+    Setting("http_port", SERVER, "HTTP_Port", "80", integer(0, 65535), "--http-port"),
+    Setting("http_backlog", SERVER, "HTTP_Listen", "5", integer(1, 4096)),
+    Setting("http_receive", SERVER, "HTTP_Recieve", "4096", integer(1, 1 << 30)),
+    Setting("ws_host", SERVER, "Websocket_Interface", "0.0.0.0", host, "--ws-host"),
+    Setting("ws_port", SERVER, "Websocket_Port", "9876", integer(0, 65535), "--ws-port"),
+    Setting("image", SERVER, "Image", "thermal.jpg", text, "--image", path_like=True),
+    Setting("source", "Source", "Source", "auto", choice(*SOURCES), "--source"),
+    Setting("resend_interval_s", "Source", "Resend_Interval", "1", number(0.05, 3600)),
+    Setting("replay", "Source", "Replay", "", text, "--replay", path_like=True),
+    Setting("replay_unit", "Source", "Replay_Unit", "auto",
+            choice("auto", "centikelvin", "counts")),
+    Setting("spi_device", "Lepton", "SPI_Device", "/dev/spidev0.0", text),
+    Setting("spi_speed_hz", "Lepton", "SPI_Speed_Hz", "18000000",
+            integer(1_000_000, 20_000_000)),
+    Setting("i2c_bus", "Lepton", "I2C_Bus", "1", integer(0, 255)),
+    Setting("model", "Lepton", "Model", "auto", choice("auto", "2", "3")),
+    Setting("telemetry", "Lepton", "Telemetry", "footer", choice("off", "header", "footer")),
+    Setting("flip", "Lepton", "Flip", "none",
+            choice("none", "horizontal", "vertical", "both")),
+    Setting("rotate", "Lepton", "Rotate", "0", choice("0", "90", "180", "270")),
+    Setting("tlinear_resolution", "Lepton", "TLinear_Resolution", "0.01", choice("0.01", "0.1")),
+    Setting("gain_mode", "Lepton", "Gain_Mode", "high", choice("high", "low", "auto")),
+    Setting("colormap", "Render", "Colormap", "inferno", colormap_name),
+    Setting("agc", "Render", "AGC", "linear", choice(*AGC_MODES)),
+    Setting("scale", "Render", "Scale", "1", integer(1, 8)),
+    Setting("jpeg_quality", "Render", "JPEG_Quality", "90", integer(1, 95)),
+    Setting("send_timeout_s", "Stream", "Send_Timeout", "10", number(0.1, 600)),
+    Setting("keepalive_s", "Stream", "Keepalive_Interval", "10", number(1, 600)),
+    Setting("allowed_origins", "Security", "Allowed_Origins", "", word_list),
+    Setting("log_level", "Logging", "Log_Level", "INFO", choice(*LOG_LEVELS), "--log-level"),
+)
+
+Config = dataclasses.make_dataclass(
+    "Config",
+    [(s.name, Any) for s in SETTINGS] + [("config_path", Path | None)],
+    frozen=True,
+)
+Config.__doc__ = """The daemon's settings, one attribute per entry of SETTINGS
+(plus ``config_path``, the file that was read, or None)."""
+
+
+def build_argument_parser() -> argparse.ArgumentParser:
+    """The command line of INTERFACE.md; every option defaults to "not given"."""
+    parser = argparse.ArgumentParser(
+        prog="websocket_http_server.py",
+        description="Stream a thermal camera to browsers over WebSocket.",
+    )
+    parser.add_argument("-c", "--config", metavar="server.conf",
+                        help=f"config file (default: {DEFAULT_CONFIG_PATH.name} beside the script)")
+    metavars = {"--http-port": "N", "--ws-port": "N", "--source": "|".join(SOURCES),
+                "--log-level": "LEVEL", "--image": "PATH", "--replay": "PATH"}
+    for setting in SETTINGS:
+        if setting.cli:
+            parser.add_argument(setting.cli, dest=setting.name, default=None,
+                                metavar=metavars.get(setting.cli, "ADDR"))
+    return parser
+
+
+def load_config(argv: Sequence[str] | None = None) -> Config:
+    """Parse the command line and the config file into a :class:`Config`.
+
+    Args:
+        argv: command-line arguments without the program name (``None``: sys.argv).
+
+    Raises:
+        ConfigError: the named config file does not exist or cannot be parsed, a
+            section or key is unknown, or a value is not allowed.
+        SystemExit: ``--help`` or an unknown option (argparse, exit status 2).
+    """
+    args = build_argument_parser().parse_args(argv)
+    if args.config is not None:
+        path = Path(args.config)
+        if not path.is_file():
+            raise ConfigError(path, allowed="config file not found (named with -c)")
+    else:
+        path = DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
+    written = _read_ini(path) if path else {}
+
+    values: dict[str, Any] = {"config_path": path}
+    for setting in SETTINGS:
+        given = getattr(args, setting.name, None) if setting.cli else None
+        in_file = written.pop((setting.section.lower(), setting.key.lower()), None)
+        if given is not None:
+            source, raw, base = "command line", given, Path.cwd()
+        else:
+            source = str(path)
+            raw = setting.default if in_file is None else in_file[2]
+            base = path.parent if path else Path.cwd()
+        try:
+            value = setting.parse(raw)
+        except ValueError as exc:
+            if source == "command line":
+                raise ConfigError(source, None, setting.cli, raw, str(exc)) from None
+            raise ConfigError(source, setting.section, setting.key, raw, str(exc)) from None
+        if setting.path_like and value:
+            value = str(base / os.path.expanduser(value))
+        values[setting.name] = value
+    if written:
+        section, key, raw = next(iter(written.values()))
+        known = sorted(s.key for s in SETTINGS if s.section == section)
+        allowed = ("unknown key; keys in this section: " + ", ".join(known)) if known else (
+            "unknown section; sections: " + ", ".join(sorted({s.section for s in SETTINGS})))
+        raise ConfigError(path, section, key, raw, allowed)
+    return Config(**values)
+
+
+def _read_ini(path: Path) -> dict[tuple[str, str], tuple[str, str, str]]:
+    """Read an INI file into {(section, key) lower-cased: (section, key, value) as written}."""
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"))
+    parser.optionxform = str  # keep the keys' spelling for error messages
+    try:
+        with open(path, encoding="utf-8") as f:
+            parser.read_file(f)
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise ConfigError(path, allowed=f"not a valid INI file: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(path, allowed=f"cannot be read: {exc.strerror}") from None
+    sections = {s.section.lower(): s.section for s in SETTINGS}
+    values = {}
+    for section in parser.sections():
+        name = sections.get(section.lower(), section)
+        for key, value in parser.items(section):
+            values[(name.lower(), key.lower())] = (name, key, value)
+    return values
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr with timestamps, thread names and levels."""
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s",
+    )
+    # our own lines say who connected and how many clients there are
+    logging.getLogger("websockets").setLevel(max(logging.WARNING, logging.getLevelName(level)))

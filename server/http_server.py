@@ -1,0 +1,178 @@
+"""The HTTP side: the viewer page, its assets and a few JSON/JPEG endpoints.
+
+Built on :class:`http.server.ThreadingHTTPServer`. Only the paths in ``ROUTES`` and
+the fixed list of static assets exist; everything else is 404, whatever its
+encoding. Only GET and HEAD; other methods get 405. Request lines over 64 KiB get
+414 and header lines over 64 KiB or more than 100 headers get 431 (the standard
+library's limits); each connection has a socket timeout so idle or slow clients
+cannot pile up threads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from .app import App
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC_DIR = ROOT / "static"
+STATIC_FILES = {  # the only files on disk the server can send
+    "viewer.js": "text/javascript; charset=utf-8",
+    "viewer.css": "text/css; charset=utf-8",
+}
+REQUEST_TIMEOUT_S = 10.0
+
+
+def load_assets() -> dict[str, tuple[str, bytes]]:
+    """Read the page and its assets once: {url path: (content type, body)}."""
+    assets = {"/": ("text/html; charset=utf-8", (ROOT / "index.html").read_bytes())}
+    assets["/index.html"] = assets["/"]
+    for name, content_type in STATIC_FILES.items():
+        path = STATIC_DIR / name
+        if path.is_file():
+            assets[f"/static/{name}"] = (content_type, path.read_bytes())
+    return assets
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    """Answers one connection's requests; ``self.server.app`` is the running App."""
+
+    server: "HttpServer"
+    protocol_version = "HTTP/1.1"
+    timeout = REQUEST_TIMEOUT_S
+    server_version = "thermal-camera"
+    sys_version = ""
+
+    def do_GET(self) -> None:
+        self._dispatch(send_body=True)
+
+    def do_HEAD(self) -> None:
+        self._dispatch(send_body=False)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("do_"):  # any other method: 405, not the stdlib's 501
+            return self._method_not_allowed
+        raise AttributeError(name)
+
+    def _method_not_allowed(self) -> None:
+        self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
+        self.send_header("Allow", "GET, HEAD")
+        self._finish_headers("text/plain; charset=utf-8", b"405 method not allowed\n", True)
+
+    def _dispatch(self, send_body: bool) -> None:
+        path = urlsplit(self.path).path
+        app = self.server.app
+        if path in self.server.assets:
+            content_type, body = self.server.assets[path]
+            self._send(HTTPStatus.OK, content_type, body, send_body, cache="no-cache")
+        elif path == "/config.json":
+            self._send_json(app.page_config(), send_body)
+        elif path == "/healthz":
+            self._send_json(app.health(), send_body)
+        elif path == "/snapshot.jpg":
+            frame = app.renderer.snapshot()
+            if frame is None:
+                self._send(HTTPStatus.SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
+                           b"no frame yet\n", send_body)
+            else:
+                self._send(HTTPStatus.OK, "image/jpeg", frame.jpeg, send_body)
+        else:
+            self._send(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"404 not found\n",
+                       send_body)
+
+    def _send_json(self, value: Any, send_body: bool) -> None:
+        self._send(HTTPStatus.OK, "application/json", json.dumps(value).encode(), send_body)
+
+    def _send(self, status: HTTPStatus, content_type: str, body: bytes, send_body: bool,
+              cache: str = "no-store") -> None:
+        self.send_response(status)
+        self.send_header("Cache-Control", cache)
+        self._finish_headers(content_type, body, send_body)
+
+    def _finish_headers(self, content_type: str, body: bytes, send_body: bool) -> None:
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        if send_body:
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def log_error(self, format: str, *args: Any) -> None:
+        log.info("%s %s", self.address_string(), format % args)
+
+
+class HttpServer(ThreadingHTTPServer):
+    """A ThreadingHTTPServer that tracks its connections so shutdown can close them.
+
+    Args:
+        sock: a bound, listening socket (the app binds it so errors are reported early).
+        app: the running App (frames, health, config).
+    """
+
+    daemon_threads = False
+    block_on_close = True
+
+    def __init__(self, sock: socket.socket, app: "App"):
+        super().__init__(sock.getsockname()[:2], RequestHandler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = sock
+        self.app = app
+        self.assets = load_assets()
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()
+
+    def process_request(self, request, client_address) -> None:
+        """Handle the connection in a named thread (ThreadingMixIn's, with a name)."""
+        with self._connections_lock:
+            self._connections.add(request)
+        thread = threading.Thread(target=self.process_request_thread,
+                                  args=(request, client_address),
+                                  name=f"http-{client_address[0]}:{client_address[1]}")
+        with self._connections_lock:
+            self._threads.add(thread)
+        thread.start()
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._threads.discard(threading.current_thread())
+
+    def server_close(self) -> None:
+        """Close the listening socket and join every handler thread."""
+        self.socket.close()
+        with self._connections_lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join()
+
+    def shutdown_request(self, request) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Unblock every handler thread by shutting its socket down."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass

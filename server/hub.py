@@ -1,0 +1,164 @@
+"""The fan-out hub: the newest frame only, published without ever waiting on a client.
+
+Two :class:`FrameSlot` s carry frames downstream: ``raw`` holds the newest source frame
+(read by the renderer), ``encoded`` the newest frame ready for clients (read by the
+WebSocket fan-out and HTTP streams). A slot keeps one value; a reader that is slower
+than the writer skips values, it never slows the writer. Each client's one-slot
+mailbox is the pair (slot, the last ``seq`` it took).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+FPS_SMOOTHING = 0.2  # weight of the newest interval in the frame-rate estimate
+
+
+class FrameSlot(Generic[T]):
+    """The newest value and its sequence number (1, 2, ...), under a Condition.
+
+    Thread-safe. ``publish`` never blocks for longer than the lock is held by another
+    publish or reader (a few microseconds).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._seq = 0
+        self._value: T | None = None
+        self._closed = False
+
+    def publish(self, value: T, seq: int | None = None) -> int:
+        """Replace the value and wake every waiter. Returns its sequence number.
+
+        Args:
+            value: the new value.
+            seq: its sequence number; default one more than the last. Must increase.
+        """
+        with self._cond:
+            self._seq = self._seq + 1 if seq is None else seq
+            self._value = value
+            self._cond.notify_all()
+            return self._seq
+
+    def latest(self) -> tuple[int, T | None]:
+        """(seq, value) of the newest value; (0, None) before the first."""
+        with self._cond:
+            return self._seq, self._value
+
+    def wait_newer(self, after_seq: int, timeout_s: float) -> tuple[int, T] | None:
+        """Wait until a value newer than ``after_seq`` is published.
+
+        Returns:
+            (seq, value), or None on timeout or when the slot is closed.
+        """
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._seq > after_seq or self._closed, timeout_s):
+                return None
+            if self._closed:
+                return None
+            return self._seq, self._value
+
+    def close(self) -> None:
+        """Wake every waiter for good; later waits return None at once."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+class RateMeter:
+    """Smoothed events per second from event times (injectable clock)."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._last: float | None = None
+        self._interval: float | None = None
+        self.count = 0
+        self.last_time: float | None = None
+
+    def tick(self) -> None:
+        now = self._clock()
+        if self._last is not None:
+            dt = now - self._last
+            self._interval = dt if self._interval is None else (
+                self._interval + FPS_SMOOTHING * (dt - self._interval))
+        self._last = now
+        self.count += 1
+        self.last_time = now
+
+    @property
+    def rate(self) -> float:
+        """Events per second, 0.0 until two events were seen."""
+        return round(1.0 / self._interval, 2) if self._interval else 0.0
+
+    def age(self) -> float | None:
+        """Seconds since the last event, or None before the first."""
+        return None if self._last is None else self._clock() - self._last
+
+
+class Hub:
+    """Where sources publish and outputs subscribe.
+
+    Attributes:
+        raw: FrameSlot of SourceFrame, written by the source thread.
+        encoded: FrameSlot of EncodedFrame, written by the renderer.
+        source_rate: RateMeter of source frames.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.raw: FrameSlot = FrameSlot()
+        self.encoded: FrameSlot = FrameSlot()
+        self.source_rate = RateMeter(clock)
+        self.published = 0
+        self._lock = threading.Lock()
+        self._viewers: dict[str, int] = {}
+        self._listeners: list[Callable[[], None]] = []
+
+    def publish_source_frame(self, frame) -> int:
+        """Called by the source thread for every new frame; never blocks on clients."""
+        with self._lock:
+            self.source_rate.tick()
+        return self.raw.publish(frame)
+
+    def publish_encoded(self, frame) -> None:
+        """Called by the renderer; wakes waiting readers and calls every listener."""
+        self.encoded.publish(frame, frame.seq)
+        with self._lock:
+            self.published += 1
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` (in the renderer's thread; it must not block) per new frame."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def viewer_joined(self, kind: str) -> int:
+        """Count a viewer of ``kind`` (e.g. "stream", "legacy", "mjpeg"); returns the total."""
+        with self._lock:
+            self._viewers[kind] = self._viewers.get(kind, 0) + 1
+            return sum(self._viewers.values())
+
+    def viewer_left(self, kind: str) -> int:
+        with self._lock:
+            self._viewers[kind] -= 1
+            return sum(self._viewers.values())
+
+    def viewers(self) -> dict[str, int]:
+        """Current viewers per kind."""
+        with self._lock:
+            return dict(self._viewers)
+
+    def has_viewers(self) -> bool:
+        with self._lock:
+            return any(self._viewers.values())
+
+    def close(self) -> None:
+        """Wake every waiting reader for good (shutdown)."""
+        self.raw.close()
+        self.encoded.close()

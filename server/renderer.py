@@ -1,0 +1,78 @@
+"""The renderer thread: newest source frame -> EncodedFrame, only while someone watches.
+
+When nobody watches (or publishing is stopped) source frames are left in the hub's
+raw slot unrendered, so an idle Pi does no JPEG work; :meth:`Renderer.snapshot`
+renders the newest one on demand.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from .commands import AcquisitionState
+from .frames import EncodedFrame, ImageFrame, RawFrame
+from .hub import Hub
+from .pipeline import RenderSettings, compute_stats, render_jpeg
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.5  # how often the loop looks at the stop flag when no frame arrives
+
+
+class Renderer:
+    """Turns source frames into encoded frames for the hub's clients.
+
+    Args:
+        hub: where frames come from and go to.
+        state: the shared acquisition state (running, colormap).
+        source_kind: the ``source`` field of every header.
+        scale, jpeg_quality: fixed render settings from the config.
+    """
+
+    def __init__(self, hub: Hub, state: AcquisitionState, source_kind: str,
+                 scale: int = 1, jpeg_quality: int = 90):
+        self._hub, self._state, self._source_kind = hub, state, source_kind
+        self._scale, self._quality = scale, jpeg_quality
+        self._cache_lock = threading.Lock()
+        self._cache: tuple[tuple, EncodedFrame] | None = None
+
+    def run(self, stop: threading.Event) -> None:
+        """Render and publish each new source frame until ``stop`` is set."""
+        seq = 0
+        while not stop.is_set():
+            item = self._hub.raw.wait_newer(seq, POLL_S)
+            if item is None:
+                continue
+            seq, frame = item
+            if self._hub.has_viewers() and self._state.snapshot()["running"]:
+                self._hub.publish_encoded(self.encode(seq, frame))
+
+    def snapshot(self) -> EncodedFrame | None:
+        """The newest source frame, rendered (from cache when it already was); None before any."""
+        seq, frame = self._hub.raw.latest()
+        return None if frame is None else self.encode(seq, frame)
+
+    def encode(self, seq: int, frame: RawFrame | ImageFrame) -> EncodedFrame:
+        """Render one source frame with the current settings (cached per seq and settings)."""
+        settings = RenderSettings(self._state.snapshot()["colormap"], self._scale, self._quality)
+        key = (seq, settings)
+        with self._cache_lock:
+            if self._cache and self._cache[0] == key:
+                return self._cache[1]
+        header = {"type": "frame", "seq": seq, "timestamp": frame.timestamp,
+                  "source": self._source_kind}
+        if isinstance(frame, RawFrame):
+            jpeg, width, height = render_jpeg(frame.pixels, settings)
+            stats = compute_stats(frame.pixels, frame.unit)
+            header.update(stats=stats.as_header(), unit=stats.unit)
+        else:
+            jpeg, width, height = frame.jpeg, frame.width, frame.height
+        header.update(width=width, height=height, jpeg_size=len(jpeg),
+                      fps=self._hub.source_rate.rate)
+        if frame.meta:
+            header["meta"] = dict(frame.meta)
+        encoded = EncodedFrame(header, jpeg, frame)
+        with self._cache_lock:
+            self._cache = (key, encoded)
+        return encoded

@@ -1,0 +1,49 @@
+"""What every source provides."""
+
+from __future__ import annotations
+
+import abc
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ..frames import SourceFrame
+
+Publish = Callable[[SourceFrame], Any]
+
+
+class SourceError(Exception):
+    """A source cannot run (device missing, file unusable); the message says why and what to do."""
+
+
+class Source(abc.ABC):
+    """A producer of frames, run in a thread of its own by the app.
+
+    Attributes:
+        kind: the ``--source`` name it answers to ("simulated", "file", ...).
+    """
+
+    kind: str = ""
+
+    @abc.abstractmethod
+    def run(self, publish: Publish, stop: threading.Event) -> None:
+        """Publish frames until ``stop`` is set; return within about 0.5 s of it.
+
+        Bad input (a torn file, a corrupt frame) is skipped, counted and logged
+        (rate-limited), never raised.
+
+        Raises:
+            SourceError: the source cannot run at all.
+        """
+
+    def status(self) -> dict[str, Any]:
+        """Counters and state for /healthz (e.g. {"state": "streaming", "skipped": 3})."""
+        return {}
+
+    def run_ffc(self) -> None:
+        """Run a flat-field correction.
+
+        Raises:
+            NotImplementedError: the source has no shutter to run (only the Lepton does).
+        """
+        raise NotImplementedError(f"ffc is only available with a Lepton camera (source is {self.kind})")

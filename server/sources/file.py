@@ -1,0 +1,120 @@
+"""The ``file`` source: a JPEG (or other image) file that something rewrites on disk.
+
+A frame is published when the file's stat signature changed and it holds a
+complete, decodable image that differs from the last one; a half-written file is
+skipped, counted and logged (rate-limited) and read again on the next change. The
+current image is re-published every ``resend_interval_s`` (a new frame each time).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+from PIL import Image
+
+from ..frames import ImageFrame
+from ..ratelimit import RateLimitedLog
+from .base import Publish, Source
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.05  # how often the file's stat is checked
+JPEG_EOI = b"\xff\xd9"
+
+
+class TornImage(Exception):
+    """The bytes are not a complete image (yet)."""
+
+
+def decode_image(data: bytes) -> tuple[bytes, int, int]:
+    """Check that ``data`` is a complete image and return it as JPEG.
+
+    JPEG bytes pass through untouched; other formats (PNG, ...) are converted once.
+    Width and height come from the image itself (the JPEG's SOF), never from EXIF.
+
+    Returns:
+        (jpeg bytes, width, height).
+
+    Raises:
+        TornImage: empty, truncated or not decodable.
+    """
+    if not data:
+        raise TornImage("empty file")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # a full decode: a truncated image raises here
+            if image.format == "JPEG":
+                if not data.rstrip(b"\0").endswith(JPEG_EOI):
+                    raise TornImage("JPEG has no end-of-image marker")
+                return data, image.width, image.height
+            out = io.BytesIO()
+            image.convert("RGB").save(out, "JPEG", quality=90, subsampling=0)
+            return out.getvalue(), image.width, image.height
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise TornImage(str(exc) or type(exc).__name__) from None
+
+
+class FileSource(Source):
+    """Watches one image file.
+
+    Args:
+        path: the watched file.
+        resend_interval_s: re-publish the current image this often.
+        clock: monotonic clock (injectable).
+    """
+
+    kind = "file"
+
+    def __init__(self, path: str, resend_interval_s: float = 1.0, clock=time.monotonic):
+        self.path, self._resend_s, self._clock = path, resend_interval_s, clock
+        self._warn = RateLimitedLog(log, clock=clock)
+        self.skipped = 0  # torn or undecodable reads
+        self.changes = 0  # distinct images published
+
+    def status(self) -> dict[str, Any]:
+        return {"path": self.path, "changes": self.changes, "skipped": self.skipped}
+
+    def run(self, publish: Publish, stop: threading.Event) -> None:
+        signature = None
+        current: tuple[bytes, int, int] | None = None
+        last_publish = 0.0
+        while not stop.wait(POLL_S):
+            try:
+                st = os.stat(self.path)
+                new_signature = (st.st_ino, st.st_size, st.st_mtime_ns)
+            except OSError as exc:
+                self._warn.warning("missing", "cannot read %s: %s", self.path, exc.strerror)
+                signature = None
+                continue
+            if new_signature != signature:
+                signature = new_signature
+                image = self._read()
+                if image is not None and (current is None or image[0] != current[0]):
+                    current = image
+                    self.changes += 1
+                    last_publish = self._publish(publish, current)
+                    continue
+            if current is not None and self._clock() - last_publish >= self._resend_s:
+                last_publish = self._publish(publish, current)
+
+    def _read(self) -> tuple[bytes, int, int] | None:
+        try:
+            with open(self.path, "rb") as f:
+                return decode_image(f.read())
+        except OSError as exc:
+            self._warn.warning("missing", "cannot read %s: %s", self.path, exc.strerror)
+        except TornImage as exc:
+            self.skipped += 1
+            self._warn.warning("torn", "skipped incomplete image in %s: %s (%d skipped so far)",
+                               self.path, exc, self.skipped)
+        return None
+
+    def _publish(self, publish: Publish, image: tuple[bytes, int, int]) -> float:
+        jpeg, width, height = image
+        publish(ImageFrame(jpeg, width, height, time.time()))
+        return self._clock()

@@ -1,0 +1,262 @@
+"""The WebSocket side: ``/stream`` (binary frames + JSON control) and ``/`` (base64 text).
+
+One asyncio event loop in one thread (``ws-server``) serves every client with the
+``websockets`` package. The renderer's hub listener schedules :meth:`_fan_out` on the
+loop for each new frame; it hands the frame to every client whose previous frame has
+left our write buffer (the one-slot mailbox: a busy client skips frames) and writes
+without waiting. A client whose buffer has not drained for ``send_timeout_s`` is
+disconnected; nobody else notices. Frames are never compressed (JPEG does not
+compress); client messages over 4 KiB close that client with 1009.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import socket
+import threading
+import time
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.exceptions import ConnectionClosed
+
+from . import wire
+from .commands import CommandError, parse_command
+
+if TYPE_CHECKING:
+    from .app import App
+
+log = logging.getLogger(__name__)
+
+SWEEP_INTERVAL_S = 0.5  # how often stalled clients are looked for between frames
+SHUTDOWN_GRACE_S = 1.0  # closing handshakes get this long before connections are aborted
+PATHS = {"/": "legacy", "/stream": "stream"}
+
+
+@dataclasses.dataclass(eq=False)
+class Client:
+    """One connected viewer and its mailbox state (touched only in the loop thread)."""
+
+    connection: ServerConnection
+    kind: str  # "stream" or "legacy"
+    raw: bool  # /stream?raw=1
+    address: str
+    last_seq: int  # newest frame it was given (or that existed when it connected)
+    ready_since: float  # last time its write buffer was empty
+    frames_sent: int = 0
+    frames_skipped: int = 0
+
+    def buffered(self) -> int:
+        transport = self.connection.transport
+        return transport.get_write_buffer_size() if transport is not None else 0
+
+
+def origin_allowed(origin: str | None, host_header: str | None, allowed: tuple[str, ...]) -> bool:
+    """True if a handshake's Origin may connect.
+
+    No Origin (a non-browser client) is allowed; otherwise its host name must be the
+    host name the client used to reach us (the page's own host), or the origin must be
+    listed in ``allowed`` (``Allowed_Origins``; ``*`` allows any).
+    """
+    if origin is None or "*" in allowed or origin in allowed:
+        return True
+    if not host_header:
+        return False
+    return urlsplit(origin).hostname == urlsplit("//" + host_header).hostname
+
+
+class WebSocketServer:
+    """Runs the WebSocket server in a thread of its own.
+
+    Args:
+        sock: a bound, listening TCP socket.
+        app: the running App (hub, state, source).
+        send_timeout_s: disconnect a client that could not take a frame for this long.
+        keepalive_s: ping interval; a peer that does not answer within it is dropped.
+        allowed_origins: extra origins allowed to connect.
+    """
+
+    def __init__(self, sock: socket.socket, app: "App", send_timeout_s: float,
+                 keepalive_s: float, allowed_origins: tuple[str, ...] = ()):
+        self._sock, self._app = sock, app
+        self._send_timeout_s, self._keepalive_s = send_timeout_s, keepalive_s
+        self._allowed_origins = allowed_origins
+        self._clients: set[Client] = set()
+        self._loop = asyncio.new_event_loop()
+        self._server: Server | None = None
+        self._fan_out_pending = False
+        self._last_seq = 0
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ws-server")
+
+    # -- called from other threads
+
+    def start(self) -> None:
+        """Start serving; returns once the server accepts connections."""
+        self._thread.start()
+        self._started.wait(5.0)
+
+    def stop(self) -> None:
+        """Close every connection and the listening socket; join the thread. Idempotent."""
+        if self._thread.is_alive() and not self._loop.is_closed():
+            try:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+            except RuntimeError:  # loop already closed
+                pass
+        if self._thread.ident is not None:
+            self._thread.join()
+
+    def notify_frame(self) -> None:
+        """Hub listener: a new frame is in ``hub.encoded`` (any thread; never blocks)."""
+        if not self._fan_out_pending:
+            self._fan_out_pending = True
+            try:
+                self._loop.call_soon_threadsafe(self._fan_out)
+            except RuntimeError:  # loop closed during shutdown
+                pass
+
+    def notify_state(self, state: dict) -> None:
+        """State listener: send the new state to every /stream client (any thread)."""
+        try:
+            self._loop.call_soon_threadsafe(self._send_state, state)
+        except RuntimeError:
+            pass
+
+    def clients(self) -> list[dict]:
+        """A snapshot of the connected clients for /healthz (any thread)."""
+        return [{"protocol": c.kind, "address": c.address, "frames_sent": c.frames_sent,
+                 "frames_skipped": c.frames_skipped} for c in list(self._clients)]
+
+    # -- the loop thread
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._start_serving())
+            self._started.set()
+            sweeper = self._loop.create_task(self._sweep())
+            self._loop.run_forever()
+            sweeper.cancel()
+            self._loop.run_until_complete(self._shutdown())
+        finally:
+            self._started.set()
+            self._loop.close()
+
+    async def _start_serving(self) -> None:
+        self._server = await serve(
+            self._handle, sock=self._sock, process_request=self._check_request,
+            compression=None, max_size=wire.MAX_COMMAND_BYTES,
+            ping_interval=self._keepalive_s, ping_timeout=self._keepalive_s,
+            close_timeout=SHUTDOWN_GRACE_S, server_header=None,
+        )
+
+    async def _shutdown(self) -> None:
+        assert self._server is not None
+        self._server.close(close_connections=True)
+        try:
+            await asyncio.wait_for(self._server.wait_closed(), SHUTDOWN_GRACE_S)
+        except TimeoutError:
+            for client in list(self._clients):
+                if client.connection.transport is not None:
+                    client.connection.transport.abort()
+            await asyncio.wait_for(self._server.wait_closed(), SHUTDOWN_GRACE_S)
+
+    def _check_request(self, connection: ServerConnection, request):
+        path = urlsplit(request.path).path
+        if path not in PATHS:
+            return connection.respond(HTTPStatus.NOT_FOUND, "unknown path: use / or /stream\n")
+        origin = request.headers.get("Origin")
+        if not origin_allowed(origin, request.headers.get("Host"), self._allowed_origins):
+            log.info("refused WebSocket from %s: origin %s not allowed",
+                     connection.remote_address[0], origin)
+            return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
+        return None
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        url = urlsplit(connection.request.path)
+        kind = PATHS[url.path]
+        raw = kind == "stream" and parse_qs(url.query).get("raw") == ["1"]
+        host, port = connection.remote_address[:2]
+        hub, state = self._app.hub, self._app.state
+        client = Client(connection, kind, raw, f"{host}:{port}", hub.encoded.latest()[0],
+                        time.monotonic())
+        total = hub.viewer_joined(kind)
+        log.info("client connected: %s %s (%d clients)", client.address, url.path, total)
+        state.update(clients=total)  # tells the others; this one learns it from hello
+        try:
+            if kind == "stream":
+                await connection.send(wire.hello_message(state.snapshot()))
+            self._clients.add(client)
+            async for message in connection:
+                if kind == "stream":
+                    await self._command(connection, message)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._clients.discard(client)
+            total = hub.viewer_left(kind)
+            log.info("client disconnected: %s %s (%d clients, code %s)", client.address,
+                     url.path, total, connection.close_code)
+            state.update(clients=total)
+
+    async def _command(self, connection: ServerConnection, message: str | bytes) -> None:
+        try:
+            command = parse_command(message)
+            if command["cmd"] == "ffc":
+                await asyncio.get_running_loop().run_in_executor(None, self._app.run_ffc)
+            else:
+                self._app.state.apply(command)
+        except (CommandError, NotImplementedError) as exc:
+            await connection.send(wire.error_message(str(exc)))
+
+    def _send_state(self, state: dict) -> None:
+        message = wire.state_message(state)
+        broadcast([c.connection for c in self._clients if c.kind == "stream"], message)
+
+    def _fan_out(self) -> None:
+        """Give the newest frame to every client that took its previous one."""
+        self._fan_out_pending = False
+        seq, frame = self._app.hub.encoded.latest()
+        if frame is None or seq <= self._last_seq:
+            return
+        self._last_seq = seq
+        now = time.monotonic()
+        groups: dict[str, list] = {"stream": [], "raw": [], "legacy": []}
+        for client in list(self._clients):
+            if client.last_seq >= seq:
+                continue
+            if client.buffered():
+                client.frames_skipped += 1
+                self._drop_if_stalled(client, now)
+                continue
+            client.ready_since = now
+            client.last_seq = seq
+            client.frames_sent += 1
+            groups["raw" if client.raw else client.kind].append(client.connection)
+        if groups["stream"]:
+            broadcast(groups["stream"], frame.stream_message)
+        if groups["raw"]:
+            broadcast(groups["raw"], frame.stream_message_raw)
+        if groups["legacy"]:
+            broadcast(groups["legacy"], frame.base64_text)
+
+    def _drop_if_stalled(self, client: Client, now: float) -> None:
+        if now - client.ready_since > self._send_timeout_s and client.connection.transport:
+            log.warning("dropping %s: it took no frame for %.1f s (Send_Timeout)",
+                        client.address, now - client.ready_since)
+            client.connection.transport.abort()
+
+    async def _sweep(self) -> None:
+        """Drop stalled clients even when no frames are flowing."""
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL_S)
+            now = time.monotonic()
+            for client in list(self._clients):
+                if client.buffered():
+                    self._drop_if_stalled(client, now)
+                else:
+                    client.ready_since = now

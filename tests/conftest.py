@@ -1,0 +1,113 @@
+"""Shared fixtures: the daemon as a subprocess on 127.0.0.1, data paths."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DATA = ROOT / "tests" / "data"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SERVING = re.compile(r"serving HTTP on \S+:(\d+) and WebSocket on \S+:(\d+)")
+START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 5.0
+
+
+def shared_file(relative: str) -> Path:
+    """A file under ../shared/data; skips the test when ../shared is absent."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{path} is missing on CI, where ../shared is always present")
+        pytest.skip(f"needs {path} (GPL-3.0 data kept outside the repository in ../shared)")
+    return path
+
+
+class Daemon:
+    """A running ``websocket_http_server.py`` subprocess and what it logged.
+
+    Attributes:
+        http_port, ws_port: the ports it got (it is started with port 0).
+        lines: every stderr line so far (a reader thread appends to it).
+    """
+
+    def __init__(self, args: list[str], cwd: Path = ROOT):
+        command = [sys.executable, str(ROOT / "websocket_http_server.py"),
+                   "--http-host", "127.0.0.1", "--ws-host", "127.0.0.1",
+                   "--http-port", "0", "--ws-port", "0", *args]
+        self.process = subprocess.Popen(command, cwd=cwd, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                        text=True)
+        self.lines: list[str] = []
+        self._serving = threading.Event()
+        self.http_port = self.ws_port = 0
+        self._reader = threading.Thread(target=self._read, name="daemon-stderr")
+        self._reader.start()
+        if not self._serving.wait(START_TIMEOUT_S):
+            self.stop()
+            raise RuntimeError("daemon did not start:\n" + "".join(self.lines))
+
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            self.lines.append(line)
+            match = SERVING.search(line)
+            if match:
+                self.http_port, self.ws_port = int(match[1]), int(match[2])
+                self._serving.set()
+        self._serving.set()  # exited: let the starter see it
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.ws_port}"
+
+    def log(self) -> str:
+        return "".join(self.lines)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Signal the daemon and wait for it; kill it if it hangs. Returns the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(STOP_TIMEOUT_S)
+        return self.process.returncode
+
+
+@pytest.fixture
+def start_daemon():
+    """Start daemons with ``start_daemon(*args)``; every one is stopped after the test."""
+    daemons: list[Daemon] = []
+
+    def start(*args: str, cwd: Path = ROOT) -> Daemon:
+        daemon = Daemon(list(args), cwd)
+        daemons.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in daemons:
+        daemon.stop()
+
+
+def wait_until(predicate, timeout_s: float, interval_s: float = 0.02):
+    """Poll ``predicate`` until it returns a true value or ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval_s)

@@ -1,0 +1,88 @@
+"""server.config: defaults < server.conf < command line; clear errors naming the key."""
+
+from pathlib import Path
+
+import pytest
+
+from server.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+
+SEED_CONF = """[Server-Configurations]
+HTTP_Interface = 0.0.0.0
+HTTP_Port = 80
+HTTP_Listen = 5
+HTTP_Recieve = 4096
+Websocket_Interface = 0.0.0.0
+Websocket_Port = 9876
+Image = thermal.jpg
+"""
+
+
+def write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "server.conf"
+    path.write_text(text)
+    return str(path)
+
+
+def test_seed_config_loads_unchanged(tmp_path):
+    """The original project's server.conf keeps working, Image relative to its folder."""
+    config = load_config(["-c", write(tmp_path, SEED_CONF)])
+    assert (config.http_host, config.http_port, config.ws_port) == ("0.0.0.0", 80, 9876)
+    assert config.image == str(tmp_path / "thermal.jpg")
+    assert config.source == "auto" and config.colormap == "inferno" and config.scale == 1
+
+
+def test_shipped_config_matches_defaults():
+    """Every key in the shipped server.conf is valid and shows the built-in default."""
+    shipped = load_config(["-c", str(DEFAULT_CONFIG_PATH)])
+    for name, value in vars(shipped).items():
+        if name not in ("config_path", "image", "replay"):
+            assert value == getattr(load_config(["-c", str(DEFAULT_CONFIG_PATH)]), name)
+    assert shipped.http_port == 80 and shipped.send_timeout_s == 10.0
+
+
+def test_command_line_overrides_file(tmp_path):
+    """Command-line values win over server.conf."""
+    config = load_config(["-c", write(tmp_path, SEED_CONF), "--http-port", "8080",
+                          "--source", "file", "--log-level", "debug"])
+    assert (config.http_port, config.source, config.log_level) == (8080, "file", "DEBUG")
+
+
+def test_inline_comments_and_case(tmp_path):
+    """Inline ; comments are stripped; section and key names are case-insensitive."""
+    config = load_config(["-c", write(tmp_path, "[render]\nscale = 4   ; bigger\n")])
+    assert config.scale == 4
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[Server-Configurations]\nHTTP_Port = eighty\n",
+     "[Server-Configurations] HTTP_Port = 'eighty': must be an integer from 0 to 65535"),
+    ("[Render]\nColormap = rainbowz\n",
+     "[Render] Colormap = 'rainbowz': must be a matplotlib colormap name, e.g. inferno, magma, viridis, gray"),
+    ("[Source]\nSource = camera\n",
+     "[Source] Source = 'camera': must be one of: auto, lepton, simulated, replay, file"),
+    ("[Render]\nSharpness = 3\n",
+     "[Render] Sharpness = '3': unknown key; keys in this section: AGC, Colormap, JPEG_Quality, Scale"),
+    ("[Camera]\nSpeed = 3\n",
+     "[Camera] Speed = '3': unknown section; sections: Lepton, Logging, Render, Security, Server-Configurations, Source, Stream"),
+    ("no section header\n", "not a valid INI file"),
+])
+def test_bad_values_name_file_section_key_and_allowed(tmp_path, text, message):
+    """A bad value or unknown key raises ConfigError naming file, section, key, allowed values."""
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as error:
+        load_config(["-c", path])
+    assert str(error.value).startswith(path)
+    assert message in str(error.value)
+
+
+def test_bad_command_line_value():
+    """A bad command-line value names the option."""
+    with pytest.raises(ConfigError, match=r"^command line --http-port = '-1': must be an integer from 0 to 65535$"):
+        load_config(["--http-port", "-1"])
+
+
+def test_missing_named_config_file(tmp_path):
+    """An explicitly named config file that does not exist is an error."""
+    missing = tmp_path / "nope.conf"
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(["-c", str(missing)])
