@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .errors import LeptonError
+from .errors import LeptonError, RangeError
 
 __all__ = [
     "BUFSIZ_PATH",
@@ -344,7 +344,7 @@ class SpidevTransport:
             (3936 = 24 packets for the default 4096).
 
     Raises:
-        ValueError: ``speed_hz`` is out of range.
+        RangeError: ``speed_hz`` is not an integer in 1..20,000,000 (a ValueError).
         SpiDeviceNotFoundError: the node does not exist.
         SpiPermissionError: the user may not open it.
         NotASpiDeviceError: it is a directory or a file that rejects SPI ioctls.
@@ -364,11 +364,10 @@ class SpidevTransport:
         ioctl: Callable[[int, int, bytes], Any] = fcntl.ioctl,
     ):
         if isinstance(speed_hz, bool) or not isinstance(speed_hz, int):
-            raise ValueError(f"speed_hz must be an integer number of Hz, got {speed_hz!r}")
+            raise RangeError("speed_hz", speed_hz, "an integer number of Hz")
         if not 1 <= speed_hz <= MAX_SPEED_HZ:
-            raise ValueError(
-                f"speed_hz must be 1..{MAX_SPEED_HZ} (the Lepton's maximum SCK is 20 MHz), "
-                f"got {speed_hz}"
+            raise RangeError(
+                "speed_hz", speed_hz, f"1..{MAX_SPEED_HZ} (the Lepton's maximum SCK is 20 MHz)"
             )
         self.device = device
         self.speed_hz = speed_hz
@@ -377,7 +376,8 @@ class SpidevTransport:
         if self.max_read_bytes == 0:
             raise SpiBufferSizeError(
                 device,
-                f"spidev bufsiz is {self.bufsiz} bytes, less than one {self.packet_bytes}-byte packet",
+                f"spidev bufsiz is {self.bufsiz} bytes, "
+                f"less than one {self.packet_bytes}-byte packet",
                 BUFSIZ_FIX,
             )
         self._sleep = sleep
@@ -397,7 +397,11 @@ class SpidevTransport:
         settings = (
             ("SPI_IOC_WR_MODE", SPI_IOC_WR_MODE, struct.pack("=B", SPI_MODE_3)),
             ("SPI_IOC_WR_LSB_FIRST", SPI_IOC_WR_LSB_FIRST, struct.pack("=B", LSB_FIRST)),
-            ("SPI_IOC_WR_BITS_PER_WORD", SPI_IOC_WR_BITS_PER_WORD, struct.pack("=B", BITS_PER_WORD)),
+            (
+                "SPI_IOC_WR_BITS_PER_WORD",
+                SPI_IOC_WR_BITS_PER_WORD,
+                struct.pack("=B", BITS_PER_WORD),
+            ),
             ("SPI_IOC_WR_MAX_SPEED_HZ", SPI_IOC_WR_MAX_SPEED_HZ, struct.pack("=I", self.speed_hz)),
         )
         for name, request, argument in settings:

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from lepton import spidev
-from lepton.errors import LeptonError
+from lepton.errors import LeptonError, RangeError
 from lepton.spidev import (
     NotASpiDeviceError,
     SpiBufferSizeError,
@@ -282,8 +282,8 @@ def test_other_errno_keeps_the_system_text():
 
 @pytest.mark.parametrize("speed", [0, -1, 20_000_001, 40_000_000])
 def test_speed_outside_lepton_range_is_rejected(speed):
-    """speed_hz above the Lepton's 20 MHz maximum (or not positive) is a ValueError."""
-    with pytest.raises(ValueError) as info:
+    """speed_hz above the Lepton's 20 MHz maximum (or not positive) is a RangeError."""
+    with pytest.raises(RangeError) as info:
         SpidevTransport("/nonexistent", speed)
     assert str(info.value) == (
         f"speed_hz must be 1..20000000 (the Lepton's maximum SCK is 20 MHz), got {speed}"
@@ -293,7 +293,7 @@ def test_speed_outside_lepton_range_is_rejected(speed):
 @pytest.mark.parametrize("speed", [18e6, "18000000", True])
 def test_speed_must_be_an_integer(speed):
     """A float, string or bool speed is rejected before touching the device."""
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(RangeError) as info:
         SpidevTransport("/nonexistent", speed)
     assert str(info.value) == f"speed_hz must be an integer number of Hz, got {speed!r}"
 
@@ -402,7 +402,9 @@ def test_end_of_stand_in_file_is_an_error(tmp_path, bufsiz_file):
     with open_stream(path, bufsiz_file(4096)) as transport:
         with pytest.raises(SpiDeviceError) as info:
             transport.read(2 * PACKET)
-    assert str(info.value) == f"{path}: end of data after 174 of 328 bytes (a SPI device never ends)"
+    assert str(info.value) == (
+        f"{path}: end of data after 174 of 328 bytes (a SPI device never ends)"
+    )
 
 
 def test_read_after_close_is_an_error_and_close_is_idempotent(tmp_path, bufsiz_file):
