@@ -50,6 +50,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     server: "HttpServer"
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # so even a garbled request gets a status line
     timeout = REQUEST_TIMEOUT_S
     server_version = "thermal-camera"
     sys_version = ""

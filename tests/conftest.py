@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -71,6 +73,15 @@ class Daemon:
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.ws_port}"
+
+    def health(self) -> dict:
+        with urllib.request.urlopen(self.http_url + "/healthz", timeout=5) as response:
+            return json.load(response)
+
+    def wait_for_frames(self, count: int = 1, timeout_s: float = 10.0) -> None:
+        """Wait until the source has produced ``count`` frames (polls /healthz)."""
+        if not wait_until(lambda: self.health()["frames_captured"] >= count, timeout_s):
+            raise AssertionError(f"no {count} frames within {timeout_s} s:\n{self.log()}")
 
     def log(self) -> str:
         return "".join(self.lines)

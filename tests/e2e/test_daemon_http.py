@@ -1,0 +1,106 @@
+"""The daemon's HTTP endpoints over real sockets, and that odd requests are refused."""
+
+import io
+import json
+import socket
+import urllib.error
+import urllib.request
+
+import pytest
+from PIL import Image
+
+from tests.conftest import Daemon, shared_file
+
+SEED_FRAME = "seed-frames/cj667113_Websocket_HTTP_Server__thermal4.jpg"
+
+
+def get(url: str, method: str = "GET"):
+    request = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def raw_request(port: int, data: bytes) -> bytes:
+    """Send bytes as they are and return the first response bytes (or b"")."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(data)
+        try:
+            return sock.recv(4096)
+        except ConnectionError:
+            return b""
+
+
+@pytest.fixture(scope="module")
+def file_daemon(tmp_path_factory):
+    """One daemon for the module: the file source on a seed frame with misleading EXIF."""
+    image = tmp_path_factory.mktemp("file") / "thermal.jpg"
+    image.write_bytes(shared_file(SEED_FRAME).read_bytes())
+    daemon = Daemon(["--source", "file", "--image", str(image)])
+    try:
+        daemon.wait_for_frames()
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+def test_page_config_health_and_snapshot(file_daemon):
+    """/, /config.json, /healthz and /snapshot.jpg answer with the right types and sizes."""
+    status, headers, body = get(file_daemon.http_url + "/")
+    assert status == 200 and headers["Content-Type"] == "text/html; charset=utf-8"
+    assert int(headers["Content-Length"]) == len(body) and b"<" in body
+    assert get(file_daemon.http_url + "/index.html")[2] == body
+
+    status, headers, body = get(file_daemon.http_url + "/snapshot.jpg")
+    assert status == 200 and headers["Content-Type"] == "image/jpeg"
+    image = Image.open(io.BytesIO(body))
+    assert image.size == (1024, 586)  # the JPEG's own size, not the EXIF's 4553x2400
+
+    status, headers, body = get(file_daemon.http_url + "/config.json")
+    config = json.loads(body)
+    assert headers["Content-Type"] == "application/json"
+    assert config == {"version": 1, "ws_port": file_daemon.ws_port, "ws_path": "/stream",
+                      "source": "file", "width": 1024, "height": 586, "scale": 1}
+
+    health = json.loads(get(file_daemon.http_url + "/healthz")[2])
+    assert health["status"] == "ok" and health["source"] == "file"
+    assert health["frames_captured"] >= 1 and health["clients"] == {}
+    assert health["seconds_since_last_frame"] < 5
+
+
+def test_head_has_headers_without_body(file_daemon):
+    """HEAD answers like GET without a body."""
+    status, headers, body = get(file_daemon.http_url + "/snapshot.jpg", "HEAD")
+    assert status == 200 and body == b"" and int(headers["Content-Length"]) > 1000
+
+
+@pytest.mark.parametrize("request_bytes, status", [
+    (b"GET /../server.conf HTTP/1.1\r\nHost: x\r\n\r\n", b"404"),
+    (b"GET /%2e%2e/server.conf HTTP/1.1\r\nHost: x\r\n\r\n", b"404"),
+    (b"GET /static/%2e%2e/%2e%2e/server.conf HTTP/1.1\r\nHost: x\r\n\r\n", b"404"),
+    (b"GET /static/../websocket_http_server.py HTTP/1.1\r\nHost: x\r\n\r\n", b"404"),
+    (b"GET /.git/config HTTP/1.1\r\nHost: x\r\n\r\n", b"404"),
+    (b"GET /server.conf HTTP/1.1\r\nHost: x\r\n\r\n", b"404"),
+    (b"GET //etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", b"404"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", b"405"),
+    (b"DELETE /snapshot.jpg HTTP/1.1\r\nHost: x\r\n\r\n", b"405"),
+    (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", b"414"),
+    (b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n", b"431"),
+    (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(32)) + b"\r\n\r\n", b"400"),
+    (b"garbage\r\n\r\n", b"400"),
+])
+def test_odd_requests_get_4xx_and_server_keeps_serving(file_daemon, request_bytes, status):
+    """Path traversal, other methods, huge lines and TLS bytes get 4xx; then / still works."""
+    response = raw_request(file_daemon.http_port, request_bytes)
+    assert response.split(b" ", 2)[1] == status, response[:200]
+    assert get(file_daemon.http_url + "/healthz")[0] == 200
+
+
+def test_snapshot_before_first_frame_is_503(start_daemon, tmp_path):
+    """/snapshot.jpg is 503 while the source has produced nothing."""
+    daemon = start_daemon("--source", "file", "--image", str(tmp_path / "missing.jpg"))
+    status, headers, body = get(daemon.http_url + "/snapshot.jpg")
+    assert status == 503 and body == b"no frame yet\n"
+    assert json.loads(get(daemon.http_url + "/healthz")[2])["status"] == "starting"

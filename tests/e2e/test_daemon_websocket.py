@@ -1,0 +1,207 @@
+"""The daemon's WebSocket protocols and fan-out rules, with real clients over loopback."""
+
+import base64
+import json
+import time
+
+import pytest
+from websockets.exceptions import ConnectionClosedError, InvalidStatus
+from websockets.sync.client import connect
+
+from server.wire import parse_frame_message
+from tests.conftest import shared_file
+from tests.e2e.clients import FrameCounter, is_closed_by_peer, stalled_client
+
+SEED_FRAME = "seed-frames/cj667113_Websocket_HTTP_Server__thermal4.jpg"
+
+
+def write_conf(tmp_path, text: str) -> str:
+    path = tmp_path / "test.conf"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.fixture
+def simulated(start_daemon):
+    return start_daemon("--source", "simulated")
+
+
+def test_stream_delivers_jpegs_with_increasing_seq_at_source_rate(simulated):
+    """/stream: hello first, then decodable JPEG frames, seq strictly increasing, ~8.7 Hz."""
+    from PIL import Image
+    import io
+
+    with connect(simulated.ws_url + "/stream", open_timeout=5) as ws:
+        hello = json.loads(ws.recv(timeout=5))
+        assert hello["type"] == "hello" and hello["version"] == 1
+        assert hello["state"]["running"] is True and hello["state"]["clients"] == 1
+        counter_start = time.monotonic()
+        headers = []
+        while len(headers) < 20:
+            message = ws.recv(timeout=5)
+            if isinstance(message, str):
+                continue
+            header, jpeg, raw = parse_frame_message(message)
+            image = Image.open(io.BytesIO(jpeg))
+            image.load()
+            assert image.size == (header["width"], header["height"]) == (160, 120)
+            assert raw == b"" and header["unit"] == "C" and header["source"] == "simulated"
+            assert set(header["stats"]) == {"min", "max", "mean", "center", "min_pos", "max_pos"}
+            headers.append(header)
+        elapsed = time.monotonic() - counter_start
+    seqs = [h["seq"] for h in headers]
+    assert all(b > a for a, b in zip(seqs, seqs[1:]))
+    assert 6.0 < 19 / elapsed < 11.0  # the Lepton's 8.7 Hz
+
+
+def test_stream_raw_attaches_pixels(simulated):
+    """/stream?raw=1 appends rows*cols uint16 LE pixels described by header.raw."""
+    import numpy as np
+
+    with connect(simulated.ws_url + "/stream?raw=1", open_timeout=5) as ws:
+        while isinstance(message := ws.recv(timeout=5), str):
+            pass
+    header, jpeg, raw = parse_frame_message(message)
+    assert header["raw"] == {"rows": 120, "cols": 160, "dtype": "<u2", "unit": "centikelvin"}
+    pixels = np.frombuffer(raw, "<u2").reshape(120, 160)
+    assert header["stats"]["max"] == round(pixels.max() / 100 - 273.15, 2)
+    x, y = header["stats"]["max_pos"]
+    assert pixels[y, x] == pixels.max()
+
+
+def test_legacy_path_sends_base64_jpeg_only(simulated):
+    """/: every message is text, the base64 of a JPEG, and nothing else."""
+    with connect(simulated.ws_url + "/", open_timeout=5) as ws:
+        for _ in range(3):
+            message = ws.recv(timeout=5)
+            assert isinstance(message, str)
+            jpeg = base64.b64decode(message, validate=True)
+            assert jpeg.startswith(b"\xff\xd8") and jpeg.endswith(b"\xff\xd9")
+
+
+def test_bad_commands_get_error_replies(simulated):
+    """Malformed JSON and unknown commands get an error reply; the connection stays open."""
+    with connect(simulated.ws_url + "/stream", open_timeout=5) as ws:
+        for message, error in [("{oops", "malformed command: not valid JSON"),
+                               ('{"cmd": "explode"}',
+                                "unknown command 'explode'; commands: start, stop, set, ffc")]:
+            ws.send(message)
+            while True:
+                reply = ws.recv(timeout=5)
+                if isinstance(reply, str) and json.loads(reply)["type"] == "error":
+                    break
+            assert json.loads(reply)["error"] == error
+        assert isinstance(ws.recv(timeout=5), (bytes, str))  # still served
+
+
+def test_oversized_message_closes_only_that_client(simulated):
+    """A 1 MiB client message closes that client with 1009; another client keeps its frames."""
+    with connect(simulated.ws_url + "/stream", open_timeout=5) as bystander:
+        with connect(simulated.ws_url + "/stream", open_timeout=5, max_size=None) as ws:
+            ws.send("x" * (1 << 20))
+            with pytest.raises(ConnectionClosedError) as closed:
+                while True:
+                    ws.recv(timeout=5)
+            assert closed.value.rcvd.code == 1009
+        frames = 0
+        deadline = time.monotonic() + 5
+        while frames < 3 and time.monotonic() < deadline:
+            frames += isinstance(bystander.recv(timeout=5), bytes)
+        assert frames == 3
+
+
+def test_cross_site_origin_is_refused(simulated):
+    """A handshake with a foreign Origin gets 403; the page's own host is accepted."""
+    with pytest.raises(InvalidStatus) as refused:
+        connect(simulated.ws_url + "/stream", origin="http://evil.example", open_timeout=5)
+    assert refused.value.response.status_code == 403
+    with connect(simulated.ws_url + "/stream", origin=f"http://127.0.0.1:{simulated.http_port}",
+                 open_timeout=5) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+
+
+def test_stalled_peer_is_dropped_after_send_timeout_and_shutdown_completes(start_daemon, tmp_path):
+    """A peer that stops reading is disconnected after Send_Timeout; SIGTERM still exits fast."""
+    image = tmp_path / "thermal.jpg"
+    image.write_bytes(shared_file(SEED_FRAME).read_bytes())  # 30 KB frames fill buffers fast
+    conf = write_conf(tmp_path, "[Source]\nResend_Interval = 0.05\n[Stream]\nSend_Timeout = 1\n")
+    daemon = start_daemon("-c", conf, "--source", "file", "--image", str(image))
+    stalled = stalled_client(daemon.ws_port)
+    try:
+        assert is_closed_by_peer_after_stall(stalled, daemon)
+        assert "took no frame for" in daemon.log()
+        second = stalled_client(daemon.ws_port)  # a stalled peer still connected at shutdown
+        started = time.monotonic()
+        assert daemon.stop() == 0
+        assert time.monotonic() - started < 2.5
+        second.close()
+    finally:
+        stalled.close()
+
+
+def is_closed_by_peer_after_stall(sock, daemon) -> bool:
+    """Wait (never reading) until the daemon logs the drop, then confirm the socket closed."""
+    deadline = time.monotonic() + 15
+    while "took no frame for" not in daemon.log() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return is_closed_by_peer(sock, 5)
+
+
+def test_stalled_clients_cost_the_others_nothing(start_daemon, tmp_path):
+    """With 3 stalled peers, 10 normal clients keep >= 90% of a lone client's frame rate."""
+    image = tmp_path / "thermal.jpg"
+    image.write_bytes(shared_file(SEED_FRAME).read_bytes())
+    conf = write_conf(tmp_path, "[Source]\nResend_Interval = 0.05\n[Stream]\nSend_Timeout = 60\n")
+    daemon = start_daemon("-c", conf, "--source", "file", "--image", str(image))
+    daemon.wait_for_frames()
+    lone = FrameCounter(daemon.ws_url + "/stream", 3.0)
+    lone.run()
+    assert lone.error is None and lone.jpegs_ok
+    stalled = [stalled_client(daemon.ws_port) for _ in range(3)]
+    try:
+        time.sleep(1.0)  # let the stalled peers' buffers fill before measuring
+        crowd = [FrameCounter(daemon.ws_url + "/stream", 3.0) for _ in range(10)]
+        for client in crowd:
+            client.start()
+        for client in crowd:
+            client.join(10)
+        assert all(c.error is None and c.jpegs_ok for c in crowd)
+        rates = [c.rate for c in crowd]
+        assert min(rates) >= 0.9 * lone.rate, (rates, lone.rate)
+    finally:
+        for sock in stalled:
+            sock.close()
+
+
+def test_torn_writes_never_reach_clients(start_daemon, tmp_path):
+    """A writer rewriting the file non-atomically hundreds of times: only whole frames arrive."""
+    import io
+    from PIL import Image
+
+    frames = [shared_file(f"seed-frames/cj667113_Websocket_HTTP_Server__thermal{n}.jpg").read_bytes()
+              for n in (2, 3, 4)]
+    image = tmp_path / "thermal.jpg"
+    image.write_bytes(frames[0])
+    conf = write_conf(tmp_path, "[Source]\nResend_Interval = 30\n")
+    daemon = start_daemon("-c", conf, "--source", "file", "--image", str(image))
+    daemon.wait_for_frames()
+    counter = FrameCounter(daemon.ws_url + "/stream", 4.0, keep_jpegs=True)
+    counter.start()
+    assert counter.connected.wait(5)
+    writes = 0
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        data = frames[writes % 3]
+        with open(image, "wb") as f:  # truncate, then write in pieces with flushes between
+            for start in range(0, len(data), 2048):
+                f.write(data[start:start + 2048])
+                f.flush()
+        writes += 1
+    counter.join(10)
+    assert writes >= 200
+    assert counter.error is None and counter.jpegs_ok
+    assert all(jpeg in frames for jpeg in counter.jpegs)  # byte-identical to a whole frame
+    assert len(set(counter.jpegs)) == 3  # changes still got through
+    for jpeg in counter.jpegs:
+        Image.open(io.BytesIO(jpeg)).load()
+    assert daemon.health()["source_status"]["skipped"] >= 1
