@@ -16,12 +16,16 @@ import threading
 import time
 from typing import Any
 
+from lepton.errors import LeptonError
+
 from .commands import AcquisitionState
 from .config import Config
 from .http_server import HttpServer
 from .hub import Hub
+from .pipeline import RenderSettings
 from .renderer import Renderer
 from .sources import make_source
+from .sources.base import SourceError
 from .ws_server import WebSocketServer
 
 log = logging.getLogger(__name__)
@@ -87,10 +91,11 @@ class App:
     def __init__(self, config: Config):
         self.config = config
         self.hub = Hub()
-        self.state = AcquisitionState(config.colormap, config.agc)
+        self.state = AcquisitionState(RenderSettings(
+            config.colormap, config.agc, config.range, config.clip_percent, config.scale,
+            config.interpolation, config.jpeg_quality))
         self.source = make_source(config)
-        self.renderer = Renderer(self.hub, self.state, self.source.kind, config.scale,
-                                 config.jpeg_quality)
+        self.renderer = Renderer(self.hub, self.state, self.source.kind)
         self.stopping = threading.Event()
         self.failed = threading.Event()  # the source thread died
         self._threads: list[threading.Thread] = []
@@ -115,7 +120,7 @@ class App:
             raise
         self.http = HttpServer(http_sock, self)
         self.ws = WebSocketServer(ws_sock, self, c.send_timeout_s, c.keepalive_s,
-                                  c.allowed_origins)
+                                  c.allowed_origins, c.control_token)
         self.hub.add_listener(self.ws.notify_frame)
         self.state.add_listener(self.ws.notify_state)
         self.ws.start()
@@ -136,9 +141,11 @@ class App:
     def _run_source(self) -> None:
         try:
             self.source.run(self.hub.publish_source_frame, self.stopping)
-        except Exception as exc:  # a source that cannot run stops the daemon (exit 1)
-            log.error("source %s failed: %s", self.source.kind, exc,
-                      exc_info=not getattr(exc, "expected", False))
+        except (SourceError, LeptonError) as exc:  # cannot run: say why, stop with exit 1
+            log.error("source %s failed: %s", self.source.kind, exc)
+            self.failed.set()
+        except Exception:  # a bug: the traceback helps more than a summary
+            log.exception("source %s failed", self.source.kind)
             self.failed.set()
 
     @property
@@ -193,7 +200,7 @@ class App:
                 width, height = frame.width, frame.height
         return {"version": 1, "ws_port": self.ws_port, "ws_path": "/stream",
                 "source": self.source.kind, "width": width, "height": height,
-                "scale": self.config.scale}
+                "scale": self.state.snapshot()["scale"]}
 
     def health(self) -> dict[str, Any]:
         """/healthz: status, source, counters, rate, age of the newest frame, clients."""

@@ -16,13 +16,56 @@ from collections.abc import Callable
 from typing import Any
 
 from . import colormaps
-from .pipeline import AGC_MODES
+from .pipeline import AGC_MODES, INTERPOLATIONS, MAX_SCALE, RenderSettings
 
 COMMANDS = ("start", "stop", "set", "ffc")
+SETTABLE = ("colormap", "agc", "range", "clip_percent", "scale", "interpolation", "jpeg_quality")
 
 
 class CommandError(Exception):
     """A client command is malformed, unknown or has a bad value; the text says which."""
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _validate_set(data: dict[str, Any]) -> dict[str, Any]:
+    """The validated fields of a ``set`` command (see parse_command)."""
+    fields: dict[str, Any] = {}
+    if "colormap" in data:
+        if not isinstance(data["colormap"], str) or not colormaps.is_known(data["colormap"]):
+            raise CommandError(f"unknown colormap {data['colormap']!r}")
+        fields["colormap"] = data["colormap"]
+    if "agc" in data:
+        if data["agc"] not in AGC_MODES:
+            raise CommandError(f"agc must be one of: {', '.join(AGC_MODES)}")
+        fields["agc"] = data["agc"]
+    if "range" in data:
+        value = data["range"]
+        if not (isinstance(value, list) and len(value) == 2 and all(map(_number, value))
+                and value[0] < value[1]):
+            raise CommandError("range must be [low, high] with low < high")
+        fields["range"] = [float(value[0]), float(value[1])]
+    if "clip_percent" in data:
+        if not (_number(data["clip_percent"]) and 0 <= data["clip_percent"] < 50):
+            raise CommandError("clip_percent must be a number from 0 to 49.99")
+        fields["clip_percent"] = float(data["clip_percent"])
+    if "scale" in data:
+        if not (isinstance(data["scale"], int) and 1 <= data["scale"] <= MAX_SCALE):
+            raise CommandError(f"scale must be an integer from 1 to {MAX_SCALE}")
+        fields["scale"] = data["scale"]
+    if "interpolation" in data:
+        if data["interpolation"] not in INTERPOLATIONS:
+            raise CommandError(f"interpolation must be one of: {', '.join(INTERPOLATIONS)}")
+        fields["interpolation"] = data["interpolation"]
+    if "jpeg_quality" in data:
+        if not (isinstance(data["jpeg_quality"], int) and 1 <= data["jpeg_quality"] <= 95):
+            raise CommandError("jpeg_quality must be an integer from 1 to 95")
+        fields["jpeg_quality"] = data["jpeg_quality"]
+    if not fields:
+        raise CommandError("set needs at least one of: " + ", ".join(SETTABLE))
+    return fields
 
 
 def parse_command(message: str | bytes) -> dict[str, Any]:
@@ -32,8 +75,8 @@ def parse_command(message: str | bytes) -> dict[str, Any]:
         message: the text of a WebSocket message (bytes are decoded as UTF-8).
 
     Returns:
-        The command as a dict with ``cmd`` and, for ``set``, only the validated
-        fields among ``colormap``, ``agc`` and ``range`` (a ``[low, high]`` pair of floats).
+        The command as a dict with ``cmd``, ``token`` if given, and for ``set`` only
+        the validated fields among SETTABLE (``range`` as a ``[low, high]`` list of floats).
 
     Raises:
         CommandError: not JSON, not an object, unknown ``cmd``, or a bad value.
@@ -47,40 +90,33 @@ def parse_command(message: str | bytes) -> dict[str, Any]:
     name = data.get("cmd")
     if name not in COMMANDS:
         raise CommandError(f"unknown command {name!r}; commands: {', '.join(COMMANDS)}")
-    if name != "set":
-        return {"cmd": name}
-    command: dict[str, Any] = {"cmd": "set"}
-    if "colormap" in data:
-        if not isinstance(data["colormap"], str) or not colormaps.is_known(data["colormap"]):
-            raise CommandError(f"unknown colormap {data['colormap']!r}")
-        command["colormap"] = data["colormap"]
-    if "agc" in data:
-        if data["agc"] not in AGC_MODES:
-            raise CommandError(f"agc must be one of: {', '.join(AGC_MODES)}")
-        command["agc"] = data["agc"]
-    if "range" in data:
-        value = data["range"]
-        if (not isinstance(value, list) or len(value) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-                or not value[0] < value[1]):
-            raise CommandError("range must be [low, high] with low < high")
-        command["range"] = [float(value[0]), float(value[1])]
-    if len(command) == 1:
-        raise CommandError("set needs at least one of: colormap, agc, range")
+    command: dict[str, Any] = {"cmd": name}
+    if name == "set":
+        command.update(_validate_set(data))
+    if isinstance(data.get("token"), str):
+        command["token"] = data["token"]
     return command
 
 
 class AcquisitionState:
-    """What every client shares: running or paused, colormap, AGC, range, client count.
+    """What every client shares: running or paused, render settings, client count.
 
     Thread-safe. Listeners are called (outside the lock) with the new state after
     every change, from the thread that made it.
+
+    Args:
+        settings: the initial render settings (from the config).
+        running: whether frames are published.
     """
 
-    def __init__(self, colormap: str, agc: str, running: bool = True):
+    def __init__(self, settings: RenderSettings, running: bool = True):
         self._lock = threading.Lock()
-        self._state: dict[str, Any] = {"running": running, "colormap": colormap, "agc": agc,
-                                       "range": None, "clients": 0}
+        self._state: dict[str, Any] = {
+            "running": running, "colormap": settings.colormap, "agc": settings.agc,
+            "range": list(settings.range) if settings.range else None,
+            "clip_percent": settings.clip_percent, "scale": settings.scale,
+            "interpolation": settings.interpolation, "jpeg_quality": settings.jpeg_quality,
+            "clients": 0}
         self._listeners: list[Callable[[dict], None]] = []
 
     def snapshot(self) -> dict[str, Any]:
@@ -88,22 +124,42 @@ class AcquisitionState:
         with self._lock:
             return dict(self._state)
 
+    def render_settings(self) -> RenderSettings:
+        """The current render settings."""
+        with self._lock:
+            state = self._state
+            return RenderSettings(state["colormap"], state["agc"],
+                                  tuple(state["range"]) if state["range"] else None,
+                                  state["clip_percent"], state["scale"],
+                                  state["interpolation"], state["jpeg_quality"])
+
     def add_listener(self, listener: Callable[[dict], None]) -> None:
         self._listeners.append(listener)
 
     def update(self, **changes: Any) -> dict[str, Any]:
-        """Apply changes; notify listeners if anything changed. Returns the new state."""
+        """Apply changes; notify listeners if anything changed. Returns the new state.
+
+        Raises:
+            CommandError: the result would be ``fixed`` AGC without a range.
+        """
         with self._lock:
-            changed = any(self._state[k] != v for k, v in changes.items())
-            self._state.update(changes)
-            state = dict(self._state)
+            merged = {**self._state, **changes}
+            if merged["agc"] == "fixed" and merged["range"] is None:
+                raise CommandError("agc fixed needs a range: send range [low, high] with it")
+            changed = merged != self._state
+            self._state = merged
+            state = dict(merged)
         if changed:
             for listener in self._listeners:
                 listener(state)
         return state
 
     def apply(self, command: dict[str, Any]) -> dict[str, Any]:
-        """Apply a validated ``start``, ``stop`` or ``set`` command."""
+        """Apply a validated ``start``, ``stop`` or ``set`` command.
+
+        Raises:
+            CommandError: as :meth:`update`.
+        """
         if command["cmd"] in ("start", "stop"):
             return self.update(running=command["cmd"] == "start")
-        return self.update(**{k: v for k, v in command.items() if k != "cmd"})
+        return self.update(**{k: v for k, v in command.items() if k in SETTABLE})

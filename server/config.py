@@ -25,7 +25,7 @@ from typing import Any
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "server.conf"
 
-from .pipeline import AGC_MODES
+from .pipeline import AGC_MODES, INTERPOLATIONS, MAX_SCALE
 
 SOURCES = ("auto", "lepton", "simulated", "replay", "file")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -111,14 +111,26 @@ def word_list(value: str) -> tuple[str, ...]:
     return tuple(w for w in value.replace(",", " ").split() if w)
 
 
+def temperature_range(value: str) -> tuple[float, float] | None:
+    words = value.replace(",", " ").split()
+    if not words:
+        return None
+    try:
+        low, high = (float(w) for w in words)
+    except ValueError:
+        low = high = math.nan
+    if not low < high:
+        raise ValueError("must be empty or two numbers LOW HIGH with LOW < HIGH, e.g. 20 40")
+    return low, high
+
+
 def colormap_name(value: str) -> str:
     from . import colormaps  # matplotlib is slow to import; only when a value is given
 
     name = value.strip()
     if not colormaps.is_known(name):
-        raise ValueError(
-            "must be a matplotlib colormap name, e.g. inferno, magma, viridis, gray"
-        )
+        raise ValueError("must be a thermal palette (ironbow, rainbow, white-hot, black-hot) "
+                         "or a matplotlib colormap name, e.g. inferno, magma, viridis, gray")
     return name
 
 
@@ -162,11 +174,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("gain_mode", "Lepton", "Gain_Mode", "high", choice("high", "low", "auto")),
     Setting("colormap", "Render", "Colormap", "inferno", colormap_name),
     Setting("agc", "Render", "AGC", "linear", choice(*AGC_MODES)),
-    Setting("scale", "Render", "Scale", "1", integer(1, 8)),
+    Setting("range", "Render", "Range", "", temperature_range),
+    Setting("clip_percent", "Render", "Clip_Percent", "1", number(0, 49.99)),
+    Setting("scale", "Render", "Scale", "1", integer(1, MAX_SCALE)),
+    Setting("interpolation", "Render", "Interpolation", "bilinear", choice(*INTERPOLATIONS)),
     Setting("jpeg_quality", "Render", "JPEG_Quality", "90", integer(1, 95)),
     Setting("send_timeout_s", "Stream", "Send_Timeout", "10", number(0.1, 600)),
     Setting("keepalive_s", "Stream", "Keepalive_Interval", "10", number(1, 600)),
     Setting("allowed_origins", "Security", "Allowed_Origins", "", word_list),
+    Setting("control_token", "Security", "Control_Token", "", text),
     Setting("log_level", "Logging", "Log_Level", "INFO", choice(*LOG_LEVELS), "--log-level"),
 )
 
@@ -241,6 +257,9 @@ def load_config(argv: Sequence[str] | None = None) -> Config:
         allowed = ("unknown key; keys in this section: " + ", ".join(known)) if known else (
             "unknown section; sections: " + ", ".join(sorted({s.section for s in SETTINGS})))
         raise ConfigError(path, section, key, raw, allowed)
+    if values["agc"] == "fixed" and values["range"] is None:
+        raise ConfigError(path or "command line", "Render", "Range", "",
+                          "AGC = fixed needs a range: Range = LOW HIGH")
     return Config(**values)
 
 

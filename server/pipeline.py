@@ -11,12 +11,15 @@ import io
 import numpy as np
 from PIL import Image
 
-from lepton.radiometry import PixelUnit, to_celsius
+from lepton.radiometry import PixelUnit, celsius_to_pixels, to_celsius
 
 from . import colormaps
 
-AGC_MODES = ("linear",)  # AGC modes this renderer implements
+AGC_MODES = ("linear", "percentile", "histogram", "fixed")
+INTERPOLATIONS = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
+MAX_SCALE = 8  # largest integer enlargement
 AGC_LEVELS = 256  # one AGC level per colormap entry
+MID_LEVEL = (AGC_LEVELS - 1) // 2  # what a constant frame maps to
 CENTER_SPOT = 2  # side of the centre spot in pixels (the Lepton spotmeter's default ROI is 2x2)
 
 
@@ -47,14 +50,38 @@ class RenderSettings:
     """How to turn a raw frame into a picture.
 
     Attributes:
-        colormap: a matplotlib colormap name.
+        colormap: a thermal palette or matplotlib colormap name (see colormaps).
+        agc: one of AGC_MODES.
+        range: (low, high) for ``fixed`` AGC, in display units (degrees C for
+            radiometric frames, counts otherwise); None otherwise.
+        clip_percent: for ``percentile`` AGC, the share of pixels clipped at each end, 0..49.
         scale: integer enlargement factor, 1 keeps the sensor's resolution.
+        interpolation: "nearest", "bilinear" or "bicubic", used when scale > 1.
         jpeg_quality: Pillow JPEG quality, 1..95.
     """
 
     colormap: str = "inferno"
+    agc: str = "linear"
+    range: tuple[float, float] | None = None
+    clip_percent: float = 1.0
     scale: int = 1
+    interpolation: str = "bilinear"
     jpeg_quality: int = 90
+
+
+@dataclasses.dataclass(frozen=True)
+class AgcResult:
+    """AGC output: levels for the colormap and the span they cover.
+
+    Attributes:
+        levels: ndarray uint8 (rows, cols), 0..255.
+        low, high: the pixel values (raw units) mapped to level 0 and 255; for
+            ``histogram`` the frame's min and max.
+    """
+
+    levels: np.ndarray
+    low: float
+    high: float
 
 
 def compute_stats(pixels: np.ndarray, unit: PixelUnit) -> FrameStats:
@@ -69,33 +96,90 @@ def compute_stats(pixels: np.ndarray, unit: PixelUnit) -> FrameStats:
     flat_min, flat_max = int(pixels.argmin()), int(pixels.argmax())
     r0, c0 = max(rows // 2 - CENTER_SPOT // 2, 0), max(cols // 2 - CENTER_SPOT // 2, 0)
     spot = pixels[r0:r0 + CENTER_SPOT, c0:c0 + CENTER_SPOT]
-    values = np.array([pixels.flat[flat_min], pixels.flat[flat_max],
-                       pixels.mean(dtype=np.float64), spot.mean(dtype=np.float64)])
-    if unit.is_temperature:
-        values = to_celsius(values, unit)
-        label = "C"
-    else:
-        label = "counts"
-    low, high, mean, center = (round(float(v), 2) for v in values)
+    values = (pixels.flat[flat_min], pixels.flat[flat_max], pixels.mean(dtype=np.float64),
+              spot.mean(dtype=np.float64))
+    low, high, mean, center = (to_display(v, unit) for v in values)
     return FrameStats(low, high, mean, center,
                       (flat_min % cols, flat_min // cols), (flat_max % cols, flat_max // cols),
-                      label)
+                      "C" if unit.is_temperature else "counts")
 
 
-def linear_agc(pixels: np.ndarray) -> np.ndarray:
-    """Map the frame's min..max linearly onto 0..255.
+def map_linear(pixels: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Map pixel values low..high linearly onto levels 0..255, clipping outside.
 
     Args:
         pixels: ndarray uint16 (rows, cols).
+        low, high: pixel values for level 0 and 255. ``high <= low`` maps every pixel
+            to the middle level.
 
     Returns:
-        ndarray uint8 (rows, cols). A constant frame maps to the middle level, 127.
+        ndarray uint8 (rows, cols).
     """
-    low, high = int(pixels.min()), int(pixels.max())
-    if high == low:
-        return np.full(pixels.shape, (AGC_LEVELS - 1) // 2, np.uint8)
-    scaled = (pixels.astype(np.float32) - low) * ((AGC_LEVELS - 1) / (high - low))
-    return (scaled + 0.5).astype(np.uint8)
+    if high <= low:
+        return np.full(pixels.shape, MID_LEVEL, np.uint8)
+    scaled = (pixels.astype(np.float32) - np.float32(low)) * np.float32((AGC_LEVELS - 1) / (high - low))
+    return np.clip(scaled + 0.5, 0, AGC_LEVELS - 1).astype(np.uint8)
+
+
+def _cumulative_histogram(pixels: np.ndarray) -> tuple[int, np.ndarray]:
+    """(frame minimum, cumulative pixel counts of the values minimum..maximum)."""
+    low = int(pixels.min())
+    return low, np.cumsum(np.bincount((pixels - low).ravel()))
+
+
+def apply_agc(pixels: np.ndarray, unit: PixelUnit, settings: RenderSettings) -> AgcResult:
+    """Automatic gain control: raw pixels to colormap levels.
+
+    Modes (``settings.agc``):
+        linear: frame min to max (the original project's mapping).
+        percentile: ignore ``clip_percent`` % of pixels at each end, then linear.
+        histogram: histogram equalisation over the frame (like the Lepton's HEQ AGC,
+            FLIR Lepton Engineering Datasheet §3.6): each level covers about the same
+            number of pixels.
+        fixed: ``settings.range`` in display units (C for temperatures, counts otherwise).
+
+    Args:
+        pixels: ndarray uint16 (rows, cols).
+        unit: the pixels' unit (to convert a fixed range given in C).
+        settings: the AGC mode and its parameters.
+
+    Returns:
+        AgcResult; never NaN, constant frames map to the middle level.
+
+    Raises:
+        ValueError: unknown mode, or ``fixed`` without a range.
+    """
+    mode = settings.agc
+    if mode == "linear":
+        low, high = float(pixels.min()), float(pixels.max())
+    elif mode == "percentile":
+        minimum, cumulative = _cumulative_histogram(pixels)
+        share = settings.clip_percent / 100.0 * pixels.size
+        low = float(minimum + np.searchsorted(cumulative, share, side="right"))
+        high = float(minimum + np.searchsorted(cumulative, pixels.size - share, side="left"))
+        high = max(high, low)
+    elif mode == "histogram":
+        minimum, cumulative = _cumulative_histogram(pixels)
+        low, high = float(minimum), float(minimum + len(cumulative) - 1)
+        first = cumulative[0]
+        if cumulative[-1] == first:
+            return AgcResult(np.full(pixels.shape, MID_LEVEL, np.uint8), low, high)
+        table = ((cumulative - first) * ((AGC_LEVELS - 1) / (cumulative[-1] - first)) + 0.5)
+        return AgcResult(table.astype(np.uint8)[pixels - minimum], low, high)
+    elif mode == "fixed":
+        if settings.range is None:
+            raise ValueError("fixed AGC needs a range [low, high]")
+        low, high = settings.range
+        if unit.is_temperature:
+            low, high = float(celsius_to_pixels(low, unit)), float(celsius_to_pixels(high, unit))
+    else:
+        raise ValueError(f"unknown AGC mode {mode!r}; modes: {', '.join(AGC_MODES)}")
+    return AgcResult(map_linear(pixels, low, high), low, high)
+
+
+def to_display(value: float, unit: PixelUnit) -> float:
+    """A pixel value in display units: degrees C (rounded to 0.01) or counts."""
+    return round(float(to_celsius(value, unit)) if unit.is_temperature else float(value), 2)
 
 
 def colorize(levels: np.ndarray, colormap: str) -> np.ndarray:
@@ -123,28 +207,44 @@ def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
     return out.getvalue()
 
 
-def enlarge(levels: np.ndarray, scale: int) -> np.ndarray:
-    """Enlarge an AGC level image by an integer factor (bilinear), before colouring.
+def enlarge(levels: np.ndarray, scale: int, interpolation: str = "bilinear") -> np.ndarray:
+    """Enlarge an AGC level image by an integer factor, before colouring.
 
     Interpolating levels rather than colours keeps every output pixel on the colormap.
+
+    Args:
+        levels: ndarray uint8 (rows, cols).
+        scale: 1..8.
+        interpolation: a key of INTERPOLATIONS.
+
+    Returns:
+        ndarray uint8 (rows * scale, cols * scale).
     """
     if scale == 1:
         return levels
     rows, cols = levels.shape
-    image = Image.fromarray(levels, "L").resize((cols * scale, rows * scale), Image.BILINEAR)
+    image = Image.fromarray(levels, "L").resize((cols * scale, rows * scale),
+                                                INTERPOLATIONS[interpolation])
     return np.asarray(image)
 
 
-def render_jpeg(pixels: np.ndarray, settings: RenderSettings) -> tuple[bytes, int, int]:
+def render_jpeg(pixels: np.ndarray, unit: PixelUnit,
+                settings: RenderSettings) -> tuple[bytes, int, int, AgcResult]:
     """Render a raw frame as a colour JPEG.
 
     Args:
         pixels: ndarray uint16 (rows, cols).
-        settings: colormap, scale and quality.
+        unit: the pixels' unit.
+        settings: AGC, colormap, scale and quality.
 
     Returns:
-        (jpeg bytes, width, height) with width = cols * scale, height = rows * scale.
+        (jpeg bytes, width, height, AGC result) with width = cols * scale and
+        height = rows * scale.
+
+    Raises:
+        ValueError: bad AGC settings (see apply_agc).
     """
-    levels = enlarge(linear_agc(pixels), settings.scale)
+    agc = apply_agc(pixels, unit, settings)
+    levels = enlarge(agc.levels, settings.scale, settings.interpolation)
     jpeg = encode_jpeg(colorize(levels, settings.colormap), settings.jpeg_quality)
-    return jpeg, levels.shape[1], levels.shape[0]
+    return jpeg, levels.shape[1], levels.shape[0], agc

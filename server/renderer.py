@@ -13,7 +13,7 @@ import threading
 from .commands import AcquisitionState
 from .frames import EncodedFrame, ImageFrame, RawFrame
 from .hub import Hub
-from .pipeline import RenderSettings, compute_stats, render_jpeg
+from .pipeline import compute_stats, render_jpeg, to_display
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +27,10 @@ class Renderer:
         hub: where frames come from and go to.
         state: the shared acquisition state (running, colormap).
         source_kind: the ``source`` field of every header.
-        scale, jpeg_quality: fixed render settings from the config.
     """
 
-    def __init__(self, hub: Hub, state: AcquisitionState, source_kind: str,
-                 scale: int = 1, jpeg_quality: int = 90):
+    def __init__(self, hub: Hub, state: AcquisitionState, source_kind: str):
         self._hub, self._state, self._source_kind = hub, state, source_kind
-        self._scale, self._quality = scale, jpeg_quality
         self._cache_lock = threading.Lock()
         self._cache: tuple[tuple, EncodedFrame] | None = None
 
@@ -55,7 +52,7 @@ class Renderer:
 
     def encode(self, seq: int, frame: RawFrame | ImageFrame) -> EncodedFrame:
         """Render one source frame with the current settings (cached per seq and settings)."""
-        settings = RenderSettings(self._state.snapshot()["colormap"], self._scale, self._quality)
+        settings = self._state.render_settings()
         key = (seq, settings)
         with self._cache_lock:
             if self._cache and self._cache[0] == key:
@@ -63,9 +60,11 @@ class Renderer:
         header = {"type": "frame", "seq": seq, "timestamp": frame.timestamp,
                   "source": self._source_kind}
         if isinstance(frame, RawFrame):
-            jpeg, width, height = render_jpeg(frame.pixels, settings)
+            jpeg, width, height, agc = render_jpeg(frame.pixels, frame.unit, settings)
             stats = compute_stats(frame.pixels, frame.unit)
-            header.update(stats=stats.as_header(), unit=stats.unit)
+            header.update(stats=stats.as_header(), unit=stats.unit,
+                          agc={"mode": settings.agc, "low": to_display(agc.low, frame.unit),
+                               "high": to_display(agc.high, frame.unit)})
         else:
             jpeg, width, height = frame.jpeg, frame.width, frame.height
         header.update(width=width, height=height, jpeg_size=len(jpeg),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hmac
 import logging
 import socket
 import threading
@@ -23,6 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
+
+from lepton.errors import LeptonError
 
 from . import wire
 from .commands import CommandError, parse_command
@@ -44,6 +47,7 @@ class Client:
     connection: ServerConnection
     kind: str  # "stream" or "legacy"
     raw: bool  # /stream?raw=1
+    token: str | None  # ?token= given when connecting
     address: str
     last_seq: int  # newest frame it was given (or that existed when it connected)
     ready_since: float  # last time its write buffer was empty
@@ -78,11 +82,14 @@ class WebSocketServer:
         send_timeout_s: disconnect a client that could not take a frame for this long.
         keepalive_s: ping interval; a peer that does not answer within it is dropped.
         allowed_origins: extra origins allowed to connect.
+        control_token: when not empty, commands need it (a ``token`` field, or
+            ``?token=`` when connecting); viewing stays open.
     """
 
     def __init__(self, sock: socket.socket, app: "App", send_timeout_s: float,
-                 keepalive_s: float, allowed_origins: tuple[str, ...] = ()):
-        self._sock, self._app = sock, app
+                 keepalive_s: float, allowed_origins: tuple[str, ...] = (),
+                 control_token: str = ""):
+        self._sock, self._app, self._control_token = sock, app, control_token
         self._send_timeout_s, self._keepalive_s = send_timeout_s, keepalive_s
         self._allowed_origins = allowed_origins
         self._clients: set[Client] = set()
@@ -179,11 +186,12 @@ class WebSocketServer:
     async def _handle(self, connection: ServerConnection) -> None:
         url = urlsplit(connection.request.path)
         kind = PATHS[url.path]
-        raw = kind == "stream" and parse_qs(url.query).get("raw") == ["1"]
+        query = parse_qs(url.query)
+        raw = kind == "stream" and query.get("raw") == ["1"]
         host, port = connection.remote_address[:2]
         hub, state = self._app.hub, self._app.state
-        client = Client(connection, kind, raw, f"{host}:{port}", hub.encoded.latest()[0],
-                        time.monotonic())
+        client = Client(connection, kind, raw, query.get("token", [None])[0],
+                        f"{host}:{port}", hub.encoded.latest()[0], time.monotonic())
         total = hub.viewer_joined(kind)
         log.info("client connected: %s %s (%d clients)", client.address, url.path, total)
         state.update(clients=total)  # tells the others; this one learns it from hello
@@ -193,7 +201,7 @@ class WebSocketServer:
             self._clients.add(client)
             async for message in connection:
                 if kind == "stream":
-                    await self._command(connection, message)
+                    await self._command(client, message)
         except ConnectionClosed:
             pass
         finally:
@@ -203,15 +211,26 @@ class WebSocketServer:
                      url.path, total, connection.close_code)
             state.update(clients=total)
 
-    async def _command(self, connection: ServerConnection, message: str | bytes) -> None:
+    async def _command(self, client: Client, message: str | bytes) -> None:
         try:
             command = parse_command(message)
+            self._authorize(client, command)
             if command["cmd"] == "ffc":
                 await asyncio.get_running_loop().run_in_executor(None, self._app.run_ffc)
             else:
                 self._app.state.apply(command)
         except (CommandError, NotImplementedError) as exc:
-            await connection.send(wire.error_message(str(exc)))
+            await client.connection.send(wire.error_message(str(exc)))
+        except LeptonError as exc:  # the camera refused or did not answer
+            await client.connection.send(wire.error_message(f"ffc failed: {exc}"))
+
+    def _authorize(self, client: Client, command: dict) -> None:
+        """Raise CommandError unless the control token is unset or was given."""
+        if not self._control_token:
+            return
+        given = command.get("token") or client.token or ""
+        if not hmac.compare_digest(given.encode(), self._control_token.encode()):
+            raise CommandError("this command needs the control token (Control_Token)")
 
     def _send_state(self, state: dict) -> None:
         message = wire.state_message(state)

@@ -3,6 +3,7 @@
 import pytest
 
 from server.commands import AcquisitionState, CommandError, parse_command
+from server.pipeline import RenderSettings
 
 
 @pytest.mark.parametrize("message, error", [
@@ -10,9 +11,16 @@ from server.commands import AcquisitionState, CommandError, parse_command
     (b"\xff\xfe", "malformed command: not valid JSON"),
     ("[1, 2]", "malformed command: expected a JSON object"),
     ('{"cmd": "reboot"}', "unknown command 'reboot'; commands: start, stop, set, ffc"),
-    ('{"cmd": "set"}', "set needs at least one of: colormap, agc, range"),
+    ('{"cmd": "set"}', "set needs at least one of: colormap, agc, range, clip_percent, scale, "
+                       "interpolation, jpeg_quality"),
     ('{"cmd": "set", "colormap": "nope"}', "unknown colormap 'nope'"),
-    ('{"cmd": "set", "agc": "magic"}', "agc must be one of: linear"),
+    ('{"cmd": "set", "agc": "magic"}', "agc must be one of: linear, percentile, histogram, fixed"),
+    ('{"cmd": "set", "scale": 9}', "scale must be an integer from 1 to 8"),
+    ('{"cmd": "set", "scale": 2.0}', "scale must be an integer from 1 to 8"),
+    ('{"cmd": "set", "interpolation": "lanczos"}',
+     "interpolation must be one of: nearest, bilinear, bicubic"),
+    ('{"cmd": "set", "jpeg_quality": 100}', "jpeg_quality must be an integer from 1 to 95"),
+    ('{"cmd": "set", "clip_percent": 50}', "clip_percent must be a number from 0 to 49.99"),
     ('{"cmd": "set", "range": [30, 20]}', "range must be [low, high] with low < high"),
     ('{"cmd": "set", "range": [true, 20]}', "range must be [low, high] with low < high"),
 ])
@@ -26,13 +34,24 @@ def test_bad_commands(message, error):
 def test_good_commands():
     """Valid commands come back normalised with only the known fields."""
     assert parse_command('{"cmd": "stop", "extra": 1}') == {"cmd": "stop"}
-    assert parse_command('{"cmd": "set", "colormap": "viridis", "range": [20, 30]}') == {
-        "cmd": "set", "colormap": "viridis", "range": [20.0, 30.0]}
+    assert parse_command('{"cmd": "set", "colormap": "ironbow", "range": [20, 30]}') == {
+        "cmd": "set", "colormap": "ironbow", "range": [20.0, 30.0]}
+    assert parse_command('{"cmd": "ffc", "token": "s3cret"}') == {"cmd": "ffc", "token": "s3cret"}
+
+
+def test_fixed_agc_needs_a_range():
+    """Switching to fixed AGC without any range is refused and changes nothing."""
+    state = AcquisitionState(RenderSettings())
+    with pytest.raises(CommandError, match="agc fixed needs a range"):
+        state.apply({"cmd": "set", "agc": "fixed"})
+    assert state.snapshot()["agc"] == "linear"
+    state.apply({"cmd": "set", "agc": "fixed", "range": [20.0, 30.0]})
+    assert state.render_settings().range == (20.0, 30.0)
 
 
 def test_state_notifies_only_on_change():
     """Listeners get the new state after a change and nothing when nothing changed."""
-    state = AcquisitionState("inferno", "linear")
+    state = AcquisitionState(RenderSettings())
     seen = []
     state.add_listener(seen.append)
     state.apply({"cmd": "stop"})

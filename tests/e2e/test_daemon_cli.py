@@ -1,0 +1,79 @@
+"""The daemon's command line: exit statuses, error messages, clean shutdown."""
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT
+
+SCRIPT = str(ROOT / "websocket_http_server.py")
+
+
+def run(*args: str, timeout_s: float = 20) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, SCRIPT, *args], capture_output=True, text=True,
+                          timeout=timeout_s, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("conf, message", [
+    ("[Render]\nScale = 0\n", "[Render] Scale = '0': must be an integer from 1 to 8"),
+    ("[Stream]\nSend_Timeot = 3\n", "[Stream] Send_Timeot = '3': unknown key"),
+    ("[Source]\nSource = camera\n", "must be one of: auto, lepton, simulated, replay, file"),
+])
+def test_bad_config_exits_2_naming_the_key(tmp_path, conf, message):
+    """A bad value or unknown key exits 2 and the message names file, section and key."""
+    path = tmp_path / "bad.conf"
+    path.write_text(conf)
+    result = run("-c", str(path))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"configuration error: {path} [")
+    assert message in result.stderr
+
+
+def test_missing_config_file_exits_2(tmp_path):
+    """An explicitly named config file that does not exist exits 2."""
+    result = run("-c", str(tmp_path / "none.conf"))
+    assert result.returncode == 2
+    assert result.stderr == f"configuration error: {tmp_path / 'none.conf'}: config file not found (named with -c)\n"
+
+
+def test_replay_without_recording_exits_2():
+    """--source replay without --replay is a configuration error naming the key."""
+    result = run("--source", "replay", "--http-port", "0", "--ws-port", "0")
+    assert result.returncode == 2
+    assert "[Source] Replay = '': --source replay needs a recording: --replay PATH or Replay = PATH" in result.stderr
+
+
+def test_busy_port_exits_1_with_reason_and_fix():
+    """A port that cannot be bound exits 1 saying why and how to fix it."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("--source", "simulated", "--http-host", "127.0.0.1", "--http-port", str(port),
+                     "--ws-host", "127.0.0.1", "--ws-port", "0")
+    assert result.returncode == 1
+    assert (f"cannot listen for HTTP on 127.0.0.1:{port}: Address already in use; another "
+            "program is using it: stop that program or choose another port with --http-port"
+            in result.stderr)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_cleanly_within_2_s(start_daemon, sig):
+    """SIGINT/SIGTERM with a client connected: exit 0 within 2 s, every thread joined."""
+    from websockets.sync.client import connect
+
+    daemon = start_daemon("--source", "simulated")
+    with connect(daemon.ws_url + "/stream", open_timeout=5) as ws:
+        ws.recv(timeout=5)
+        started = time.monotonic()
+        assert daemon.stop(sig) == 0
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.0
+    log = daemon.log()
+    assert "client connected: 127.0.0.1:" in log and "/stream (1 clients)" in log
+    assert f"received {sig.name}, shutting down" in log and "stopped in" in log
+    assert "Traceback" not in log

@@ -1,0 +1,117 @@
+"""server.pipeline: statistics, AGC modes, colorize, enlarge, JPEG."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lepton.radiometry import PixelUnit
+from server import colormaps
+from server.pipeline import (AGC_MODES, RenderSettings, apply_agc, compute_stats,
+                             render_jpeg)
+
+CK_20C = 29315  # 20.00 C in centikelvin
+
+
+def ramp() -> np.ndarray:
+    """A 120x160 frame whose values rise by one per pixel in row-major order."""
+    return (np.arange(120 * 160, dtype=np.uint16) + 20000).reshape(120, 160)
+
+
+def test_stats_positions_and_units():
+    """min/max/mean/centre in C for centikelvin, positions as [x, y] of the raw frame."""
+    pixels = np.full((120, 160), CK_20C, np.uint16)
+    pixels[10, 20] = CK_20C - 500  # 15 C
+    pixels[100, 150] = CK_20C + 1500  # 35 C
+    pixels[59:61, 79:81] = CK_20C + 1000  # 30 C centre spot (2x2)
+    stats = compute_stats(pixels, PixelUnit.CENTIKELVIN)
+    assert (stats.min, stats.max, stats.center, stats.unit) == (15.0, 35.0, 30.0, "C")
+    assert stats.min_pos == (20, 10) and stats.max_pos == (150, 100)
+    assert stats.mean == pytest.approx(20 + (-5 + 15 + 4 * 10) / 19200, abs=0.01)
+    counts = compute_stats(pixels, PixelUnit.COUNTS)
+    assert (counts.min, counts.max, counts.unit) == (CK_20C - 500, CK_20C + 1500, "counts")
+
+
+@pytest.mark.parametrize("mode", ["linear", "percentile", "histogram"])
+def test_constant_frame_maps_to_middle_level(mode):
+    """A constant frame gives the middle level everywhere, without NaN or warnings."""
+    pixels = np.full((60, 80), 8000, np.uint16)
+    with np.errstate(all="raise"):
+        result = apply_agc(pixels, PixelUnit.COUNTS, RenderSettings(agc=mode))
+    assert (result.levels == 127).all()
+
+
+def test_linear_maps_min_to_0_and_max_to_255():
+    """linear: the frame's min is level 0, its max 255, monotone in between."""
+    result = apply_agc(ramp(), PixelUnit.COUNTS, RenderSettings(agc="linear"))
+    assert result.levels.flat[0] == 0 and result.levels.flat[-1] == 255
+    assert (np.diff(result.levels.ravel().astype(int)) >= 0).all()
+    assert (result.low, result.high) == (20000, 20000 + 19199)
+
+
+def test_percentile_ignores_one_hot_pixel():
+    """percentile: one hot pixel does not squash the rest of the picture into dark levels."""
+    pixels = ramp()
+    pixels[0, 0] = 65000
+    linear = apply_agc(pixels, PixelUnit.COUNTS, RenderSettings(agc="linear"))
+    clipped = apply_agc(pixels, PixelUnit.COUNTS, RenderSettings(agc="percentile", clip_percent=1))
+    assert linear.levels[60].max() < 80  # the hot pixel took the range
+    assert clipped.levels.ravel()[200] == 0 and clipped.levels[0, 0] == 255
+    assert clipped.high == pytest.approx(20000 + 0.99 * 19200, abs=2)
+    assert clipped.levels[60, 80] == 129  # (9680 - 192) / 18816 of the way up
+
+
+def test_histogram_equalises():
+    """histogram: levels are spread evenly over pixels, whatever the value distribution."""
+    pixels = np.concatenate([np.full(9600, 8000), np.arange(8001, 8001 + 9600)]).astype(np.uint16)
+    result = apply_agc(pixels.reshape(120, 160), PixelUnit.COUNTS, RenderSettings(agc="histogram"))
+    counts = np.bincount(result.levels.ravel(), minlength=256)
+    assert result.levels.min() == 0 and result.levels.max() == 255
+    assert 9600 <= counts[0] < 9600 + 20  # the flat half is one level, the ramp shares the rest
+    assert counts[128:].sum() == pytest.approx(4800, rel=0.02)
+
+
+def test_fixed_range_in_celsius():
+    """fixed: the range is in C for radiometric frames; values outside clip."""
+    pixels = np.array([[CK_20C, CK_20C + 500, CK_20C + 1000, CK_20C + 3000]], np.uint16)
+    result = apply_agc(pixels, PixelUnit.CENTIKELVIN, RenderSettings(agc="fixed", range=(20, 30)))
+    assert result.levels.tolist() == [[0, 128, 255, 255]]
+    with pytest.raises(ValueError, match=r"^fixed AGC needs a range \[low, high\]$"):
+        apply_agc(pixels, PixelUnit.CENTIKELVIN, RenderSettings(agc="fixed"))
+
+
+@pytest.mark.parametrize("name", ["ironbow", "white-hot", "inferno", "magma", "viridis", "gray"])
+def test_palettes_monotone_in_luminance(name):
+    """Palettes meant to read as hotter = brighter rise in luminance over all 256 entries."""
+    lut = colormaps.lookup_table(name).astype(float)
+    luminance = lut @ [0.2126, 0.7152, 0.0722]
+    assert (np.diff(luminance) >= -0.5).all()
+    black_hot = colormaps.lookup_table("black-hot").astype(float) @ [0.2126, 0.7152, 0.0722]
+    assert (np.diff(black_hot) <= 0).all()
+
+
+def test_thermal_palettes_shadow_matplotlib_names():
+    """Our thermal 'rainbow' wins over matplotlib's; it ends white hot."""
+    assert colormaps.lookup_table("rainbow")[-1].tolist() == [255, 255, 255]
+    assert colormaps.is_known("ironbow") and not colormaps.is_known("ironbowz")
+
+
+@pytest.mark.parametrize("mode", AGC_MODES)
+@pytest.mark.parametrize("scale, interpolation", [(1, "bilinear"), (4, "nearest"), (4, "bicubic")])
+def test_render_sizes(mode, scale, interpolation):
+    """render_jpeg gives a decodable JPEG of cols*scale x rows*scale for every AGC mode."""
+    settings = RenderSettings(agc=mode, range=(20, 30), scale=scale, interpolation=interpolation)
+    jpeg, width, height, _ = render_jpeg(ramp(), PixelUnit.CENTIKELVIN, settings)
+    image = Image.open(io.BytesIO(jpeg))
+    assert image.size == (width, height) == (160 * scale, 120 * scale)
+    assert image.mode == "RGB"
+
+
+def test_colormap_changes_pixels():
+    """The same frame in two colormaps gives different pictures."""
+    frames = [render_jpeg(ramp(), PixelUnit.COUNTS, RenderSettings(colormap=c))[0]
+              for c in ("inferno", "white-hot")]
+    a, b = (np.asarray(Image.open(io.BytesIO(f)), float) for f in frames)
+    assert np.abs(a - b).mean() > 20
+    assert np.abs(b[..., 0] - b[..., 2]).max() < 12  # white-hot is grey
