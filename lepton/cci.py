@@ -60,7 +60,7 @@ __all__ = [
     "CciResponse",
     "CciTimeoutError",
     "CommandKind",
-    "FfcState",
+    "FfcStatus",
     "GainMode",
     "I2C_SLAVE",
     "I2cBus",
@@ -506,8 +506,8 @@ class I2cBus:
 
 
 # --- values -------------------------------------------------------------------------
-class FfcState(enum.IntEnum):
-    """SYS FFC status (GET 0x0244; IDD §4.5.18)."""
+class FfcStatus(enum.IntEnum):
+    """SYS FFC status (GET 0x0244; IDD §4.5.18); not the telemetry FFC state."""
 
     WRITE_ERROR = -2
     ERROR = -1
@@ -720,9 +720,9 @@ class Cci:
         """Start a flat-field correction: RUN 0x0242. Video freezes ~23 frames (< 1 s, DS §3.2)."""
         self.run(SYS_FFC)
 
-    def ffc_state(self) -> FfcState:
+    def ffc_state(self) -> FfcStatus:
         """SYS FFC status (GET 0x0244): READY once an FFC has finished."""
-        return FfcState(_signed32(self._get_u32(SYS_FFC_STATUS)))
+        return FfcStatus(_signed32(self._get_u32(SYS_FFC_STATUS)))
 
     def fpa_temp_ck(self) -> int:
         """Focal-plane-array temperature, centikelvin (GET 0x0214, IDD §4.5.6)."""
@@ -946,7 +946,7 @@ class SimulatedCciDevice:
         self.tlinear_resolution = 1  # 0.01 K
         self.gain_mode = GainMode.HIGH
         self.agc_enabled = 0
-        self.ffc_state = FfcState.READY
+        self.ffc_state = FfcStatus.READY
 
     def fail_next_with(self, code: int) -> None:
         """Make the next command answer ``code`` (e.g. -7) instead of executing."""
@@ -1037,11 +1037,11 @@ class SimulatedCciDevice:
         if self._ffc_busy_left > 0:
             self._ffc_busy_left -= 1
             if self._ffc_busy_left == 0:
-                self.ffc_state = FfcState.READY
+                self.ffc_state = FfcStatus.READY
         return _u32_to_words(state)
 
     def _run_ffc(self) -> int:
-        self.ffc_state = FfcState.BUSY if self.ffc_busy_reads else FfcState.READY
+        self.ffc_state = FfcStatus.BUSY if self.ffc_busy_reads else FfcStatus.READY
         self._ffc_busy_left = self.ffc_busy_reads
         return CciResponse.OK
 

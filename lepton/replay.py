@@ -26,11 +26,16 @@ from pathlib import Path
 import numpy as np
 
 from .errors import LeptonError
+from .vospi import Model
 
 __all__ = ["IMAGE_SUFFIXES", "LEPTON_SHAPES", "ReplayError", "load_recording"]
 
 # (rows, cols) of the two VoSPI frame sizes (DS §1; specs/vospi.md §1, §6).
-LEPTON_SHAPES = ((60, 80), (120, 160))
+_FAMILY_NAMES = {Model.LEPTON2: "Lepton 2.x", Model.LEPTON3: "Lepton 3.x"}
+LEPTON_SHAPES = tuple((model.rows, model.cols) for model in _FAMILY_NAMES)
+_ALLOWED_SHAPES = " or ".join(
+    f"{(model.rows, model.cols)} ({name})" for model, name in _FAMILY_NAMES.items()
+)
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
 _UINT16_MAX = np.iinfo(np.uint16).max
 # Pillow modes that hold 16-bit (or wider integer) grayscale pixels.
@@ -94,8 +99,7 @@ def load_recording(path: str | os.PathLike[str]) -> np.ndarray:
     if shape not in LEPTON_SHAPES:
         raise ReplayError(
             path,
-            f"frames of shape {shape} are not Lepton frames; the replay needs "
-            "(60, 80) (Lepton 2.x) or (120, 160) (Lepton 3.x)",
+            f"frames of shape {shape} are not Lepton frames; the replay needs {_ALLOWED_SHAPES}",
         )
     return np.ascontiguousarray(frames, dtype=np.uint16)
 

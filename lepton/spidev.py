@@ -36,13 +36,13 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import LeptonError, RangeError
+from .vospi import PACKET_BYTES, RESYNC_PAUSE_S
 
 __all__ = [
     "BUFSIZ_PATH",
     "DEFAULT_BUFSIZ",
     "MAX_SPEED_HZ",
     "NotASpiDeviceError",
-    "RESYNC_IDLE_S",
     "SPI_IOC_MAGIC",
     "SPI_IOC_RD_BITS_PER_WORD",
     "SPI_IOC_RD_LSB_FIRST",
@@ -130,10 +130,6 @@ BITS_PER_WORD = 8  # DS §4.2.1 (§2)
 LSB_FIRST = 0  # MSB first (DS §4.2.1, §2)
 MAX_SPEED_HZ = 20_000_000  # DS §4.2.1, Table 17 (§2)
 DEFAULT_SPEED_HZ = 18_000_000  # pylepton's choice, margin below the maximum (§2, §12)
-RESYNC_IDLE_S = 0.185  # /CS de-asserted and SCK idle > 185 ms resyncs VoSPI (DS §4.2.2.3.1, §8)
-
-# VoSPI Raw14 packet: 2-byte ID + 2-byte CRC + 80 big-endian pixels (DS Table 10, §3).
-VOSPI_PACKET_BYTES = 2 + 2 + 80 * 2  # 164
 
 # spidev's transfer buffer (kernel spidev.c module parameter, §10).
 DEFAULT_BUFSIZ = 4096
@@ -321,13 +317,13 @@ class SpidevTransport:
     Opening configures the device: ``SPI_IOC_WR_MODE`` 3, ``SPI_IOC_WR_LSB_FIRST``
     0 (MSB first), ``SPI_IOC_WR_BITS_PER_WORD`` 8, ``SPI_IOC_WR_MAX_SPEED_HZ``
     ``speed_hz`` (the order every C and Python client uses, specs/vospi.md §10).
-    Each :meth:`read` is split into ``read()`` system calls of whole packets no
+    Each :meth:`read` is one ``read()`` system call of whole packets, no
     longer than :attr:`max_read_bytes`, so no transfer ends inside a packet and
     none exceeds spidev's ``bufsiz`` (§2, §10).
 
     Not thread-safe: one reader thread owns the transport. A call to
     :meth:`read` blocks for the transfer time (164 bytes take 65.6 us at
-    20 MHz); :meth:`resync` blocks for :data:`RESYNC_IDLE_S`.
+    20 MHz); :meth:`resync` blocks for 185 ms.
 
     Args:
         device: spidev node, ``/dev/spidevB.C`` (Pi: ``/dev/spidev0.0`` = CE0).
@@ -352,7 +348,7 @@ class SpidevTransport:
         SpiDeviceError: any other failure to open or configure it.
     """
 
-    packet_bytes = VOSPI_PACKET_BYTES
+    packet_bytes = PACKET_BYTES
 
     def __init__(
         self,
@@ -416,50 +412,45 @@ class SpidevTransport:
         return self._fd is None
 
     def read(self, n_bytes: int) -> bytes:
-        """Clock ``n_bytes`` of VoSPI packets out of the camera.
+        """Clock up to ``n_bytes`` of VoSPI packets out of the camera in one transfer.
 
         Args:
-            n_bytes: a positive multiple of :attr:`packet_bytes` (164). Longer
-                than :attr:`max_read_bytes` is fine: it is split into several
-                transfers at packet boundaries (/CS is de-asserted briefly
-                between them, which VoSPI allows between packets, §2).
+            n_bytes: at least one packet (164 bytes); rounded down to whole
+                packets and capped at :attr:`max_read_bytes`, so a transfer
+                never ends inside a packet (§2) nor exceeds ``bufsiz`` (§10).
 
         Returns:
-            Exactly ``n_bytes`` bytes, the packets in order.
+            Whole 164-byte packets, at least one; ``b""`` after :meth:`close`
+            or when a stand-in file or FIFO has ended (a SPI device never ends;
+            a partial packet at the end of a stand-in is dropped). Blocks for
+            the transfer: 3936 bytes take 1.6 ms at 20 MHz.
 
         Raises:
-            ValueError: ``n_bytes`` is not a positive multiple of 164.
-            SpiBufferSizeError: the kernel refused a transfer as too long.
-            SpiDeviceError: the transport is closed, the stream ended (only a
-                stand-in file can end), or the read failed.
+            RangeError: ``n_bytes`` is less than one packet.
+            SpiBufferSizeError: the kernel refused the transfer as too long.
+            SpiDeviceError: the read failed.
         """
-        if n_bytes <= 0 or n_bytes % self.packet_bytes:
-            raise ValueError(
-                f"n_bytes must be a positive multiple of {self.packet_bytes} (whole packets), "
-                f"got {n_bytes}"
-            )
-        if self._fd is None:
-            raise SpiDeviceError(self.device, "the transport is closed")
-        chunks = []
-        remaining = n_bytes
-        while remaining:
-            want = min(remaining, self.max_read_bytes)
+        if n_bytes < self.packet_bytes:
+            raise RangeError("n_bytes", n_bytes, f">= {self.packet_bytes} (one packet)")
+        fd = self._fd
+        if fd is None:
+            return b""
+        want = min(n_bytes, self.max_read_bytes) // self.packet_bytes * self.packet_bytes
+        data = b""
+        # spidev returns the whole transfer at once; a stand-in FIFO may return
+        # less, so gather until the packets are whole.
+        while len(data) < want:
             try:
-                chunk = os.read(self._fd, want)
+                chunk = os.read(fd, want - len(data))
             except OSError as exc:
                 raise spi_error_from_oserror(self.device, exc, f"read of {want} bytes") from exc
             if not chunk:
-                raise SpiDeviceError(
-                    self.device,
-                    f"end of data after {n_bytes - remaining} of {n_bytes} bytes "
-                    "(a SPI device never ends)",
-                )
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
+                return data[: len(data) // self.packet_bytes * self.packet_bytes]
+            data += chunk
+        return data
 
     def resync(self) -> None:
-        """Let VoSPI resynchronise: no transfers for :data:`RESYNC_IDLE_S` (185 ms).
+        """Let VoSPI resynchronise: no transfers for ``RESYNC_PAUSE_S`` (185 ms).
 
         With no transfer in progress spidev leaves /CS de-asserted and SCK idle,
         which resets the Lepton's VoSPI interface; the next read starts with
@@ -467,7 +458,7 @@ class SpidevTransport:
         Whether /CS stays high while idle depends on the SPI controller driver
         (§8, unconfirmed); the Raspberry Pi's does.
         """
-        self._sleep(RESYNC_IDLE_S)
+        self._sleep(RESYNC_PAUSE_S)
 
     def close(self) -> None:
         """Close the device. Idempotent."""

@@ -17,7 +17,7 @@ from lepton.cci import (
     CciModule,
     CciTimeoutError,
     CommandKind,
-    FfcState,
+    FfcStatus,
     GainMode,
     I2cBus,
     LeptonPart,
@@ -421,10 +421,10 @@ def test_gain_mode_round_trip_and_range():
 def test_ffc_state_goes_busy_then_ready():
     """After RUN FFC the FFC status reads BUSY once, then READY."""
     c, _, _ = make()
-    assert c.ffc_state() is FfcState.READY
+    assert c.ffc_state() is FfcStatus.READY
     c.run_ffc()
-    assert c.ffc_state() is FfcState.BUSY
-    assert c.ffc_state() is FfcState.READY
+    assert c.ffc_state() is FfcStatus.BUSY
+    assert c.ffc_state() is FfcStatus.READY
 
 
 def test_housing_temperature_and_ping():

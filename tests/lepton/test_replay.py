@@ -65,15 +65,11 @@ def test_cptv_v2_recording():
     assert (int(frames[0].min()), int(frames[0].max())) == (2978, 3057)
 
 
-def test_cptv_frames_match_the_derived_npy_in_shared():
-    """Frames 0..8 of the v1 .cptv equal the stack derived in ../shared (skipped without it)."""
-    from tests.conftest import shared_file
-
-    stack = np.load(
-        shared_file("lepton/TheCacophonyProject_python-cptv__v1.frames000-008.stack.npy")
-    )
+def test_cptv_frames_match_the_derived_npy():
+    """Frames 0..8 of v1 and frame 0 of v2 equal the .npy files derived from them."""
+    stack = np.load(DATA / "TheCacophonyProject_python-cptv__v1.frames000-008.stack.npy")
     np.testing.assert_array_equal(load_recording(CPTV_V1)[:9], stack)
-    v2 = np.load(shared_file("lepton/TheCacophonyProject_python-cptv__v2-latlon.frame000.npy"))
+    v2 = np.load(DATA / "TheCacophonyProject_python-cptv__v2-latlon.frame000.npy")
     np.testing.assert_array_equal(load_recording(CPTV_V2)[0], v2)
 
 

@@ -5,11 +5,17 @@ import errno
 import os
 import struct
 import threading
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lepton import spidev
+from lepton.camera import Lepton
 from lepton.errors import LeptonError, RangeError
+from lepton.simulator import VospiSimulator
+from lepton.transport import Transport
+from lepton.vospi import RESYNC_PAUSE_S, Model
 from lepton.spidev import (
     NotASpiDeviceError,
     SpiBufferSizeError,
@@ -24,6 +30,7 @@ from lepton.spidev import (
 )
 
 PACKET = 164
+DATA = Path(__file__).resolve().parent.parent / "data"
 
 ENABLE_SPI = (
     "Enable SPI with `sudo raspi-config` (Interface Options > SPI) or add "
@@ -348,17 +355,36 @@ def test_bufsiz_smaller_than_a_packet_is_an_error(tmp_path, bufsiz_file):
     )
 
 
-def test_read_returns_whole_packets_across_several_transfers(tmp_path, bufsiz_file):
-    """A read longer than max_read_bytes returns the exact byte stream, packets in order."""
-    stream = packets(130)
+def test_read_returns_at_most_max_read_bytes_of_whole_packets(tmp_path, bufsiz_file):
+    """Each read is one transfer of whole packets within bufsiz; the stream comes back in order."""
+    stream = packets(50)
     path = tmp_path / "stream"
     path.write_bytes(stream)
     with open_stream(path, bufsiz_file(4096)) as transport:
-        first = transport.read(60 * PACKET)
-        second = transport.read(PACKET)
-        third = transport.read(69 * PACKET)
-    assert first + second + third == stream
-    assert first == stream[: 60 * PACKET]
+        reads = [transport.read(60 * PACKET) for _ in range(3)]
+        assert transport.read(60 * PACKET) == b""
+    assert [len(r) for r in reads] == [24 * PACKET, 24 * PACKET, 2 * PACKET]
+    assert b"".join(reads) == stream
+
+
+@pytest.mark.parametrize("n_bytes, packets_read", [(164, 1), (165, 1), (327, 1), (4096, 24)])
+def test_read_rounds_down_to_whole_packets(tmp_path, bufsiz_file, n_bytes, packets_read):
+    """A request that is not whole packets is rounded down: a transfer never ends mid-packet."""
+    path = tmp_path / "stream"
+    path.write_bytes(packets(30))
+    with open_stream(path, bufsiz_file(65536)) as transport:
+        assert transport.read(n_bytes) == packets(packets_read)
+
+
+@pytest.mark.parametrize("n_bytes", [0, -164, 1, 163])
+def test_read_of_less_than_a_packet_is_refused(tmp_path, bufsiz_file, n_bytes):
+    """read() needs room for at least one 164-byte packet."""
+    path = tmp_path / "stream"
+    path.write_bytes(packets(3))
+    with open_stream(path, bufsiz_file(4096)) as transport:
+        with pytest.raises(RangeError) as info:
+            transport.read(n_bytes)
+    assert str(info.value) == f"n_bytes must be >= 164 (one packet), got {n_bytes}"
 
 
 def test_fifo_written_in_odd_chunks_reads_back_whole_packets(tmp_path, bufsiz_file):
@@ -366,7 +392,7 @@ def test_fifo_written_in_odd_chunks_reads_back_whole_packets(tmp_path, bufsiz_fi
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     stream = packets(7)
-    with open_stream(fifo, bufsiz_file(2 * PACKET)) as transport:
+    with open_stream(fifo, bufsiz_file(4096)) as transport:
         writer_fd = os.open(fifo, os.O_WRONLY)
         try:
             os.write(writer_fd, stream[:101])
@@ -382,42 +408,24 @@ def test_fifo_written_in_odd_chunks_reads_back_whole_packets(tmp_path, bufsiz_fi
     assert result == [stream]
 
 
-@pytest.mark.parametrize("n_bytes", [0, -164, 1, 163, 165, 4096])
-def test_read_rejects_partial_packets(tmp_path, bufsiz_file, n_bytes):
-    """read() only takes whole packets: a partial one would misalign the stream."""
-    path = tmp_path / "stream"
-    path.write_bytes(packets(30))
-    with open_stream(path, bufsiz_file(4096)) as transport:
-        with pytest.raises(ValueError) as info:
-            transport.read(n_bytes)
-    assert str(info.value) == (
-        f"n_bytes must be a positive multiple of 164 (whole packets), got {n_bytes}"
-    )
-
-
-def test_end_of_stand_in_file_is_an_error(tmp_path, bufsiz_file):
-    """A stream that ends (only a stand-in file can) raises SpiDeviceError saying where."""
+def test_end_of_stand_in_file_drops_the_partial_packet(tmp_path, bufsiz_file):
+    """A stand-in that ends returns its whole packets, then b"" (the Transport contract)."""
     path = tmp_path / "short"
     path.write_bytes(packets(1) + b"\x01" * 10)
     with open_stream(path, bufsiz_file(4096)) as transport:
-        with pytest.raises(SpiDeviceError) as info:
-            transport.read(2 * PACKET)
-    assert str(info.value) == (
-        f"{path}: end of data after 174 of 328 bytes (a SPI device never ends)"
-    )
+        assert transport.read(2 * PACKET) == packets(1)
+        assert transport.read(2 * PACKET) == b""
 
 
-def test_read_after_close_is_an_error_and_close_is_idempotent(tmp_path, bufsiz_file):
-    """After close(), read() raises SpiDeviceError; a second close() does nothing."""
+def test_read_after_close_returns_nothing_and_close_is_idempotent(tmp_path, bufsiz_file):
+    """After close(), read() returns b""; a second close() does nothing."""
     path = tmp_path / "stream"
     path.write_bytes(packets(1))
     transport = open_stream(path, bufsiz_file(4096))
     transport.close()
     transport.close()
     assert transport.closed
-    with pytest.raises(SpiDeviceError) as info:
-        transport.read(PACKET)
-    assert str(info.value) == f"{path}: the transport is closed"
+    assert transport.read(PACKET) == b""
 
 
 def test_resync_idles_for_185_ms_without_transfers(tmp_path, bufsiz_file):
@@ -427,5 +435,21 @@ def test_resync_idles_for_185_ms_without_transfers(tmp_path, bufsiz_file):
     sleeps = []
     with open_stream(path, bufsiz_file(4096), sleep=sleeps.append) as transport:
         transport.resync()
-        assert sleeps == [0.185]
+        assert sleeps == [RESYNC_PAUSE_S] == [0.185]
         assert transport.read(2 * PACKET) == packets(2)
+
+
+def test_is_a_transport_and_feeds_the_camera(tmp_path, bufsiz_file):
+    """A simulated Lepton 3 stream read through SpidevTransport gives Lepton its frames back."""
+    stack = np.load(DATA / "TheCacophonyProject_python-cptv__v1.frames000-008.stack.npy")[:3]
+    simulator = VospiSimulator(Model.LEPTON3)
+    path = tmp_path / "stream"
+    path.write_bytes(b"".join(simulator.stream(stack)))
+    transport = open_stream(path, bufsiz_file(4096))
+    assert isinstance(transport, Transport)
+    with Lepton(transport=transport, model=Model.LEPTON3) as camera:
+        frames = list(camera.frames())
+        assert camera.counters.crc_errors == 0
+    assert len(frames) == 3
+    for frame, expected in zip(frames, stack):
+        np.testing.assert_array_equal(frame.pixels, expected)
