@@ -90,10 +90,10 @@ class App:
 
     def __init__(self, config: Config):
         self.config = config
-        self.hub = Hub()
         self.state = AcquisitionState(RenderSettings(
             config.colormap, config.agc, config.range, config.clip_percent, config.scale,
             config.interpolation, config.jpeg_quality))
+        self.hub = Hub(on_viewer_count=lambda count: self.state.update(clients=count))
         self.source = make_source(config)
         self.renderer = Renderer(self.hub, self.state, self.source.kind)
         self.stopping = threading.Event()
@@ -218,8 +218,8 @@ class App:
             "fps": self.hub.source_rate.rate,
             "seconds_since_last_frame": None if age is None else round(age, 3),
             "uptime_s": round(time.monotonic() - self._started_at, 1),
-            "clients": self.hub.viewers(),
-            "client_list": self.ws.clients() if self.ws else [],
+            "clients": self.hub.viewer_counts(),
+            "client_list": [v.as_dict() for v in self.hub.viewers()],
             "state": self.state.snapshot(),
         }
 

@@ -9,9 +9,12 @@ mailbox is the pair (slot, the last ``seq`` it took).
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
+from collections import Counter
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -100,6 +103,28 @@ class RateMeter:
         return None if self._last is None else self._clock() - self._last
 
 
+@dataclasses.dataclass(eq=False)
+class Viewer:
+    """One connected client of any protocol and what it was given.
+
+    Counters are written by the one thread that serves the client and read by others
+    (plain ints: a read may be one frame behind).
+    """
+
+    protocol: str  # "stream", "legacy" (WebSocket /) or "mjpeg"
+    address: str
+    frames_sent: int = 0
+    frames_skipped: int = 0  # frames it was too busy to take
+    bytes_sent: int = 0
+
+    def count_sent(self, size: int) -> None:
+        self.frames_sent += 1
+        self.bytes_sent += size
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
 class Hub:
     """Where sources publish and outputs subscribe.
 
@@ -107,16 +132,25 @@ class Hub:
         raw: FrameSlot of SourceFrame, written by the source thread.
         encoded: FrameSlot of EncodedFrame, written by the renderer.
         source_rate: RateMeter of source frames.
+        published: number of encoded frames published.
+
+    Args:
+        clock: monotonic clock (injectable).
+        on_viewer_count: called with the number of viewers after each join and leave,
+            in the joining or leaving thread.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 on_viewer_count: Callable[[int], object] = lambda count: None) -> None:
         self.raw: FrameSlot = FrameSlot()
         self.encoded: FrameSlot = FrameSlot()
         self.source_rate = RateMeter(clock)
         self.published = 0
         self._lock = threading.Lock()
-        self._viewers: dict[str, int] = {}
+        self._viewers: list[Viewer] = []
+        self._departed: dict[str, Counter] = collections.defaultdict(Counter)
         self._listeners: list[Callable[[], None]] = []
+        self._on_viewer_count = on_viewer_count
 
     def publish_source_frame(self, frame) -> int:
         """Called by the source thread for every new frame; never blocks on clients."""
@@ -138,25 +172,48 @@ class Hub:
         with self._lock:
             self._listeners.append(listener)
 
-    def viewer_joined(self, kind: str) -> int:
-        """Count a viewer of ``kind`` (e.g. "stream", "legacy", "mjpeg"); returns the total."""
+    def join(self, protocol: str, address: str) -> Viewer:
+        """Register a viewer; frames are rendered while there is at least one."""
+        viewer = Viewer(protocol, address)
         with self._lock:
-            self._viewers[kind] = self._viewers.get(kind, 0) + 1
-            return sum(self._viewers.values())
+            self._viewers.append(viewer)
+            count = len(self._viewers)
+        self._on_viewer_count(count)
+        return viewer
 
-    def viewer_left(self, kind: str) -> int:
+    def leave(self, viewer: Viewer) -> None:
+        """Unregister a viewer, keeping its counts in the protocol's totals."""
         with self._lock:
-            self._viewers[kind] -= 1
-            return sum(self._viewers.values())
+            self._viewers.remove(viewer)
+            self._departed[viewer.protocol].update(
+                frames_sent=viewer.frames_sent, frames_skipped=viewer.frames_skipped,
+                bytes_sent=viewer.bytes_sent)
+            count = len(self._viewers)
+        self._on_viewer_count(count)
 
-    def viewers(self) -> dict[str, int]:
-        """Current viewers per kind."""
+    def viewers(self) -> list[Viewer]:
+        """The connected viewers, in order of arrival."""
         with self._lock:
-            return dict(self._viewers)
+            return list(self._viewers)
+
+    def viewer_counts(self) -> dict[str, int]:
+        """Connected viewers per protocol."""
+        return dict(Counter(v.protocol for v in self.viewers()))
 
     def has_viewers(self) -> bool:
         with self._lock:
-            return any(self._viewers.values())
+            return bool(self._viewers)
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """Frames sent, frames skipped and bytes sent per protocol since start."""
+        with self._lock:
+            totals = {p: Counter(c) for p, c in self._departed.items()}
+            for v in self._viewers:
+                totals.setdefault(v.protocol, Counter()).update(
+                    frames_sent=v.frames_sent, frames_skipped=v.frames_skipped,
+                    bytes_sent=v.bytes_sent)
+        keys = ("frames_sent", "frames_skipped", "bytes_sent")
+        return {p: {k: c[k] for k in keys} for p, c in totals.items()}
 
     def close(self) -> None:
         """Wake every waiting reader for good (shutdown)."""

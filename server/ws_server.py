@@ -29,6 +29,7 @@ from lepton.errors import LeptonError
 
 from . import wire
 from .commands import CommandError, parse_command
+from .hub import Viewer
 
 if TYPE_CHECKING:
     from .app import App
@@ -45,14 +46,11 @@ class Client:
     """One connected viewer and its mailbox state (touched only in the loop thread)."""
 
     connection: ServerConnection
-    kind: str  # "stream" or "legacy"
+    viewer: Viewer  # protocol ("stream" or "legacy"), address and counters
     raw: bool  # /stream?raw=1
     token: str | None  # ?token= given when connecting
-    address: str
     last_seq: int  # newest frame it was given (or that existed when it connected)
     ready_since: float  # last time its write buffer was empty
-    frames_sent: int = 0
-    frames_skipped: int = 0
 
     def buffered(self) -> int:
         transport = self.connection.transport
@@ -133,11 +131,6 @@ class WebSocketServer:
         except RuntimeError:
             pass
 
-    def clients(self) -> list[dict]:
-        """A snapshot of the connected clients for /healthz (any thread)."""
-        return [{"protocol": c.kind, "address": c.address, "frames_sent": c.frames_sent,
-                 "frames_skipped": c.frames_skipped} for c in list(self._clients)]
-
     # -- the loop thread
 
     def _run(self) -> None:
@@ -190,11 +183,10 @@ class WebSocketServer:
         raw = kind == "stream" and query.get("raw") == ["1"]
         host, port = connection.remote_address[:2]
         hub, state = self._app.hub, self._app.state
-        client = Client(connection, kind, raw, query.get("token", [None])[0],
-                        f"{host}:{port}", hub.encoded.latest()[0], time.monotonic())
-        total = hub.viewer_joined(kind)
-        log.info("client connected: %s %s (%d clients)", client.address, url.path, total)
-        state.update(clients=total)  # tells the others; this one learns it from hello
+        client = Client(connection, hub.join(kind, f"{host}:{port}"), raw,
+                        query.get("token", [None])[0], hub.encoded.latest()[0], time.monotonic())
+        log.info("client connected: %s %s (%d clients)", client.viewer.address, url.path,
+                 len(hub.viewers()))
         try:
             if kind == "stream":
                 await connection.send(wire.hello_message(state.snapshot()))
@@ -206,10 +198,9 @@ class WebSocketServer:
             pass
         finally:
             self._clients.discard(client)
-            total = hub.viewer_left(kind)
-            log.info("client disconnected: %s %s (%d clients, code %s)", client.address,
-                     url.path, total, connection.close_code)
-            state.update(clients=total)
+            hub.leave(client.viewer)
+            log.info("client disconnected: %s %s (%d clients, code %s)", client.viewer.address,
+                     url.path, len(hub.viewers()), connection.close_code)
 
     async def _command(self, client: Client, message: str | bytes) -> None:
         try:
@@ -234,7 +225,7 @@ class WebSocketServer:
 
     def _send_state(self, state: dict) -> None:
         message = wire.state_message(state)
-        broadcast([c.connection for c in self._clients if c.kind == "stream"], message)
+        broadcast([c.connection for c in self._clients if c.viewer.protocol == "stream"], message)
 
     def _fan_out(self) -> None:
         """Give the newest frame to every client that took its previous one."""
@@ -244,29 +235,29 @@ class WebSocketServer:
             return
         self._last_seq = seq
         now = time.monotonic()
-        groups: dict[str, list] = {"stream": [], "raw": [], "legacy": []}
+        groups: dict[str, list[Client]] = {"stream": [], "raw": [], "legacy": []}
         for client in list(self._clients):
             if client.last_seq >= seq:
                 continue
             if client.buffered():
-                client.frames_skipped += 1
+                client.viewer.frames_skipped += 1
                 self._drop_if_stalled(client, now)
                 continue
             client.ready_since = now
             client.last_seq = seq
-            client.frames_sent += 1
-            groups["raw" if client.raw else client.kind].append(client.connection)
-        if groups["stream"]:
-            broadcast(groups["stream"], frame.stream_message)
-        if groups["raw"]:
-            broadcast(groups["raw"], frame.stream_message_raw)
-        if groups["legacy"]:
-            broadcast(groups["legacy"], frame.base64_text)
+            groups["raw" if client.raw else client.viewer.protocol].append(client)
+        for group, clients in groups.items():
+            if clients:
+                message = {"stream": frame.stream_message, "raw": frame.stream_message_raw,
+                           "legacy": frame.base64_text}[group]
+                broadcast([c.connection for c in clients], message)
+                for client in clients:
+                    client.viewer.count_sent(len(message))
 
     def _drop_if_stalled(self, client: Client, now: float) -> None:
         if now - client.ready_since > self._send_timeout_s and client.connection.transport:
             log.warning("dropping %s: it took no frame for %.1f s (Send_Timeout)",
-                        client.address, now - client.ready_since)
+                        client.viewer.address, now - client.ready_since)
             client.connection.transport.abort()
 
     async def _sweep(self) -> None:

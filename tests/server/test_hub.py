@@ -48,11 +48,12 @@ def test_rate_meter_with_injected_clock():
 
 
 def test_hub_counts_viewers_and_calls_listeners():
-    """Viewers are counted per kind; listeners run once per encoded frame."""
-    hub = Hub()
+    """Viewers are counted per protocol with totals kept after they leave; listeners run per frame."""
+    counts = []
+    hub = Hub(on_viewer_count=counts.append)
     assert not hub.has_viewers()
-    assert hub.viewer_joined("stream") == 1 and hub.viewer_joined("legacy") == 2
-    assert hub.viewers() == {"stream": 1, "legacy": 1}
+    stream, legacy = hub.join("stream", "a:1"), hub.join("legacy", "b:2")
+    assert hub.viewer_counts() == {"stream": 1, "legacy": 1} and counts == [1, 2]
     calls = []
     hub.add_listener(lambda: calls.append(hub.encoded.latest()[0]))
 
@@ -61,6 +62,11 @@ def test_hub_counts_viewers_and_calls_listeners():
 
     hub.publish_encoded(Frame())
     assert calls == [7] and hub.published == 1
-    hub.viewer_left("stream")
-    hub.viewer_left("legacy")
-    assert not hub.has_viewers()
+    stream.count_sent(100)
+    stream.frames_skipped += 2
+    hub.leave(stream)
+    legacy.count_sent(50)
+    assert hub.totals() == {"stream": {"frames_sent": 1, "frames_skipped": 2, "bytes_sent": 100},
+                            "legacy": {"frames_sent": 1, "frames_skipped": 0, "bytes_sent": 50}}
+    hub.leave(legacy)
+    assert not hub.has_viewers() and counts == [1, 2, 1, 0]
