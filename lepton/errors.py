@@ -69,8 +69,8 @@ class UnitError(LeptonError, ValueError):
         self.operation = operation
         name = getattr(unit, "name", repr(unit))
         super().__init__(
-            f"{operation}: pixels in {name} are raw sensor counts, not temperatures; "
-            "it needs CENTIKELVIN or DECIKELVIN (TLinear on)"
+            f"{operation} needs pixels in CENTIKELVIN or DECIKELVIN (TLinear on), got {name}: "
+            "counts are not temperatures"
         )
 
 
