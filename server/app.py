@@ -18,6 +18,7 @@ from typing import Any
 
 from lepton.errors import LeptonError
 
+from . import systemd
 from .commands import AcquisitionState
 from .config import Config
 from .http_server import HttpServer
@@ -179,6 +180,11 @@ class App:
                 thread.join()
             self._threads.clear()
 
+    def frames_flowing(self) -> bool:
+        """True if the source produced a frame within the last STALE_AFTER_S seconds."""
+        age = self.hub.source_rate.age()
+        return age is not None and age < STALE_AFTER_S
+
     def run_ffc(self) -> None:
         """Run a flat-field correction on the camera (blocks up to about a second).
 
@@ -205,10 +211,11 @@ class App:
     def health(self) -> dict[str, Any]:
         """/healthz: status, source, counters, rate, age of the newest frame, clients."""
         age = self.hub.source_rate.age()
-        if age is None:
-            status = "starting"
+        uptime = time.monotonic() - self._started_at
+        if self.frames_flowing():
+            status = "ok"
         else:
-            status = "ok" if age < STALE_AFTER_S else "stale"
+            status = "starting" if age is None and uptime < STALE_AFTER_S else "stale"
         return {
             "status": status,
             "source": self.source.kind,
@@ -217,7 +224,7 @@ class App:
             "frames_published": self.hub.published,
             "fps": self.hub.source_rate.rate,
             "seconds_since_last_frame": None if age is None else round(age, 3),
-            "uptime_s": round(time.monotonic() - self._started_at, 1),
+            "uptime_s": round(uptime, 1),
             "clients": self.hub.viewer_counts(),
             "client_list": [v.as_dict() for v in self.hub.viewers()],
             "state": self.state.snapshot(),
@@ -242,11 +249,17 @@ def run(config: Config) -> int:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    watchdog_s = systemd.watchdog_interval_s()
+    last_pet = 0.0
     try:
         app.start()
+        systemd.notify(f"READY=1\nSTATUS=serving {' '.join(app.urls())}")
         while not stop.wait(0.25) and not app.failed.is_set():
-            pass
+            if watchdog_s and time.monotonic() - last_pet >= watchdog_s / 2 and app.frames_flowing():
+                systemd.notify("WATCHDOG=1")  # only while frames flow: a hung camera gets restarted
+                last_pet = time.monotonic()
     finally:
+        systemd.notify("STOPPING=1")
         started = time.monotonic()
         app.stop()
         for s, handler in previous.items():

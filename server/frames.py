@@ -91,6 +91,11 @@ class EncodedFrame:
         return wire.frame_message({**self.header, "raw": info}, self.jpeg, raw)
 
     @functools.cached_property
+    def mjpeg_part(self) -> bytes:
+        """The frame as one part of the /stream.mjpg multipart stream."""
+        return wire.mjpeg_part(self.jpeg)
+
+    @functools.cached_property
     def base64_text(self) -> str:
         """The text message of the original ``/`` protocol: base64 of the JPEG."""
         return wire.base64_jpeg(self.jpeg)

@@ -1,4 +1,4 @@
-"""The HTTP side: the viewer page, its assets and a few JSON/JPEG endpoints.
+"""The HTTP side: the viewer page, its assets, snapshots, MJPEG, health and metrics.
 
 Built on :class:`http.server.ThreadingHTTPServer`. Only the paths in ``ROUTES`` and
 the fixed list of static assets exist; everything else is 404, whatever its
@@ -10,6 +10,7 @@ cannot pile up threads.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
@@ -18,7 +19,13 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+from PIL import Image
+
+from . import metrics, wire
+from .frames import RawFrame
 
 if TYPE_CHECKING:
     from .app import App
@@ -32,6 +39,26 @@ STATIC_FILES = {  # the only files on disk the server can send
     "viewer.css": "text/css; charset=utf-8",
 }
 REQUEST_TIMEOUT_S = 10.0
+MJPEG_POLL_S = 0.5  # how often an idle MJPEG stream looks at the stop flag
+MJPG_STREAMER_ACTIONS = {"stream": "/stream.mjpg", "snapshot": "/snapshot.jpg"}
+
+
+def encode_png16(pixels: np.ndarray) -> bytes:
+    """ndarray uint16 (rows, cols) as a 16-bit greyscale PNG."""
+    out = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint16, copy=False)).save(out, "PNG")
+    return out.getvalue()
+
+
+def encode_npy(pixels: np.ndarray) -> bytes:
+    """ndarray uint16 (rows, cols) in numpy's .npy format."""
+    out = io.BytesIO()
+    np.save(out, pixels)
+    return out.getvalue()
+
+
+RAW_SNAPSHOTS = {"/snapshot.raw.png": ("image/png", encode_png16),
+                 "/snapshot.npy": ("application/octet-stream", encode_npy)}
 
 
 def load_assets() -> dict[str, tuple[str, bytes]]:
@@ -69,31 +96,92 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _method_not_allowed(self) -> None:
         self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
         self.send_header("Allow", "GET, HEAD")
+        self.send_header("Connection", "close")
+        self.close_connection = True  # a body we did not read may follow
         self._finish_headers("text/plain; charset=utf-8", b"405 method not allowed\n", True)
 
     def _dispatch(self, send_body: bool) -> None:
-        path = urlsplit(self.path).path
-        app = self.server.app
+        url = urlsplit(self.path)
+        path, app = url.path, self.server.app
+        action = parse_qs(url.query).get("action", [None])[0] if path == "/" else None
+        if action is not None:  # mjpg-streamer's URLs, as OctoPrint and dashboards expect
+            path = MJPG_STREAMER_ACTIONS.get(action, "/?action=unknown")
         if path in self.server.assets:
             content_type, body = self.server.assets[path]
             self._send(HTTPStatus.OK, content_type, body, send_body, cache="no-cache")
         elif path == "/config.json":
-            self._send_json(app.page_config(), send_body)
+            self._send_json(HTTPStatus.OK, app.page_config(), send_body)
         elif path == "/healthz":
-            self._send_json(app.health(), send_body)
+            health = app.health()
+            status = HTTPStatus.SERVICE_UNAVAILABLE if health["status"] == "stale" else HTTPStatus.OK
+            self._send_json(status, health, send_body)
+        elif path == "/metrics":
+            self._send(HTTPStatus.OK, metrics.CONTENT_TYPE,
+                       metrics.render_metrics(app.health(), app.hub.totals()).encode(), send_body)
         elif path == "/snapshot.jpg":
             frame = app.renderer.snapshot()
             if frame is None:
-                self._send(HTTPStatus.SERVICE_UNAVAILABLE, "text/plain; charset=utf-8",
-                           b"no frame yet\n", send_body)
+                self._send_text(HTTPStatus.SERVICE_UNAVAILABLE, "no frame yet", send_body)
             else:
                 self._send(HTTPStatus.OK, "image/jpeg", frame.jpeg, send_body)
+        elif path in RAW_SNAPSHOTS:
+            self._send_raw_snapshot(path, send_body)
+        elif path == "/stream.mjpg":
+            self._send_mjpeg(send_body)
         else:
-            self._send(HTTPStatus.NOT_FOUND, "text/plain; charset=utf-8", b"404 not found\n",
-                       send_body)
+            self._send_text(HTTPStatus.NOT_FOUND, "404 not found", send_body)
 
-    def _send_json(self, value: Any, send_body: bool) -> None:
-        self._send(HTTPStatus.OK, "application/json", json.dumps(value).encode(), send_body)
+    def _send_raw_snapshot(self, path: str, send_body: bool) -> None:
+        """The newest raw frame as 16-bit greyscale PNG or .npy (uint16 (rows, cols))."""
+        _, frame = self.server.app.hub.raw.latest()
+        if frame is None:
+            self._send_text(HTTPStatus.SERVICE_UNAVAILABLE, "no frame yet", send_body)
+        elif not isinstance(frame, RawFrame):
+            self._send_text(HTTPStatus.NOT_FOUND, "this source has no raw frames", send_body)
+        else:
+            content_type, encode = RAW_SNAPSHOTS[path]
+            self._send(HTTPStatus.OK, content_type, encode(frame.pixels), send_body)
+
+    def _send_mjpeg(self, send_body: bool) -> None:
+        """Stream every new frame as multipart/x-mixed-replace until the client goes.
+
+        A client slower than the source skips frames (it always gets the newest); one
+        that cannot take a frame for Send_Timeout is dropped. Only this thread waits.
+        """
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={wire.MJPEG_BOUNDARY}")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        if not send_body:
+            return
+        app = self.server.app
+        self.connection.settimeout(app.config.send_timeout_s)
+        viewer = app.hub.join("mjpeg", "%s:%d" % self.client_address[:2])
+        log.info("client connected: %s /stream.mjpg", viewer.address)
+        seq = app.hub.encoded.latest()[0]
+        try:
+            while not app.stopping.is_set():
+                item = app.hub.encoded.wait_newer(seq, MJPEG_POLL_S)
+                if item is None:
+                    continue
+                new_seq, frame = item
+                viewer.frames_skipped += max(new_seq - seq - 1, 0) if seq else 0
+                seq = new_seq
+                self.wfile.write(frame.mjpeg_part)
+                viewer.count_sent(len(frame.mjpeg_part))
+        except OSError as exc:  # gone, or stalled past Send_Timeout
+            log.info("client disconnected: %s /stream.mjpg (%s)", viewer.address,
+                     "timed out" if isinstance(exc, TimeoutError) else "closed")
+        finally:
+            app.hub.leave(viewer)
+
+    def _send_json(self, status: HTTPStatus, value: Any, send_body: bool) -> None:
+        self._send(status, "application/json", json.dumps(value).encode(), send_body)
+
+    def _send_text(self, status: HTTPStatus, text: str, send_body: bool) -> None:
+        self._send(status, "text/plain; charset=utf-8", f"{text}\n".encode(), send_body)
 
     def _send(self, status: HTTPStatus, content_type: str, body: bytes, send_body: bool,
               cache: str = "no-store") -> None:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 PROTOCOL_VERSION = 1
+MJPEG_BOUNDARY = "thermalframe"  # multipart/x-mixed-replace boundary of /stream.mjpg
 HEADER_LENGTH = struct.Struct(">I")
 MAX_COMMAND_BYTES = 4096  # client messages larger than this close the connection (1009)
 
@@ -69,3 +70,10 @@ def state_message(state: Mapping[str, Any]) -> str:
 def error_message(error: str) -> str:
     """The reply to a bad command."""
     return json.dumps({"type": "error", "error": error})
+
+
+def mjpeg_part(jpeg: bytes) -> bytes:
+    """One part of the ``multipart/x-mixed-replace`` MJPEG stream (RFC 2046 §5.1.1)."""
+    head = (f"--{MJPEG_BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+            f"Content-Length: {len(jpeg)}\r\n\r\n").encode("ascii")
+    return b"".join((head, jpeg, b"\r\n"))

@@ -41,13 +41,13 @@ class Daemon:
         lines: every stderr line so far (a reader thread appends to it).
     """
 
-    def __init__(self, args: list[str], cwd: Path = ROOT):
+    def __init__(self, args: list[str], cwd: Path = ROOT, env: dict | None = None):
         command = [sys.executable, str(ROOT / "websocket_http_server.py"),
                    "--http-host", "127.0.0.1", "--ws-host", "127.0.0.1",
                    "--http-port", "0", "--ws-port", "0", *args]
         self.process = subprocess.Popen(command, cwd=cwd, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        text=True)
+                                        text=True, env={**os.environ, **(env or {})})
         self.lines: list[str] = []
         self._serving = threading.Event()
         self.http_port = self.ws_port = 0
@@ -104,8 +104,8 @@ def start_daemon():
     """Start daemons with ``start_daemon(*args)``; every one is stopped after the test."""
     daemons: list[Daemon] = []
 
-    def start(*args: str, cwd: Path = ROOT) -> Daemon:
-        daemon = Daemon(list(args), cwd)
+    def start(*args: str, cwd: Path = ROOT, env: dict | None = None) -> Daemon:
+        daemon = Daemon(list(args), cwd, env)
         daemons.append(daemon)
         return daemon
 

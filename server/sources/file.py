@@ -8,55 +8,20 @@ current image is re-published every ``resend_interval_s`` (a new frame each time
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import threading
 import time
 from typing import Any
 
-from PIL import Image
-
 from ..frames import ImageFrame
 from ..ratelimit import RateLimitedLog
 from .base import Publish, Source
+from .images import TornImage, decode_image
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.05  # how often the file's stat is checked
-JPEG_EOI = b"\xff\xd9"
-
-
-class TornImage(Exception):
-    """The bytes are not a complete image (yet)."""
-
-
-def decode_image(data: bytes) -> tuple[bytes, int, int]:
-    """Check that ``data`` is a complete image and return it as JPEG.
-
-    JPEG bytes pass through untouched; other formats (PNG, ...) are converted once.
-    Width and height come from the image itself (the JPEG's SOF), never from EXIF.
-
-    Returns:
-        (jpeg bytes, width, height).
-
-    Raises:
-        TornImage: empty, truncated or not decodable.
-    """
-    if not data:
-        raise TornImage("empty file")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()  # a full decode: a truncated image raises here
-            if image.format == "JPEG":
-                if not data.rstrip(b"\0").endswith(JPEG_EOI):
-                    raise TornImage("JPEG has no end-of-image marker")
-                return data, image.width, image.height
-            out = io.BytesIO()
-            image.convert("RGB").save(out, "JPEG", quality=90, subsampling=0)
-            return out.getvalue(), image.width, image.height
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise TornImage(str(exc) or type(exc).__name__) from None
 
 
 class FileSource(Source):
