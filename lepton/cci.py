@@ -65,6 +65,7 @@ __all__ = [
     "I2C_SLAVE",
     "I2cBus",
     "LeptonPart",
+    "MODEL_NAMES",
     "OEM_PART_NUMBER",
     "OEM_REBOOT",
     "PART_NUMBERS",
@@ -555,6 +556,8 @@ PART_NUMBERS = {
     )
 }
 _PART_NUMBER_LENGTH = len("500-0771-01")
+# How to name a model when only the VoSPI stream (not the part number) is known.
+MODEL_NAMES = {Model.LEPTON2: "Lepton 2.x", Model.LEPTON3: "Lepton 3.x"}
 
 
 def lepton_part(part_number: str) -> LeptonPart | None:

@@ -25,16 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .cci import MODEL_NAMES
 from .errors import LeptonError
-from .vospi import Model
 
 __all__ = ["IMAGE_SUFFIXES", "LEPTON_SHAPES", "ReplayError", "load_recording"]
 
 # (rows, cols) of the two VoSPI frame sizes (DS §1; specs/vospi.md §1, §6).
-_FAMILY_NAMES = {Model.LEPTON2: "Lepton 2.x", Model.LEPTON3: "Lepton 3.x"}
-LEPTON_SHAPES = tuple((model.rows, model.cols) for model in _FAMILY_NAMES)
+LEPTON_SHAPES = tuple((model.rows, model.cols) for model in MODEL_NAMES)
 _ALLOWED_SHAPES = " or ".join(
-    f"{(model.rows, model.cols)} ({name})" for model, name in _FAMILY_NAMES.items()
+    f"{(model.rows, model.cols)} ({name})" for model, name in MODEL_NAMES.items()
 )
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
 _UINT16_MAX = np.iinfo(np.uint16).max
