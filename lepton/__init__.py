@@ -40,30 +40,68 @@ from .vospi import (
 )
 
 # --- Added by the engineers of spidev.py / cci.py / replay.py (keep this block) ---
-# e.g. from .spidev import SpidevTransport, SpiDeviceError
-#      from .cci import Cci, CciError
-#      from .replay import load_recording
+from .cci import (
+    Cci,
+    CciBus,
+    CciBusError,
+    CciCommandError,
+    CciError,
+    CciTimeoutError,
+    FfcStatus,
+    GainMode,
+    I2cBus,
+    LeptonPart,
+    SimulatedCciDevice,
+)
+from .replay import ReplayError, load_recording
+from .spidev import (
+    NotASpiDeviceError,
+    SpiBufferSizeError,
+    SpiDeviceError,
+    SpiDeviceNotFoundError,
+    SpidevTransport,
+    SpiPermissionError,
+)
+
 # --- end of the block -------------------------------------------------------------
 
 __all__ = [
     "CaptureCounters",
     "CapturedFrame",
+    "Cci",
+    "CciBus",
+    "CciBusError",
+    "CciCommandError",
+    "CciError",
+    "CciTimeoutError",
     "Event",
     "FaultConfig",
     "FaultKind",
     "FfcState",
+    "FfcStatus",
     "FrameParsed",
+    "GainMode",
+    "I2cBus",
     "Lepton",
     "LeptonError",
+    "LeptonPart",
     "LinkStatus",
     "Model",
     "ModelDetected",
     "NoSignal",
+    "NotASpiDeviceError",
     "PixelUnit",
     "RangeError",
+    "ReplayError",
     "ResolutionError",
     "ShapeError",
+    "SimulatedCciDevice",
     "SimulatedTransport",
+    "SpiBufferSizeError",
+    "SpiDeviceError",
+    "SpiDeviceNotFoundError",
+    "SpiPermissionError",
+    "SpidevTransport",
     "StreamEnded",
     "SyncLossReason",
     "SyncLost",
@@ -78,6 +116,7 @@ __all__ = [
     "crc16",
     "encode_telemetry",
     "guess_unit",
+    "load_recording",
     "packet_crcs",
     "parse_telemetry",
     "to_celsius",
