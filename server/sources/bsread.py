@@ -312,14 +312,14 @@ def _parse_main_header(part: bytes) -> tuple[int, tuple[int, int] | None, str, s
         raise MainHeaderError(f"hash {hash_!r} is not a non-empty string")
     compression = header.get("dh_compression")
     compression = DEFAULT_COMPRESSION if compression is None else compression
-    if compression not in COMPRESSIONS:
+    if not isinstance(compression, str) or compression not in COMPRESSIONS:
         raise MainHeaderError(f"dh_compression {compression!r} is not one of "
                               + ", ".join(COMPRESSIONS))
     timestamp = header.get("global_timestamp")
     if timestamp is not None:
         sec = timestamp.get("sec", timestamp.get("epoch")) if isinstance(timestamp, dict) else None
         ns = timestamp.get("ns") if isinstance(timestamp, dict) else None
-        if not (_is_int(sec) and _is_int(ns) and sec >= 0 and 0 <= ns < 1_000_000_000):
+        if not (_is_int(sec) and _is_int(ns) and 0 <= sec < 1 << 64 and 0 <= ns < 1_000_000_000):
             raise MainHeaderError(f"global_timestamp {timestamp!r} is not "
                                   '{"sec": seconds, "ns": 0..999999999}')
         timestamp = (sec, ns)
@@ -359,13 +359,13 @@ def _channel_info(entry: dict) -> ChannelInfo:
     compression = entry.get("compression", DEFAULT_COMPRESSION)
     compression = DEFAULT_COMPRESSION if compression is None else compression
     problem = None
-    if type_ not in TYPES:
+    if not isinstance(type_, str) or type_ not in TYPES:
         problem, type_ = f"unknown type {type_!r}", DEFAULT_TYPE
     if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
         problem, shape = problem or f"shape {shape!r} is not a list of sizes", DEFAULT_SHAPE
-    if encoding not in ENCODINGS:
+    if not isinstance(encoding, str) or encoding not in ENCODINGS:
         problem, encoding = problem or f"unknown encoding {encoding!r}", DEFAULT_ENCODING
-    if compression not in COMPRESSIONS:
+    if not isinstance(compression, str) or compression not in COMPRESSIONS:
         problem, compression = problem or f"unknown compression {compression!r}", DEFAULT_COMPRESSION
     return ChannelInfo(name, type_, tuple(shape), encoding, compression, problem)
 
