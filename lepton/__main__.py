@@ -32,13 +32,22 @@ from typing import TextIO
 
 import numpy as np
 
-from .camera import CaptureCounters, CapturedFrame, Lepton, LinkStatus
-from .cci import MODEL_NAMES, PART_NUMBERS, Cci, CciError, I2cBus, LeptonPart, SimulatedCciDevice
+from .camera import DEFAULT_SPI_SPEED_HZ, CaptureCounters, CapturedFrame, Lepton, LinkStatus
+from .cci import (
+    MODEL_NAMES,
+    PART_NUMBERS,
+    Cci,
+    CciError,
+    I2cBus,
+    LeptonPart,
+    SimulatedCciDevice,
+    lepton_part,
+)
 from .errors import LeptonError, RangeError
 from .radiometry import PixelUnit, guess_unit, to_celsius, unit_for_tlinear_resolution
 from .replay import load_recording
 from .simulator import FaultConfig, FaultKind, VospiSimulator
-from .spidev import DEFAULT_SPEED_HZ, MAX_SPEED_HZ
+from .spidev import MAX_SPEED_HZ
 from .telemetry import Telemetry
 from .transport import SimulatedTransport
 from .vospi import PACKET_BYTES, Model, TelemetryLocation
@@ -162,7 +171,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--speed-hz",
         type=int,
-        default=DEFAULT_SPEED_HZ,
+        default=DEFAULT_SPI_SPEED_HZ,
         help=f"SPI clock, up to {MAX_SPEED_HZ} (default %(default)s)",
     )
     parser.add_argument(
@@ -194,7 +203,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--telemetry",
         choices=list(TELEMETRY_ARGS),
-        help="set telemetry over CCI (default: leave the camera's setting; off without CCI)",
+        help="set telemetry over CCI (default: keep the camera's setting); without CCI, "
+        "where the camera sends it (default off)",
     )
     parser.add_argument(
         "--replay", type=Path, help="with --simulate: frames from a .npy, .cptv or PNG folder"
@@ -242,7 +252,7 @@ def _configure(
     if args.telemetry is not None:
         location = TELEMETRY_ARGS[args.telemetry]
         cci.set_telemetry(location is not TelemetryLocation.OFF, location)
-    return cci.model(), part_number, cci.telemetry()
+    return lepton_part(part_number), part_number, cci.telemetry()
 
 
 def open_camera(args: argparse.Namespace, err: TextIO) -> Setup:

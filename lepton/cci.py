@@ -87,6 +87,7 @@ __all__ = [
     "SYS_UPTIME",
     "SimulatedCciDevice",
     "command_word",
+    "data_register",
     "decode_words",
     "describe_command",
     "encode_register_address",
@@ -335,6 +336,17 @@ class CciBus(Protocol):
     def write_words(self, register: int, words: Sequence[int]) -> None:
         """Write ``words`` to ``register``, ``register + 2``, ..."""
         ...
+
+
+def data_register(n_words: int) -> int:
+    """Where ``n_words`` of command data live: DATA0 (<= 16 words) or block buffer 0xF800.
+
+    Raises:
+        RangeError: more words than the block buffer holds (512).
+    """
+    if not 0 <= n_words <= BLOCK_BUFFER_WORDS:
+        raise RangeError("CCI data length", n_words, f"0..{BLOCK_BUFFER_WORDS} words")
+    return REG_DATA0 if n_words <= DATA_REGISTERS else BLOCK_BUFFER_0
 
 
 def encode_register_address(register: int) -> bytes:
@@ -649,12 +661,6 @@ class Cci:
         if code != CciResponse.OK:
             raise CciCommandError(command, code, response_name(code))
 
-    @staticmethod
-    def _data_register(n_words: int) -> int:
-        if not 0 <= n_words <= BLOCK_BUFFER_WORDS:
-            raise RangeError("CCI data length", n_words, f"0..{BLOCK_BUFFER_WORDS} words")
-        return REG_DATA0 if n_words <= DATA_REGISTERS else BLOCK_BUFFER_0
-
     def get(self, command: CciCommand) -> list[int]:
         """GET ``command.n_words`` words.
 
@@ -669,7 +675,7 @@ class Cci:
             self.bus.write_words(REG_DATA_LENGTH, [command.n_words])
             self.bus.write_words(REG_COMMAND, [word])
             self._finish(word)
-            return self.bus.read_words(self._data_register(command.n_words), command.n_words)
+            return self.bus.read_words(data_register(command.n_words), command.n_words)
 
     def set(self, command: CciCommand, words: Sequence[int]) -> None:
         """SET ``words`` (exactly ``command.n_words`` of them).
@@ -685,7 +691,7 @@ class Cci:
         word = command.word(CommandKind.SET)
         with self._lock:
             self._wait_not_busy(word)
-            self.bus.write_words(self._data_register(len(words)), list(words))
+            self.bus.write_words(data_register(len(words)), list(words))
             self.bus.write_words(REG_DATA_LENGTH, [len(words)])
             self.bus.write_words(REG_COMMAND, [word])
             self._finish(word)
@@ -917,9 +923,7 @@ class SimulatedCciDevice:
         ffc_busy_reads: int = 1,
     ):
         if part_number_byte_order not in ("big", "little"):
-            raise ValueError(
-                f"part_number_byte_order must be 'big' or 'little', got {part_number_byte_order!r}"
-            )
+            raise RangeError("part_number_byte_order", part_number_byte_order, "'big' or 'little'")
         self.part_number = part_number
         self.part_number_byte_order = part_number_byte_order
         self.busy_reads = busy_reads
@@ -975,7 +979,7 @@ class SimulatedCciDevice:
         self.accesses.append(CciAccess("write", register, words))
         for i, w in enumerate(words):
             address = register + WORD_BYTES * i
-            if address not in (REG_STATUS,):
+            if address != REG_STATUS:  # read-only
                 self._registers[address] = w
         if register <= REG_COMMAND < register + WORD_BYTES * len(words):
             self._execute(self._registers[REG_COMMAND])
@@ -995,11 +999,11 @@ class SimulatedCciDevice:
 
     # -- commands
     def _data(self, n_words: int) -> list[int]:
-        base = REG_DATA0 if n_words <= DATA_REGISTERS else BLOCK_BUFFER_0
+        base = data_register(n_words)
         return [self._registers.get(base + WORD_BYTES * i, 0) for i in range(n_words)]
 
     def _put_data(self, words: Sequence[int]) -> None:
-        base = REG_DATA0 if len(words) <= DATA_REGISTERS else BLOCK_BUFFER_0
+        base = data_register(len(words))
         for i, w in enumerate(words):
             self._registers[base + WORD_BYTES * i] = w
 
