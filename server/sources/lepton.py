@@ -7,6 +7,7 @@ synthetic scene, or the simulator fed by a recording.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import threading
@@ -16,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from lepton import Lepton
+from lepton import Lepton, LeptonError, SimulatedTransport, VospiSimulator
+from lepton.cci import Cci, CciError, GainMode, I2cBus, SimulatedCciDevice
 from lepton.radiometry import PixelUnit, guess_unit
+from lepton.replay import load_recording
 from lepton.vospi import Model, TelemetryLocation
 
 from ..config import Config, ConfigError
@@ -43,29 +46,78 @@ def orient(pixels: np.ndarray, flip: str, rotate: int) -> np.ndarray:
     return np.rot90(pixels, -rotate // 90) if rotate else pixels
 
 
+@dataclasses.dataclass(frozen=True)
+class CameraSetup:
+    """What the camera was configured to send, as the VoSPI parser must expect it.
+
+    Attributes:
+        model: the model, or None to detect it from the stream.
+        telemetry: where telemetry rows are (OFF if they could not be enabled).
+        unit: the pixel unit, or None to guess it from the first frame.
+    """
+
+    model: Model | None
+    telemetry: TelemetryLocation
+    unit: PixelUnit | None
+
+
+def configure_camera(cci: Cci | None, config: Config) -> CameraSetup:
+    """Set up a Lepton over CCI from the [Lepton] settings, as far as the part supports.
+
+    Enables telemetry (needed for FPA temperature and exact repeat detection),
+    TLinear at the configured resolution and the gain mode on radiometric parts
+    (FLIR Lepton Engineering Datasheet §3.5, IDD §4.5.7-8, §4.8.9-10; specs/vospi.md
+    §7.1, §9, §11.5); then reads back the pixel unit. Without CCI nothing can be
+    set: the camera's power-on defaults apply (telemetry off) and the unit is guessed.
+
+    Raises:
+        CciError: the camera answered a command with an error or not at all.
+    """
+    model = None if config.model == "auto" else Model[f"LEPTON{config.model}"]
+    if cci is None:
+        return CameraSetup(model, TelemetryLocation.OFF, None)
+    part = cci.model()
+    if part is not None:
+        log.info("camera: FLIR %s (part %s)", part.name, part.part_number)
+        model = model or part.model
+        if part.radiometric:
+            cci.set_tlinear(True, float(config.tlinear_resolution))
+            cci.set_gain_mode(GainMode[config.gain_mode.upper()])
+    telemetry = TELEMETRY[config.telemetry]
+    cci.set_telemetry(telemetry is not TelemetryLocation.OFF, telemetry)
+    return CameraSetup(model, telemetry, cci.pixel_unit())
+
+
 class LeptonSource(Source):
     """Unique frames from a :class:`lepton.Lepton`, oriented and labelled with their unit.
 
     Args:
         kind: "lepton", "simulated" or "replay".
-        open_camera: returns an opened Lepton (called in the source thread).
-        unit: what the pixels mean.
+        open_camera: configures and opens the camera (called in the source thread);
+            returns the Lepton and the pixel unit (None: guess from the first frame).
+        cci: the camera's control interface, for FFC; None if there is none.
         flip, rotate: mounting correction, see :func:`orient`.
     """
 
-    def __init__(self, kind: str, open_camera: Callable[[], Lepton], unit: PixelUnit,
-                 flip: str = "none", rotate: int = 0):
-        self.kind, self._open_camera, self.unit = kind, open_camera, unit
+    def __init__(self, kind: str,
+                 open_camera: Callable[[], tuple[Lepton, PixelUnit | None]],
+                 cci: Cci | None = None, flip: str = "none", rotate: int = 0):
+        self.kind, self._open_camera, self._cci = kind, open_camera, cci
         self._flip, self._rotate = flip, rotate
         self._camera: Lepton | None = None
+        self.unit: PixelUnit | None = None
 
     def run(self, publish: Publish, stop: threading.Event) -> None:
-        with self._open_camera() as camera:
+        camera, self.unit = self._open_camera()
+        with camera:
             self._camera = camera
             while not stop.is_set():
                 captured = camera.next_frame(NEXT_FRAME_TIMEOUT_S)
                 if captured is None:
                     continue
+                if self.unit is None:
+                    self.unit = guess_unit(captured.pixels)
+                    log.info("pixel unit guessed from the first frame: %s", self.unit.value)
                 meta = {}
                 if captured.telemetry is not None:
                     meta["fpa_temp_c"] = round(captured.telemetry.fpa_temp_c, 2)
@@ -78,14 +130,14 @@ class LeptonSource(Source):
             return {"state": "starting"}
         counters = camera.counters
         return {"state": camera.status.value, "model": camera.model and camera.model.name,
-                "unit": self.unit.value,
+                "unit": self.unit and self.unit.value,
                 **{k: v for k, v in vars(counters).items() if isinstance(v, int)}}
 
     def run_ffc(self) -> None:
-        camera = self._camera
-        if camera is None or camera.cci is None:
-            raise NotImplementedError("ffc needs the Lepton's I2C control interface, which is not open")
-        camera.cci.run_ffc()
+        if self._cci is None:
+            raise NotImplementedError(
+                f"ffc needs the Lepton's I2C control interface, which {self.kind} does not have")
+        self._cci.run_ffc()
 
 
 def _looped(frames: np.ndarray) -> Iterator[np.ndarray]:
@@ -99,49 +151,77 @@ def _scene_frames(model: Model) -> Iterator[np.ndarray]:
         yield scene.frame(time.monotonic() - start)
 
 
+def _open_cci(config: Config) -> Cci | None:
+    """The real camera's CCI on /dev/i2c-N, or None (logged) when the bus cannot be opened."""
+    try:
+        return Cci(I2cBus(config.i2c_bus))
+    except CciError as exc:
+        log.warning("no CCI control (%s): telemetry and TLinear stay as the camera has them, "
+                    "ffc is unavailable", exc)
+        return None
+
+
 def make_lepton_source(kind: str, config: Config) -> LeptonSource:
     """The ``lepton``, ``simulated`` or ``replay`` source from the config.
+
+    ``lepton`` reads the SPI device and configures the camera over I2C; ``simulated``
+    feeds a synthetic room through the VoSPI simulator, with a simulated CCI device
+    (a Lepton 3.5) configured the same way; ``replay`` feeds a recording through the
+    simulator.
 
     Raises:
         ConfigError: ``replay`` without a usable ``Replay`` path.
     """
-    from lepton.simulator import VospiSimulator
-    from lepton.transport import SimulatedTransport
-
-    telemetry = TELEMETRY[config.telemetry]
     orientation = {"flip": config.flip, "rotate": int(config.rotate)}
     if kind == "lepton":
-        model = None if config.model == "auto" else Model[f"LEPTON{config.model}"]
+        cci = _open_cci(config)
 
-        def open_camera() -> Lepton:
-            return Lepton(config.spi_device, model=model, telemetry=telemetry,
-                          spi_speed_hz=config.spi_speed_hz)
+        def open_camera() -> tuple[Lepton, PixelUnit | None]:
+            setup = configure_camera(cci, config)
+            camera = Lepton(config.spi_device, model=setup.model, telemetry=setup.telemetry,
+                            spi_speed_hz=config.spi_speed_hz, cci=cci)
+            return camera, setup.unit
 
-        unit = PixelUnit.CENTIKELVIN if config.tlinear_resolution == "0.01" else PixelUnit.DECIKELVIN
-        return LeptonSource(kind, open_camera, unit, **orientation)
+        return LeptonSource(kind, open_camera, cci, **orientation)
 
     if kind == "simulated":
-        model, frames, unit = SIMULATED_MODEL, _scene_frames(SIMULATED_MODEL), PixelUnit.CENTIKELVIN
-    else:
-        from lepton.errors import LeptonError
-        from lepton.replay import load_recording
+        cci = Cci(SimulatedCciDevice())
 
-        if not config.replay:
-            raise ConfigError(config.config_path or "command line", "Source", "Replay", "",
-                              "--source replay needs a recording: --replay PATH or Replay = PATH")
-        try:
-            recording = load_recording(config.replay)
-        except LeptonError as exc:
-            raise ConfigError(config.config_path or "command line", "Source", "Replay",
-                              config.replay, str(exc)) from None
-        model = Model.LEPTON2 if recording.shape[1:] == (60, 80) else Model.LEPTON3
-        frames = _looped(recording)
-        unit = guess_unit(recording) if config.replay_unit == "auto" else PixelUnit(config.replay_unit)
-        log.info("replaying %d frames of %dx%d from %s as %s", len(recording), recording.shape[2],
-                 recording.shape[1], config.replay, unit.value)
+        def open_camera() -> tuple[Lepton, PixelUnit | None]:
+            setup = configure_camera(cci, config)
+            return _simulated(setup.model or SIMULATED_MODEL, setup.telemetry,
+                              _scene_frames(SIMULATED_MODEL), cci), setup.unit
 
-    def open_simulated() -> Lepton:
-        transport = SimulatedTransport(VospiSimulator(model, telemetry), frames, realtime=True)
-        return Lepton(model=model, telemetry=telemetry, transport=transport)
+        return LeptonSource(kind, open_camera, cci, **orientation)
 
-    return LeptonSource(kind, open_simulated, unit, **orientation)
+    recording = _load_replay(config)
+    model = Model.LEPTON2 if recording.shape[1:] == (60, 80) else Model.LEPTON3
+    telemetry = TELEMETRY[config.telemetry]
+    unit = guess_unit(recording) if config.replay_unit == "auto" else PixelUnit(config.replay_unit)
+    log.info("replaying %d frames of %dx%d from %s as %s", len(recording), recording.shape[2],
+             recording.shape[1], config.replay, unit.value)
+    return LeptonSource(kind, lambda: (_simulated(model, telemetry, _looped(recording)), unit),
+                        **orientation)
+
+
+def _simulated(model: Model, telemetry: TelemetryLocation, frames: Iterator[np.ndarray],
+               cci: Cci | None = None) -> Lepton:
+    """A Lepton reading the simulator's VoSPI stream of ``frames`` at the camera's rate."""
+    transport = SimulatedTransport(VospiSimulator(model, telemetry), frames, realtime=True)
+    return Lepton(model=model, telemetry=telemetry, transport=transport, cci=cci)
+
+
+def _load_replay(config: Config) -> np.ndarray:
+    """The recording named by ``Replay``: ndarray uint16 (n, rows, cols).
+
+    Raises:
+        ConfigError: no path, or the recording cannot be used (the reason is given).
+    """
+    where = config.config_path or "command line"
+    if not config.replay:
+        raise ConfigError(where, "Source", "Replay", "",
+                          "--source replay needs a recording: --replay PATH or Replay = PATH")
+    try:
+        return load_recording(config.replay)
+    except LeptonError as exc:
+        raise ConfigError(where, "Source", "Replay", config.replay, str(exc)) from None

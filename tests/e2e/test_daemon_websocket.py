@@ -192,11 +192,13 @@ def test_torn_writes_never_reach_clients(start_daemon, tmp_path):
     deadline = time.monotonic() + 3.0
     while time.monotonic() < deadline:
         data = frames[writes % 3]
-        with open(image, "wb") as f:  # truncate, then write in pieces with flushes between
+        with open(image, "wb") as f:  # truncate, then write slowly in pieces, as a camera app might
             for start in range(0, len(data), 2048):
                 f.write(data[start:start + 2048])
                 f.flush()
+                time.sleep(0.0005)  # the writer's pace, not synchronisation
         writes += 1
+        time.sleep(0.003)
     counter.join(10)
     assert writes >= 200
     assert counter.error is None and counter.jpegs_ok
