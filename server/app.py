@@ -20,13 +20,14 @@ from lepton.errors import LeptonError
 
 from . import systemd
 from .commands import AcquisitionState
-from .config import Config
+from .config import Config, ConfigError
 from .http_server import HttpServer
 from .hub import Hub
 from .pipeline import RenderSettings
 from .renderer import Renderer
 from .sources import make_source
 from .sources.base import SourceError
+from .stats_log import StatsLog, StatsLogError
 from .ws_server import WebSocketServer
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,14 @@ class App:
         self.hub = Hub(on_viewer_count=lambda count: self.state.update(clients=count))
         self.source = make_source(config)
         self.renderer = Renderer(self.hub, self.state, self.source.kind)
+        self.stats_log = None
+        if config.stats_log:
+            try:
+                self.stats_log = StatsLog(self.hub, config.stats_log, config.stats_log_max_bytes,
+                                          config.stats_log_backups)
+            except StatsLogError as exc:
+                raise ConfigError(config.config_path or "command line", "Logging", "Stats_Log",
+                                  config.stats_log, str(exc)) from None
         self.stopping = threading.Event()
         self.failed = threading.Event()  # the source thread died
         self._threads: list[threading.Thread] = []
@@ -127,6 +136,8 @@ class App:
         self.ws.start()
         self._spawn(f"source-{self.source.kind}", self._run_source)
         self._spawn("renderer", self.renderer.run, self.stopping)
+        if self.stats_log is not None:
+            self._spawn("stats-log", self.stats_log.run, self.stopping)
         self._spawn("http-server", self.http.serve_forever, 0.25)
         http_port, ws_port = self.http_port, self.ws_port
         log.info("serving HTTP on %s:%d and WebSocket on %s:%d (source %s)",

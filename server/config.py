@@ -27,7 +27,7 @@ DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "server.conf"
 
 from .pipeline import AGC_MODES, INTERPOLATIONS, MAX_SCALE
 
-SOURCES = ("auto", "lepton", "simulated", "replay", "file")
+SOURCES = ("auto", "lepton", "simulated", "replay", "file", "tcp", "zmq")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -107,6 +107,15 @@ def host(value: str) -> str:
     return value
 
 
+def zmq_address(value: str) -> str:
+    value = value.strip()
+    transport, sep, endpoint = value.partition("://")
+    if not sep or transport not in ("tcp", "ipc", "inproc") or not endpoint:
+        raise ValueError("must be a ZeroMQ endpoint transport://address, e.g. "
+                         "tcp://127.0.0.1:9999 or ipc:///tmp/camera")
+    return value
+
+
 def word_list(value: str) -> tuple[str, ...]:
     return tuple(w for w in value.replace(",", " ").split() if w)
 
@@ -161,6 +170,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("replay", "Source", "Replay", "", text, "--replay", path_like=True),
     Setting("replay_unit", "Source", "Replay_Unit", "auto",
             choice("auto", "centikelvin", "counts")),
+    Setting("tcp_host", "Source", "TCP_Interface", "127.0.0.1", host),
+    Setting("tcp_port", "Source", "TCP_Port", "5000", integer(0, 65535), "--tcp-port"),
+    Setting("max_frame_bytes", "Source", "Max_Frame_Bytes", "16777216",
+            integer(1, 1 << 30)),
+    Setting("zmq_address", "Source", "ZMQ_Address", "tcp://127.0.0.1:9999", zmq_address),
+    Setting("zmq_mode", "Source", "ZMQ_Mode", "connect", choice("connect", "bind")),
+    Setting("zmq_socket", "Source", "ZMQ_Socket", "pull", choice("pull", "sub")),
+    Setting("zmq_channel", "Source", "ZMQ_Channel", "", text),
     Setting("spi_device", "Lepton", "SPI_Device", "/dev/spidev0.0", text),
     Setting("spi_speed_hz", "Lepton", "SPI_Speed_Hz", "18000000",
             integer(1_000_000, 20_000_000)),
@@ -184,6 +201,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("allowed_origins", "Security", "Allowed_Origins", "", word_list),
     Setting("control_token", "Security", "Control_Token", "", text),
     Setting("log_level", "Logging", "Log_Level", "INFO", choice(*LOG_LEVELS), "--log-level"),
+    Setting("stats_log", "Logging", "Stats_Log", "", text, path_like=True),
+    Setting("stats_log_max_bytes", "Logging", "Stats_Log_Max_Bytes", "10485760",
+            integer(4096, 1 << 40)),
+    Setting("stats_log_backups", "Logging", "Stats_Log_Backups", "3", integer(0, 100)),
 )
 
 Config = dataclasses.make_dataclass(
@@ -203,8 +224,8 @@ def build_argument_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-c", "--config", metavar="server.conf",
                         help=f"config file (default: {DEFAULT_CONFIG_PATH.name} beside the script)")
-    metavars = {"--http-port": "N", "--ws-port": "N", "--source": "|".join(SOURCES),
-                "--log-level": "LEVEL", "--image": "PATH", "--replay": "PATH"}
+    metavars = {"--http-port": "N", "--ws-port": "N", "--tcp-port": "N",
+                "--source": "|".join(SOURCES), "--log-level": "LEVEL", "--image": "PATH", "--replay": "PATH"}
     for setting in SETTINGS:
         if setting.cli:
             parser.add_argument(setting.cli, dest=setting.name, default=None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 
 from ..config import Config
 from .base import Source
@@ -15,11 +16,17 @@ from .base import Source
 log = logging.getLogger(__name__)
 
 
-def make_source(config: Config) -> Source:
+def make_source(config: Config, wanted: Callable[[], bool] | None = None) -> Source:
     """Build the configured source (not started).
+
+    Args:
+        config: the settings.
+        wanted: returns True while someone watches (e.g. ``hub.has_viewers``); sources
+            that can skip work for nobody use it (``zmq``). None: always True.
 
     Raises:
         ConfigError: a setting the source needs is missing or unusable.
+        BindError: the ``tcp`` source's port cannot be bound (it binds when made).
     """
     kind = config.source
     if kind == "auto":
@@ -30,6 +37,15 @@ def make_source(config: Config) -> Source:
         from .file import FileSource
 
         return FileSource(config.image, config.resend_interval_s)
+    if kind == "tcp":
+        from .tcp import TcpSource
+
+        return TcpSource(config.tcp_host, config.tcp_port, config.max_frame_bytes)
+    if kind == "zmq":
+        from .zmq import ZmqSource
+
+        return ZmqSource(config.zmq_address, config.zmq_mode, config.zmq_socket,
+                         config.zmq_channel, wanted or (lambda: True))
     from .lepton import make_lepton_source
 
     return make_lepton_source(kind, config)

@@ -77,3 +77,31 @@ def test_signal_stops_cleanly_within_2_s(start_daemon, sig):
     assert "client connected: 127.0.0.1:" in log and "/stream (1 clients)" in log
     assert f"received {sig.name}, shutting down" in log and "stopped in" in log
     assert "Traceback" not in log
+
+
+def test_stats_log_bad_path_exits_2(tmp_path):
+    """A Stats_Log path that cannot be opened is a configuration error at start."""
+    conf = tmp_path / "log.conf"
+    conf.write_text(f"[Logging]\nStats_Log = {tmp_path}/no/such/dir/stats.csv\n")
+    result = run("-c", str(conf), "--source", "simulated", "--http-port", "0", "--ws-port", "0")
+    assert result.returncode == 2
+    assert (f"[Logging] Stats_Log = '{tmp_path}/no/such/dir/stats.csv': cannot append to "
+            f"{tmp_path}/no/such/dir/stats.csv: No such file or directory") in result.stderr
+
+
+def test_stats_log_gets_a_row_per_frame(start_daemon, tmp_path):
+    """With Stats_Log the daemon writes one CSV row per unique frame, watched or not."""
+    import csv
+
+    path = tmp_path / "stats.csv"
+    conf = tmp_path / "log.conf"
+    conf.write_text(f"[Logging]\nStats_Log = {path}\n")
+    daemon = start_daemon("-c", str(conf), "--source", "simulated")
+    daemon.wait_for_frames(10)
+    captured = daemon.health()["frames_captured"]
+    assert daemon.stop() == 0
+    rows = list(csv.reader(path.open()))
+    assert rows[0][:3] == ["time", "seq", "min"]
+    assert captured <= len(rows) - 1 <= captured + 3
+    assert all(15 < float(row[2]) <= float(row[3]) < 50 and row[6] == "C" for row in rows[1:])
+    assert rows[1][7] == "32.98"  # the simulated camera's FPA temperature from telemetry
