@@ -7,7 +7,7 @@
  *        binary message ─► parseFrameMessage() ─► {header, jpeg, raw}
  *             ├─► FrameDecoder: blob URL → <img>; one decode at a time, only the newest
  *             │   pending frame kept; the previous URL is revoked once the new one has loaded
- *             └─► on "shown": readouts (stats, unit, fps, frame age) and the colour scale bar
+ *             └─► on "shown": readouts (stats, unit, fps, frame age, meta), scale bar labels
  *        text message  ─► hello / state ─► viewer.state ─► colour bar, paused overlay
  *                      ─► error         ─► status line
  *   a 250 ms tick ─► fps, frame age, "no signal" overlay after 3 s without a frame
@@ -71,6 +71,7 @@
     source: $("source"),
     size: $("size"),
     colormap: $("colormap"),
+    meta: $("meta"),
   };
 
   const stats = {
@@ -296,8 +297,38 @@
     ui.max.textContent = formatValue(s.max, header.unit);
     ui.mean.textContent = formatValue(s.mean, header.unit);
     ui.center.textContent = formatValue(s.center, header.unit);
-    ui.scaleMin.textContent = formatValue(s.min, header.unit);
-    ui.scaleMax.textContent = formatValue(s.max, header.unit);
+  }
+
+  /** Label the scale bar's ends: the AGC range the colours span, else the frame's min/max. */
+  function showScaleLabels(header) {
+    const s = header.stats || {};
+    const agc = header.agc || {};
+    const low = typeof agc.low === "number" ? agc.low : s.min;
+    const high = typeof agc.high === "number" ? agc.high : s.max;
+    ui.scaleMin.textContent = formatValue(low, header.unit);
+    ui.scaleMax.textContent = formatValue(high, header.unit);
+  }
+
+  /** Extra values the source attaches (header.meta, {name: number|string}), one line each. */
+  function showMeta(meta) {
+    const entries = Object.entries(meta || {});
+    const keys = entries.map(([name]) => name).join("\n");
+    if (ui.meta.dataset.keys !== keys) {
+      ui.meta.dataset.keys = keys;
+      ui.meta.replaceChildren(...entries.map(([name]) => metaItem(name)));
+    }
+    entries.forEach(([, value], i) => {
+      ui.meta.children[i].lastChild.textContent =
+        typeof value === "number" ? String(Math.round(value * 100) / 100) : String(value);
+    });
+  }
+
+  function metaItem(name) {
+    const item = document.createElement("div");
+    const term = document.createElement("dt");
+    term.textContent = name.replace(/_/g, " ");
+    item.append(term, document.createElement("dd"));
+    return item;
   }
 
   function showFrameInfo(header) {
@@ -451,7 +482,9 @@
     viewer.rate.add(performance.now());
     viewer.ageS = frameAge(header);
     showStats(header);
+    showScaleLabels(header);
     showFrameInfo(header);
+    showMeta(header.meta);
     emit("shown", header);
     refresh();
   }
