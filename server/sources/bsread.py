@@ -15,10 +15,11 @@ against ``bitshuffle`` on well-formed input.
 
 Error tree::
 
-    BsreadError               the message is unusable (never raised for one bad channel)
-    ├── MainHeaderError       part 0 is not a bsread main header (§3)
-    ├── DataHeaderError       part 1 cannot be decompressed or is not a data header (§4, §8, §9)
-    └── PartCountError        the data header lists N channels but there are not 2 + 2·N parts (§2, §10.3)
+    BsreadError          the message is unusable (never raised for one bad channel)
+    ├── MainHeaderError  part 0 is not a bsread main header (§3)
+    ├── DataHeaderError  part 1 is no data header or cannot be decompressed (§4, §8, §9)
+    └── PartCountError   the data header lists N channels, the message has not 2 + 2·N
+                         parts (§2, §10.3)
 
 A channel whose value cannot be decoded (wrong length, unknown type, corrupt
 compression) does not fail the message: its value is None and the reason is in
@@ -366,7 +367,8 @@ def _channel_info(entry: dict) -> ChannelInfo:
     if not isinstance(encoding, str) or encoding not in ENCODINGS:
         problem, encoding = problem or f"unknown encoding {encoding!r}", DEFAULT_ENCODING
     if not isinstance(compression, str) or compression not in COMPRESSIONS:
-        problem, compression = problem or f"unknown compression {compression!r}", DEFAULT_COMPRESSION
+        problem = problem or f"unknown compression {compression!r}"
+        compression = DEFAULT_COMPRESSION
     return ChannelInfo(name, type_, tuple(shape), encoding, compression, problem)
 
 

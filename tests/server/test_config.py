@@ -63,7 +63,7 @@ def test_inline_comments_and_case(tmp_path):
      "[Render] Range = '30 20': must be empty or two numbers LOW HIGH with LOW < HIGH, e.g. 20 40"),
     ("[Render]\nAGC = fixed\n", "[Render] Range = '': AGC = fixed needs a range: Range = LOW HIGH"),
     ("[Source]\nSource = camera\n",
-     "[Source] Source = 'camera': must be one of: auto, lepton, simulated, replay, file"),
+     "[Source] Source = 'camera': must be one of: auto, lepton, simulated, replay, file, tcp, zmq"),
     ("[Render]\nSharpness = 3\n",
      "[Render] Sharpness = '3': unknown key; keys in this section: AGC, Clip_Percent, Colormap, Interpolation, JPEG_Quality, Range, Scale"),
     ("[Camera]\nSpeed = 3\n",
