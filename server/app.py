@@ -96,7 +96,7 @@ class App:
             config.colormap, config.agc, config.range, config.clip_percent, config.scale,
             config.interpolation, config.jpeg_quality))
         self.hub = Hub(on_viewer_count=lambda count: self.state.update(clients=count))
-        self.source = make_source(config)
+        self.source = make_source(config, wanted=self.hub.has_viewers)
         self.renderer = Renderer(self.hub, self.state, self.source.kind)
         self.stats_log = None
         if config.stats_log:
