@@ -19,7 +19,6 @@ from . import colormaps
 from .pipeline import AGC_MODES, INTERPOLATIONS, MAX_SCALE, RenderSettings
 
 COMMANDS = ("start", "stop", "set", "ffc")
-SETTABLE = ("colormap", "agc", "range", "clip_percent", "scale", "interpolation", "jpeg_quality")
 
 
 class CommandError(Exception):
@@ -30,39 +29,43 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _range(value: Any) -> bool:
+    return (isinstance(value, list) and len(value) == 2 and all(map(_number, value))
+            and value[0] < value[1])
+
+
+# field: (is the value allowed?, how to store it, the error when it is not)
+SET_FIELDS: dict[str, tuple[Callable[[Any], bool], Callable[[Any], Any], str]] = {
+    "colormap": (lambda v: isinstance(v, str) and colormaps.is_known(v), str,
+                 "unknown colormap {value!r}"),
+    "agc": (lambda v: v in AGC_MODES, str, "agc must be one of: " + ", ".join(AGC_MODES)),
+    "range": (_range, lambda v: [float(v[0]), float(v[1])],
+              "range must be [low, high] with low < high"),
+    "clip_percent": (lambda v: _number(v) and 0 <= v < 50, float,
+                     "clip_percent must be a number from 0 to 49.99"),
+    "scale": (lambda v: _integer(v) and 1 <= v <= MAX_SCALE, int,
+              f"scale must be an integer from 1 to {MAX_SCALE}"),
+    "interpolation": (lambda v: v in INTERPOLATIONS, str,
+                      "interpolation must be one of: " + ", ".join(INTERPOLATIONS)),
+    "jpeg_quality": (lambda v: _integer(v) and 1 <= v <= 95, int,
+                     "jpeg_quality must be an integer from 1 to 95"),
+}
+SETTABLE = tuple(SET_FIELDS)
+
+
 def _validate_set(data: dict[str, Any]) -> dict[str, Any]:
     """The validated fields of a ``set`` command (see parse_command)."""
     fields: dict[str, Any] = {}
-    if "colormap" in data:
-        if not isinstance(data["colormap"], str) or not colormaps.is_known(data["colormap"]):
-            raise CommandError(f"unknown colormap {data['colormap']!r}")
-        fields["colormap"] = data["colormap"]
-    if "agc" in data:
-        if data["agc"] not in AGC_MODES:
-            raise CommandError(f"agc must be one of: {', '.join(AGC_MODES)}")
-        fields["agc"] = data["agc"]
-    if "range" in data:
-        value = data["range"]
-        if not (isinstance(value, list) and len(value) == 2 and all(map(_number, value))
-                and value[0] < value[1]):
-            raise CommandError("range must be [low, high] with low < high")
-        fields["range"] = [float(value[0]), float(value[1])]
-    if "clip_percent" in data:
-        if not (_number(data["clip_percent"]) and 0 <= data["clip_percent"] < 50):
-            raise CommandError("clip_percent must be a number from 0 to 49.99")
-        fields["clip_percent"] = float(data["clip_percent"])
-    if "scale" in data:
-        if not (isinstance(data["scale"], int) and 1 <= data["scale"] <= MAX_SCALE):
-            raise CommandError(f"scale must be an integer from 1 to {MAX_SCALE}")
-        fields["scale"] = data["scale"]
-    if "interpolation" in data:
-        if data["interpolation"] not in INTERPOLATIONS:
-            raise CommandError(f"interpolation must be one of: {', '.join(INTERPOLATIONS)}")
-        fields["interpolation"] = data["interpolation"]
-    if "jpeg_quality" in data:
-        if not (isinstance(data["jpeg_quality"], int) and 1 <= data["jpeg_quality"] <= 95):
-            raise CommandError("jpeg_quality must be an integer from 1 to 95")
-        fields["jpeg_quality"] = data["jpeg_quality"]
+    for name, (allowed, convert, error) in SET_FIELDS.items():
+        if name in data:
+            value = data[name]
+            if not allowed(value):
+                raise CommandError(error.format(value=value))
+            fields[name] = convert(value)
     if not fields:
         raise CommandError("set needs at least one of: " + ", ".join(SETTABLE))
     return fields
