@@ -140,8 +140,8 @@
   /** The WebSocket URL: this page's host name, the configured port and path. */
   function streamUrl(config) {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    let host = location.hostname;
-    if (host.includes(":")) host = `[${host}]`; // IPv6 literal
+    let host = location.hostname; // an IPv6 literal comes with its brackets: "[::1]"
+    if (host.includes(":") && !host.startsWith("[")) host = `[${host}]`;
     const port = config.ws_port || location.port;
     const path = config.ws_path || "/stream";
     const query = new URLSearchParams(location.search).get("raw") === "1" ? "?raw=1" : "";

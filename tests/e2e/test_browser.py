@@ -181,6 +181,21 @@ def test_blob_urls_are_revoked(new_page, start_daemon):
     assert page.evaluate("window.liveUrls") <= 2
 
 
+def test_frame_age_notes_skewed_clocks(new_page, start_daemon):
+    """Frame age is a few ms normally, and is flagged when the page's clock is 10 s ahead."""
+    daemon = start_daemon("--source", "simulated")
+    page = open_viewer(new_page, daemon)
+    page.wait_for_function("viewerStats.framesShown >= 3", timeout=FRAME_WAIT_MS)
+    age = page.text_content("#age")
+    assert re.fullmatch(r"-?\d+ ms", age) and abs(int(age.split()[0])) < 1000, age
+    skewed = new_page()
+    skewed.add_init_script("const realNow = Date.now; Date.now = () => realNow() + 10_000;")
+    skewed.goto(daemon.http_url + "/")
+    skewed.wait_for_function(
+        "document.getElementById('age').textContent.endsWith('(clocks differ?)')",
+        timeout=FRAME_WAIT_MS)
+
+
 def test_phone_viewport_has_no_horizontal_scroll(new_page, start_daemon):
     """At 390x844 the page does not scroll sideways and the image spans the width."""
     daemon = start_daemon("--source", "simulated")
