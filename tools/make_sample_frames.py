@@ -31,7 +31,8 @@ SAMPLES = {  # output name: capture (radiometric centikelvin, (120, 160) uint16)
     "thermal3.jpg": "raw3.npy",
     "thermal4.jpg": "raw6.npy",
 }
-SETTINGS = RenderSettings(colormap="inferno", scale=4)  # 160x120 -> 640x480
+SETTINGS = RenderSettings(colormap="inferno", agc="linear", scale=4,  # 160x120 -> 640x480
+                          interpolation="bilinear", jpeg_quality=90)
 
 
 def render_sample(capture: Path) -> tuple[bytes, str]:
@@ -39,7 +40,7 @@ def render_sample(capture: Path) -> tuple[bytes, str]:
     pixels = np.load(capture)
     if pixels.dtype != np.uint16 or pixels.ndim != 2:
         raise ValueError(f"{capture}: expected a 2-D uint16 array, got {pixels.dtype} {pixels.shape}")
-    jpeg, width, height = render_jpeg(pixels, SETTINGS)
+    jpeg, width, height, _ = render_jpeg(pixels, PixelUnit.CENTIKELVIN, SETTINGS)
     stats = compute_stats(pixels, PixelUnit.CENTIKELVIN)
     return jpeg, f"{width}x{height}, {stats.min:.1f}..{stats.max:.1f} °C"
 
