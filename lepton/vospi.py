@@ -89,7 +89,8 @@ RESYNC_PAUSE_S = 0.185
 NO_SIGNAL_PACKETS = 60
 # Auto-detection: a Lepton 3 stream never has more than 8 invalid segments
 # (TTT = 0) in a row (1,2,3,4 then 0 x 8, DS §4.2.3.3), so 12 consecutive
-# packet-20 sightings, all with TTT = 0, mean a Lepton 2 (reserved bits zero).
+# packet-20 sightings, all with TTT = 0 and none missed in between, mean a
+# Lepton 2 (whose reserved bits are zero).
 AUTODETECT_LEPTON2_SIGHTINGS = 12
 
 _ARANGE = np.arange(64, dtype=np.int32)
@@ -318,7 +319,9 @@ class VospiParser:
     * Model auto-detection (``model=None``, §6.2): packet 20 of each segment
       or frame is examined; a segment number 1-4 means LEPTON3 at once;
       :data:`AUTODETECT_LEPTON2_SIGHTINGS` sightings in a row with segment
-      number 0 mean LEPTON2 (a Lepton 3 sends at most 8). Emits
+      number 0 mean LEPTON2 (a Lepton 3 sends at most 8 in a row). "In a
+      row" is strict: any sync loss, :meth:`reset` or all-zero packet starts
+      the count again, since a segment may have gone unseen. Emits
       :class:`ModelDetected`; frames are delivered from then on.
     * After :class:`SyncLost` further errors are counted but not reported
       again until :meth:`reset` or until a segment (frame) completes.
@@ -348,14 +351,17 @@ class VospiParser:
         self._next = 0  # next packet number expected in the current segment; 0 = none begun
         self._unit_segment = 0  # Lepton 3: segment number of the current segment
         self._quiet = False  # a SyncLost was reported: don't report again yet
-        self._ignore_rest = False  # rest of an undecided segment (auto-detection)
         self._zero_run = 0
         self._last_was_zero = False
         self._sightings = 0
         self._last_counter: int | None = None
         self._last_image: np.ndarray | None = None
         self._model: Model | None = None
-        self._unit_packets = _MAX_SEGMENT_PACKETS + 1  # never reached while undecided
+        # While the model is unknown a segment (L3) or frame (L2) is followed in
+        # order up to the longer of the two; a clean packet 0 after the shorter
+        # one ends it (specs §7.1: 60 / 60 packets, or 61 / 63 with telemetry).
+        self._unit_packets = max(m.packets_per_segment(self._telemetry) for m in Model)
+        self._undecided_min_packets = min(m.packets_per_segment(self._telemetry) for m in Model)
         self._check_packet_20 = True
         if model is not None:
             self._set_model(Model(model))
@@ -393,7 +399,7 @@ class VospiParser:
         self._next = 0
         self._segment_next = 1
         self._quiet = False
-        self._ignore_rest = False
+        self._sightings = 0
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
         """Parse more of the stream.
@@ -457,7 +463,6 @@ class VospiParser:
                     self._idle_packet(j, video_index, numbers, good, zero, events)
                     j += 1
                     continue
-                self._ignore_rest = False
             stop = self._unit_packets
             if self._check_packet_20 and start <= SEGMENT_NUMBER_PACKET:
                 stop = SEGMENT_NUMBER_PACKET + 1
@@ -477,6 +482,8 @@ class VospiParser:
                     self._lose(SyncLossReason.ZERO_PACKET, events)
                 elif not good[j]:
                     self._lose(SyncLossReason.CRC_ERROR, events)
+                elif clean[j] and numbers[j] == 0 and self._ends_undecided_segment():
+                    continue  # it begins the next segment
                 else:
                     self._lose(SyncLossReason.PACKET_OUT_OF_ORDER, events)
                     if numbers[j] == 0:
@@ -488,6 +495,7 @@ class VospiParser:
     def _idle_packet(self, j, video_index, numbers, good, zero, events) -> None:
         """A packet seen while no segment is in progress that cannot begin one."""
         if zero[j]:
+            self._sightings = 0  # units may be hidden in the zeros
             i = video_index[j]
             if i > 0:
                 follows_zero = j > 0 and video_index[j - 1] == i - 1 and zero[j - 1]
@@ -499,12 +507,21 @@ class VospiParser:
                 events.append(_NO_SIGNAL)
         elif not good[j]:
             self._lose(SyncLossReason.CRC_ERROR, events)
-        elif not self._ignore_rest:
+        else:
             self._lose(SyncLossReason.PACKET_OUT_OF_ORDER, events)
+
+    def _ends_undecided_segment(self) -> bool:
+        """While detecting: a clean packet 0 after the shortest possible segment ends it quietly."""
+        if self._model is not None or self._next < self._undecided_min_packets:
+            return False
+        self._next = 0
+        self._quiet = False
+        return True
 
     def _lose(self, reason: SyncLossReason, events: list[Event]) -> None:
         self._next = 0
         self._segment_next = 1
+        self._sightings = 0  # a segment may have gone unseen: start counting again
         if not self._quiet:
             self._quiet = True
             self.counters.sync_losses += 1
@@ -525,9 +542,7 @@ class VospiParser:
                 self._lose(SyncLossReason.BAD_SEGMENT_NUMBER, events)
                 return
             if detected is None:
-                self._next = 0
-                self._ignore_rest = True
-                return
+                return  # follow the segment to its end, then look at the next one
             self._set_model(detected)
             events.append(ModelDetected(detected))
             if detected is Model.LEPTON2:
@@ -548,6 +563,8 @@ class VospiParser:
         self._next = 0
         self._quiet = False
         n = self._unit_packets
+        if self._model is None:
+            return
         if self._model is Model.LEPTON2:
             self._deliver(self._unit[:n], events)
             return

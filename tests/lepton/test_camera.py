@@ -198,7 +198,6 @@ def test_lepton2_recovers_from_one_percent_faults(seed, telemetry):
         telemetry=telemetry,
         faults=FaultConfig(0.01),
         seed=seed,
-        detect=True,
         clock=Ticker(),
     )
     got = [camera.next_frame(60.0) for _ in range(30)]
@@ -206,7 +205,20 @@ def test_lepton2_recovers_from_one_percent_faults(seed, telemetry):
     assert_all_from(got, source)
     assert [f.frame_number for f in got] == list(range(1, 31))
     assert camera.counters.resyncs == transport.resyncs == camera.counters.sync_losses
-    assert camera.model is L2
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), model=st.sampled_from([L2, L3]))
+def test_detection_under_faults(seed, model):
+    """With 0.1% faults and resyncs that skip segments, auto-detection still names the right model."""
+    source = [np.full((model.rows, model.cols), 8000 + k, np.uint16) for k in range(5)]
+    camera, _ = simulated_lepton(
+        itertools.cycle(source), model=model, faults=FaultConfig(0.001), seed=seed, detect=True, clock=Ticker()
+    )
+    got = [camera.next_frame(60.0) for _ in range(3)]
+    assert None not in got
+    assert_all_from(got, source)
+    assert camera.model is model
 
 
 @settings(max_examples=8, deadline=None)
