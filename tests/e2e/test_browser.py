@@ -151,6 +151,34 @@ def test_no_signal_overlay_when_frames_stop(new_page, start_daemon):
     page.wait_for_function("document.getElementById('overlay').hidden", timeout=FRAME_WAIT_MS)
 
 
+def scale_bar_ends(page) -> tuple[list[int], list[int]]:
+    """RGB of the scale bar's first and last pixel."""
+    return tuple(page.evaluate("""(x) => {
+        const bar = document.getElementById('scale-bar');
+        return Array.from(bar.getContext('2d').getImageData(x * (bar.width - 1), 0, 1, 1).data)
+            .slice(0, 3);
+    }""", x) for x in (0, 1))
+
+
+def close_colours(actual, expected, tolerance: int = 3) -> bool:
+    """Colours equal within ``tolerance`` per channel (the canvas gradient rounds and dithers)."""
+    return all(abs(a - e) <= tolerance
+               for got, want in zip(actual, expected, strict=True)
+               for a, e in zip(got, want, strict=True))
+
+
+def test_scale_bar_follows_the_colormap(new_page, start_daemon):
+    """The bar is drawn from the state's colormap; "_r" reverses it; unknown names use inferno."""
+    daemon = start_daemon("--source", "simulated")
+    page = open_viewer(new_page, daemon)
+    assert close_colours(scale_bar_ends(page), ([0, 0, 4], [252, 255, 164]))  # inferno
+    expected = {"gray": ([0, 0, 0], [255, 255, 255]), "magma_r": ([252, 253, 191], [0, 0, 4]),
+                "ironbow": ([0, 0, 0], [255, 255, 224]), "cividis": ([0, 0, 4], [252, 255, 164])}
+    for name, ends in expected.items():
+        page.evaluate("(name) => viewer.drawScaleBar(name)", name)
+        assert close_colours(scale_bar_ends(page), ends), (name, scale_bar_ends(page))
+
+
 def test_commands_and_state_reach_the_page(new_page, start_daemon):
     """viewer.send() commands change the state: colormap name shown, "Paused" overlay on stop."""
     daemon = start_daemon("--source", "simulated")
@@ -158,6 +186,7 @@ def test_commands_and_state_reach_the_page(new_page, start_daemon):
     assert page.evaluate("viewer.send({cmd: 'set', colormap: 'viridis'})") is True
     page.wait_for_function("document.getElementById('colormap').textContent === 'viridis'",
                            timeout=FRAME_WAIT_MS)
+    assert close_colours(scale_bar_ends(page), ([68, 1, 84], [253, 231, 37]))  # viridis
     assert page.evaluate("viewer.send({cmd: 'stop'})") is True
     page.wait_for_function("document.getElementById('overlay').textContent === 'Paused'",
                            timeout=FRAME_WAIT_MS)
