@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 from PIL import Image
 
-from . import metrics, wire
+from . import colormaps, metrics, wire
 from .frames import RawFrame
 
 if TYPE_CHECKING:
@@ -128,6 +128,10 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send_raw_snapshot(path, send_body)
         elif path == "/stream.mjpg":
             self._send_mjpeg(send_body)
+        elif path == "/colormaps.json":
+            self._send_json(HTTPStatus.OK, {"names": colormaps.names()}, send_body)
+        elif path == "/colormap.json":
+            self._send_colormap(parse_qs(url.query).get("name", [""])[0], send_body)
         else:
             self._send_text(HTTPStatus.NOT_FOUND, "404 not found", send_body)
 
@@ -141,6 +145,15 @@ class RequestHandler(BaseHTTPRequestHandler):
         else:
             content_type, encode = RAW_SNAPSHOTS[path]
             self._send(HTTPStatus.OK, content_type, encode(frame.pixels), send_body)
+
+    def _send_colormap(self, name: str, send_body: bool) -> None:
+        """A colormap's 256 RGB entries as 1536 hex digits, for the page's colour bar."""
+        if not colormaps.is_known(name):
+            self._send_text(HTTPStatus.NOT_FOUND, f"unknown colormap {name!r}", send_body)
+            return
+        lut = colormaps.palette_bytes(name).hex()
+        self._send(HTTPStatus.OK, "application/json",
+                   json.dumps({"name": name, "lut": lut}).encode(), send_body, cache="max-age=3600")
 
     def _send_mjpeg(self, send_body: bool) -> None:
         """Stream every new frame as multipart/x-mixed-replace until the client goes.

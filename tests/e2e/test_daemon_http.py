@@ -104,3 +104,16 @@ def test_snapshot_before_first_frame_is_503(start_daemon, tmp_path):
     status, headers, body = get(daemon.http_url + "/snapshot.jpg")
     assert status == 503 and body == b"no frame yet\n"
     assert json.loads(get(daemon.http_url + "/healthz")[2])["status"] == "starting"
+
+
+def test_colormap_tables_for_the_page(file_daemon):
+    """/colormaps.json lists the names; /colormap.json?name= gives the 256-entry RGB table."""
+    from server import colormaps
+
+    names = json.loads(get(file_daemon.http_url + "/colormaps.json")[2])["names"]
+    assert names[:4] == ["ironbow", "rainbow", "white-hot", "black-hot"] and "inferno" in names
+    status, headers, body = get(file_daemon.http_url + "/colormap.json?name=ironbow")
+    table = json.loads(body)
+    assert status == 200 and table["name"] == "ironbow"
+    assert bytes.fromhex(table["lut"]) == colormaps.lookup_table("ironbow").tobytes()
+    assert get(file_daemon.http_url + "/colormap.json?name=nope")[0] == 404
