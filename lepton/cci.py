@@ -24,7 +24,7 @@ Errors (all subclasses of :class:`lepton.errors.LeptonError`)::
 
     LeptonError
      └── CciError
-          ├── CciBusError        device, reason, fix   (I2C: no bus, no permission, no answer)
+          ├── CciBusError        device, reason, fix   (also a DeviceError: no bus, no permission, no answer)
           ├── CciTimeoutError    command, timeout_s    (BUSY never cleared)
           └── CciCommandError    command, code, name   (non-zero response code)
 """
@@ -41,7 +41,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from .errors import LeptonError, RangeError, ResolutionError, ShapeError
+from .errors import DeviceError, LeptonError, RangeError, ResolutionError, ShapeError
 from .radiometry import PixelUnit
 from .vospi import Model, TelemetryLocation
 
@@ -268,25 +268,8 @@ class CciError(LeptonError):
     """Base class of CCI (I2C control) errors."""
 
 
-class CciBusError(CciError):
-    """The I2C bus cannot be opened or the camera does not answer on it.
-
-    Attributes:
-        device: the bus device, e.g. ``"/dev/i2c-1"``.
-        reason: what went wrong.
-        fix: what the user can do (a sentence) or ``""``.
-        os_errno: the underlying ``errno`` or ``None``.
-    """
-
-    def __init__(self, device: str, reason: str, fix: str = "", os_errno: int | None = None):
-        self.device = device
-        self.reason = reason
-        self.fix = fix
-        self.os_errno = os_errno
-        message = f"{device}: {reason}"
-        if fix:
-            message += f". {fix}"
-        super().__init__(message)
+class CciBusError(CciError, DeviceError):
+    """The I2C bus cannot be opened or the camera does not answer on it (fields: see DeviceError)."""
 
 
 class CciTimeoutError(CciError):

@@ -17,8 +17,10 @@ The tree (open: other modules add their own subclasses)::
      ├── ResolutionError(ValueError)  resolution_k                TLinear resolution not 0.01 or 0.1 K
      ├── RangeError(ValueError)       name, value, allowed        an argument out of its range
      ├── StreamEnded                  frames                      a finite transport ran out of bytes
-     ├── SpiDeviceError               (in spidev.py, with its own subclasses)
-     └── CciError                     (in cci.py)
+     ├── DeviceError                  device, reason, fix, os_errno   a /dev node cannot be used
+     │    ├── SpiDeviceError          (in spidev.py, with its own subclasses)
+     │    └── CciBusError             (in cci.py)
+     └── CciError                     (in cci.py: CciBusError, CciTimeoutError, CciCommandError)
 
 The ``ValueError`` subclasses are also ``ValueError`` so callers that only know
 the standard library still catch them.
@@ -27,6 +29,7 @@ the standard library still catch them.
 from __future__ import annotations
 
 __all__ = [
+    "DeviceError",
     "LeptonError",
     "RangeError",
     "ResolutionError",
@@ -115,3 +118,24 @@ class StreamEnded(LeptonError):
     def __init__(self, frames: int):
         self.frames = frames
         super().__init__(f"the VoSPI stream ended after {frames} unique frames")
+
+
+class DeviceError(LeptonError):
+    """A device node (spidev, i2c-dev) cannot be opened, configured or used.
+
+    Attributes:
+        device: the device path, e.g. ``"/dev/spidev0.0"``.
+        reason: what went wrong, without the device name.
+        fix: what the user can do about it (a sentence), or ``""``.
+        os_errno: the ``errno`` of the underlying ``OSError``, or ``None``.
+    """
+
+    def __init__(self, device: str, reason: str, fix: str = "", os_errno: int | None = None):
+        self.device = device
+        self.reason = reason
+        self.fix = fix
+        self.os_errno = os_errno
+        message = f"{device}: {reason}"
+        if fix:
+            message += f". {fix}"
+        super().__init__(message)

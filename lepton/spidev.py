@@ -14,11 +14,12 @@ here (with tests against the kernel's layout) so nothing is hidden.
 Errors (all subclasses of :class:`lepton.errors.LeptonError`)::
 
     LeptonError
-     └── SpiDeviceError            device, reason, fix
-          ├── SpiDeviceNotFoundError   no such node: SPI not enabled
-          ├── SpiPermissionError       EACCES/EPERM: user not in group spi
-          ├── NotASpiDeviceError       a directory, a regular file, ENOTTY
-          └── SpiBufferSizeError       EMSGSIZE: transfer longer than bufsiz
+     └── DeviceError (errors.py)
+          └── SpiDeviceError       device, reason, fix, os_errno
+               ├── SpiDeviceNotFoundError   no such node: SPI not enabled
+               ├── SpiPermissionError       EACCES/EPERM: user not in group spi
+               ├── NotASpiDeviceError       a directory, a regular file, ENOTTY
+               └── SpiBufferSizeError       EMSGSIZE: transfer longer than bufsiz
 
 Sources: Linux UAPI ``linux/spi/spidev.h`` and ``drivers/spi/spidev.c``;
 FLIR Lepton Engineering Datasheet §4.2.1 (SPI mode 3, 20 MHz max), §4.2.2.3.1
@@ -35,7 +36,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .errors import LeptonError, RangeError
+from .errors import DeviceError, RangeError
 from .vospi import PACKET_BYTES, RESYNC_PAUSE_S
 
 __all__ = [
@@ -153,25 +154,8 @@ BUFSIZ_FIX = (
 )
 
 
-class SpiDeviceError(LeptonError):
-    """A spidev device cannot be opened, configured or read.
-
-    Attributes:
-        device: the device path, e.g. ``"/dev/spidev0.0"``.
-        reason: what went wrong, without the device name.
-        fix: what the user can do about it (a sentence), or ``""``.
-        os_errno: the ``errno`` of the underlying ``OSError``, or ``None``.
-    """
-
-    def __init__(self, device: str, reason: str, fix: str = "", os_errno: int | None = None):
-        self.device = device
-        self.reason = reason
-        self.fix = fix
-        self.os_errno = os_errno
-        message = f"{device}: {reason}"
-        if fix:
-            message += f". {fix}"
-        super().__init__(message)
+class SpiDeviceError(DeviceError):
+    """A spidev device cannot be opened, configured or read (fields: see DeviceError)."""
 
 
 class SpiDeviceNotFoundError(SpiDeviceError):
