@@ -70,13 +70,18 @@ def test_stream_raw_attaches_pixels(simulated):
 
 
 def test_legacy_path_sends_base64_jpeg_only(simulated):
-    """/: every message is text, the base64 of a JPEG, and nothing else."""
-    with connect(simulated.ws_url + "/", open_timeout=5) as ws:
+    """/: every message is text, the base64 of a JPEG (checked with websocket-client)."""
+    import websocket  # websocket-client: an independent implementation of the protocol
+
+    ws = websocket.create_connection(simulated.ws_url + "/", timeout=5)
+    try:
         for _ in range(3):
-            message = ws.recv(timeout=5)
-            assert isinstance(message, str)
-            jpeg = base64.b64decode(message, validate=True)
+            opcode, data = ws.recv_data()
+            assert opcode == websocket.ABNF.OPCODE_TEXT
+            jpeg = base64.b64decode(data, validate=True)
             assert jpeg.startswith(b"\xff\xd8") and jpeg.endswith(b"\xff\xd9")
+    finally:
+        ws.close()
 
 
 def test_bad_commands_get_error_replies(simulated):
