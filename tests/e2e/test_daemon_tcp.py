@@ -1,5 +1,6 @@
 """--source tcp: producers push length-prefixed JPEG/PNG frames that reach WebSocket clients."""
 
+import contextlib
 import io
 import json
 import socket
@@ -7,7 +8,6 @@ import struct
 import subprocess
 import sys
 import time
-from contextlib import closing
 
 from PIL import Image
 from websockets.sync.client import connect
@@ -47,11 +47,12 @@ def start_tcp(start_daemon):
     return daemon, tcp_port(daemon)
 
 
+@contextlib.contextmanager
 def open_viewer(daemon):
     """A /stream client that has received its hello (so it gets every later frame)."""
-    ws = connect(daemon.ws_url + "/stream", open_timeout=5, close_timeout=2)
-    assert json.loads(ws.recv(timeout=5))["type"] == "hello"
-    return ws
+    with connect(daemon.ws_url + "/stream", open_timeout=5, close_timeout=2) as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+        yield ws
 
 
 def next_frame(ws, timeout_s: float = 5.0) -> tuple[dict, bytes]:
@@ -79,7 +80,7 @@ def test_producer_frames_reach_websocket_clients(start_daemon):
     """A JPEG pushed with a >Q length reaches /stream clients byte for byte."""
     daemon, port = start_tcp(start_daemon)
     jpeg = picture(64, 48)
-    with open_viewer(daemon) as ws, closing(producer(port)) as sock:
+    with open_viewer(daemon) as ws, contextlib.closing(producer(port)) as sock:
         push(sock, jpeg)
         header, received = next_frame(ws)
     assert received == jpeg
@@ -90,7 +91,7 @@ def test_producer_frames_reach_websocket_clients(start_daemon):
 def test_png_is_converted_to_jpeg(start_daemon):
     """A PNG is converted once: the client receives a JPEG of the same size."""
     daemon, port = start_tcp(start_daemon)
-    with open_viewer(daemon) as ws, closing(producer(port)) as sock:
+    with open_viewer(daemon) as ws, contextlib.closing(producer(port)) as sock:
         push(sock, picture(50, 30, "PNG"))
         header, received = next_frame(ws)
     assert received.startswith(b"\xff\xd8") and received.endswith(b"\xff\xd9")
@@ -102,8 +103,8 @@ def test_png_is_converted_to_jpeg(start_daemon):
 def test_terabyte_length_closes_that_producer_only(start_daemon):
     """A 1 TiB length prefix closes that producer; another producer keeps working."""
     daemon, port = start_tcp(start_daemon)
-    with open_viewer(daemon) as ws, closing(producer(port)) as good, \
-            closing(producer(port)) as bad:
+    with open_viewer(daemon) as ws, contextlib.closing(producer(port)) as good, \
+            contextlib.closing(producer(port)) as bad:
         assert wait_until(lambda: daemon.health()["source_status"]["producers"] == 2, 5)
         bad.sendall(struct.pack(">Q", TERABYTE))
         assert closed_by_peer(bad, 5)
@@ -119,7 +120,7 @@ def test_terabyte_length_closes_that_producer_only(start_daemon):
 def test_zero_length_closes_the_producer(start_daemon):
     """A length of zero closes that producer's connection and is counted."""
     daemon, port = start_tcp(start_daemon)
-    with closing(producer(port)) as sock:
+    with contextlib.closing(producer(port)) as sock:
         sock.sendall(struct.pack(">Q", 0))
         assert closed_by_peer(sock, 5)
     assert daemon.health()["source_status"]["closed_zero"] == 1
@@ -129,7 +130,7 @@ def test_zero_length_closes_the_producer(start_daemon):
 def test_junk_is_skipped_and_the_connection_stays_usable(start_daemon):
     """Bytes that are no image are skipped and counted; the next good frame is published."""
     daemon, port = start_tcp(start_daemon)
-    with open_viewer(daemon) as ws, closing(producer(port)) as sock:
+    with open_viewer(daemon) as ws, contextlib.closing(producer(port)) as sock:
         push(sock, b"this is not a picture" * 10)
         push(sock, picture(33, 22))
         header, _ = next_frame(ws)
@@ -161,7 +162,7 @@ def test_several_producers_at_once(start_daemon):
 def test_stops_within_2_s_with_an_idle_producer(start_daemon):
     """An idle producer (half a length prefix sent) does not delay shutdown past 2 s."""
     daemon, port = start_tcp(start_daemon)
-    with closing(producer(port)) as sock:
+    with contextlib.closing(producer(port)) as sock:
         sock.sendall(b"\x00\x00\x00")
         assert wait_until(lambda: daemon.health()["source_status"]["producers"] == 1, 5)
         started = time.monotonic()
