@@ -204,15 +204,21 @@ def colorize(levels: np.ndarray, colormap: str) -> Image.Image:
     return image.convert("RGB")
 
 
-def encode_jpeg(image: Image.Image, quality: int) -> bytes:
-    """JPEG-encode an RGB image without chroma subsampling (colour bleeds on small images).
+def encode_jpeg(image: Image.Image, quality: int, scale: int = 1) -> bytes:
+    """JPEG-encode an RGB image.
+
+    At the sensor's own size (``scale`` 1) there is no chroma subsampling: colour would
+    bleed across neighbouring sensor pixels. Enlarged by 2 or more, every sensor pixel
+    covers at least 2x2 JPEG pixels, so 4:2:0 subsampling keeps full sensor-resolution
+    colour while halving the encoder's chroma work.
 
     Args:
         image: an RGB Pillow image.
         quality: 1..95.
+        scale: the enlargement the image was made with.
     """
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=quality, subsampling=0)
+    image.save(out, "JPEG", quality=quality, subsampling=0 if scale == 1 else 2)
     return out.getvalue()
 
 
@@ -255,5 +261,5 @@ def render_jpeg(pixels: np.ndarray, unit: PixelUnit,
     """
     agc = apply_agc(pixels, unit, settings)
     levels = enlarge(agc.levels, settings.scale, settings.interpolation)
-    jpeg = encode_jpeg(colorize(levels, settings.colormap), settings.jpeg_quality)
+    jpeg = encode_jpeg(colorize(levels, settings.colormap), settings.jpeg_quality, settings.scale)
     return jpeg, levels.shape[1], levels.shape[0], agc

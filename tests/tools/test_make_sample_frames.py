@@ -7,7 +7,7 @@ import importlib.util
 import numpy as np
 from PIL import Image
 
-from tests.conftest import ROOT, shared_file
+from tests.conftest import ROOT, TEST_DATA
 
 TOOL = ROOT / "tools" / "make_sample_frames.py"
 
@@ -22,7 +22,7 @@ def load_tool():
 def test_rendered_frames_match_the_committed_ones(tmp_path):
     """Re-rendering gives 640x480 JPEGs that match thermal2/3/4.jpg (mean difference < 1 level)."""
     tool = load_tool()
-    data = shared_file("lepton/Jkillelea_Lepton-3-Module__raw1.npy").parent
+    data = TEST_DATA  # the BSD-licensed captures are copied there
     assert tool.main(["--data", str(data), "--out", str(tmp_path)]) == 0
     for name in tool.SAMPLES:
         fresh = Image.open(tmp_path / name)
