@@ -198,3 +198,13 @@ def test_systemd_unit_verifies(tmp_path):
                             timeout=60)
     assert result.returncode == 0, result.stderr
     assert "Type=notify" in unit and "AmbientCapabilities=CAP_NET_BIND_SERVICE" in unit
+
+
+def test_nothing_is_rendered_while_nobody_watches(simulated):
+    """With no viewer the camera keeps being read but no frame is rendered; a snapshot renders one."""
+    simulated.wait_for_frames(10)
+    health = simulated.health()
+    assert health["frames_captured"] >= 10 and health["frames_published"] == 0
+    status, _, body = fetch(simulated.http_url + "/snapshot.jpg")
+    assert status == 200 and Image.open(io.BytesIO(body)).size == (160, 120)
+    assert simulated.health()["frames_published"] == 0  # on demand, not published
