@@ -4,7 +4,7 @@ One asyncio event loop in one thread (``ws-server``) serves every client with th
 ``websockets`` package. The renderer's hub listener schedules :meth:`_fan_out` on the
 loop for each new frame; it hands the frame to every client whose previous frame has
 left our write buffer (the one-slot mailbox: a busy client skips frames) and writes
-without waiting. A client whose buffer has not drained for ``send_timeout_s`` is
+without waiting, framing each message once for all clients. A client whose buffer has not drained for ``send_timeout_s`` is
 disconnected; nobody else notices. Frames are never compressed (JPEG does not
 compress); client messages over 4 KiB close that client with 1009.
 """
@@ -24,6 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
 from lepton.errors import LeptonError
 
@@ -250,9 +252,26 @@ class WebSocketServer:
             if clients:
                 message = {"stream": frame.stream_message, "raw": frame.stream_message_raw,
                            "legacy": frame.base64_text}[group]
-                broadcast([c.connection for c in clients], message)
-                for client in clients:
-                    client.viewer.count_sent(len(message))
+                self._write_to_all(clients, message)
+
+    @staticmethod
+    def _write_to_all(clients: list[Client], message: bytes | str) -> None:
+        """Write one message to every client without waiting, framed once for all.
+
+        Server frames are not masked (RFC 6455 §5.1) and compression is off, so the
+        frame's bytes are the same for every connection: websockets' Frame serialises
+        them once and each connection's transport gets the same bytes (``broadcast()``
+        would frame and copy the payload again for every connection).
+        """
+        if isinstance(message, str):
+            data = Frame(Opcode.TEXT, message.encode()).serialize(mask=False)
+        else:
+            data = Frame(Opcode.BINARY, message).serialize(mask=False)
+        for client in clients:
+            connection = client.connection
+            if connection.protocol.state is State.OPEN and connection.transport is not None:
+                connection.transport.write(data)
+                client.viewer.count_sent(len(data))
 
     def _drop_if_stalled(self, client: Client, now: float) -> None:
         if now - client.ready_since > self._send_timeout_s and client.connection.transport:

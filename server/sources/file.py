@@ -48,14 +48,14 @@ class FileSource(Source):
         signature = None
         current: tuple[bytes, int, int] | None = None
         last_publish = 0.0
-        while not stop.wait(POLL_S):
+        while not stop.wait(self._wait_s(current is not None, last_publish)):
             try:
                 st = os.stat(self.path)
-                new_signature = (st.st_ino, st.st_size, st.st_mtime_ns)
             except OSError as exc:
                 self._warn.warning("missing", "cannot read %s: %s", self.path, exc.strerror)
                 signature = None
                 continue
+            new_signature = (st.st_ino, st.st_size, st.st_mtime_ns)
             if new_signature != signature:
                 signature = new_signature
                 image = self._read()
@@ -66,6 +66,12 @@ class FileSource(Source):
                     continue
             if current is not None and self._clock() - last_publish >= self._resend_s:
                 last_publish = self._publish(publish, current)
+
+    def _wait_s(self, have_image: bool, last_publish: float) -> float:
+        """Until the next look at the file: the poll interval, or less if a re-publish is due."""
+        if not have_image:
+            return POLL_S
+        return min(POLL_S, max(last_publish + self._resend_s - self._clock(), 0.0))
 
     def _read(self) -> tuple[bytes, int, int] | None:
         try:
