@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 SEND_BUFFER_BYTES = 64 * 1024  # kernel send buffer per WebSocket client: bounds how much a
 # stalled peer can absorb before it counts as not taking frames
+HTTP_POLL_S = 0.5  # how soon the HTTP accept loop notices shutdown
+MAIN_WAKE_S = 1.0  # the main thread's longest sleep (it wakes at once on a signal)
 STALE_AFTER_S = 5.0  # /healthz: no source frame for this long means the source is stuck
 
 
@@ -108,6 +110,7 @@ class App:
                                   config.stats_log, str(exc)) from None
         self.stopping = threading.Event()
         self.failed = threading.Event()  # the source thread died
+        self.done = threading.Event()  # a signal arrived or the source died: time to stop
         self._threads: list[threading.Thread] = []
         self.http: HttpServer | None = None
         self.ws: WebSocketServer | None = None
@@ -138,7 +141,7 @@ class App:
         self._spawn("renderer", self.renderer.run, self.stopping)
         if self.stats_log is not None:
             self._spawn("stats-log", self.stats_log.run, self.stopping)
-        self._spawn("http-server", self.http.serve_forever, 0.25)
+        self._spawn("http-server", self.http.serve_forever, HTTP_POLL_S)
         http_port, ws_port = self.http_port, self.ws_port
         log.info("serving HTTP on %s:%d and WebSocket on %s:%d (source %s)",
                  c.http_host, http_port, c.ws_host, ws_port, self.source.kind)
@@ -156,9 +159,11 @@ class App:
         except (SourceError, LeptonError) as exc:  # cannot run: say why, stop with exit 1
             log.error("source %s failed: %s", self.source.kind, exc)
             self.failed.set()
+            self.done.set()
         except Exception:  # a bug: the traceback helps more than a summary
             log.exception("source %s failed", self.source.kind)
             self.failed.set()
+            self.done.set()
 
     @property
     def http_port(self) -> int:
@@ -253,22 +258,20 @@ def run(config: Config) -> int:
         ConfigError: the source's settings are unusable.
     """
     app = App(config)
-    stop = threading.Event()
 
     def on_signal(signum, _frame) -> None:
         log.info("received %s, shutting down", signal.Signals(signum).name)
-        stop.set()
+        app.done.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     watchdog_s = systemd.watchdog_interval_s()
-    last_pet = 0.0
+    wake_s = min(MAIN_WAKE_S, watchdog_s / 2) if watchdog_s else MAIN_WAKE_S
     try:
         app.start()
         systemd.notify(f"READY=1\nSTATUS=serving {' '.join(app.urls())}")
-        while not stop.wait(0.25) and not app.failed.is_set():
-            if watchdog_s and time.monotonic() - last_pet >= watchdog_s / 2 and app.frames_flowing():
+        while not app.done.wait(wake_s):
+            if watchdog_s and app.frames_flowing():
                 systemd.notify("WATCHDOG=1")  # only while frames flow: a hung camera gets restarted
-                last_pet = time.monotonic()
     finally:
         systemd.notify("STOPPING=1")
         started = time.monotonic()

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SWEEP_INTERVAL_S = 0.5  # how often stalled clients are looked for between frames
+SWEEP_INTERVAL_S = 1.0  # how often stalled clients are looked for between frames
 SHUTDOWN_GRACE_S = 1.0  # closing handshakes get this long before connections are aborted
 PATHS = {"/": "legacy", "/stream": "stream"}
 
@@ -248,11 +248,12 @@ class WebSocketServer:
             client.ready_since = now
             client.last_seq = seq
             groups["raw" if client.raw else client.viewer.protocol].append(client)
-        for group, clients in groups.items():
-            if clients:
-                message = {"stream": frame.stream_message, "raw": frame.stream_message_raw,
-                           "legacy": frame.base64_text}[group]
-                self._write_to_all(clients, message)
+        if groups["stream"]:
+            self._write_to_all(groups["stream"], frame.stream_message)
+        if groups["raw"]:
+            self._write_to_all(groups["raw"], frame.stream_message_raw)
+        if groups["legacy"]:
+            self._write_to_all(groups["legacy"], frame.base64_text)
 
     @staticmethod
     def _write_to_all(clients: list[Client], message: bytes | str) -> None:

@@ -21,7 +21,7 @@ from .images import TornImage, decode_image
 
 log = logging.getLogger(__name__)
 
-POLL_S = 0.05  # how often the file's stat is checked
+POLL_S = 0.1  # how often the file's stat is checked (a change shows within 0.1 s)
 
 
 class FileSource(Source):
