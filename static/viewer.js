@@ -86,6 +86,7 @@
     source: $("source"),
     size: $("size"),
     colormap: $("colormap"),
+    clients: $("clients"),
     meta: $("meta"),
     markers: { min: $("marker-min"), max: $("marker-max"), center: $("marker-center") },
     cursor: $("cursor"),
@@ -653,6 +654,7 @@
   // ---- commands and the control token ----------------------------------------------------------
 
   const token = {
+    memory: "", // the token when sessionStorage is unavailable
     lastCommand: null, // the last command sent, resent once after the token is given
     askedFor: null, // the command we already asked the token for (never ask twice for one)
   };
@@ -767,6 +769,7 @@
     }
     if (typeof state.clip_percent === "number") setInputValue(ui.clip, String(state.clip_percent));
     ui.rangeUnit.textContent = rangeIsCelsius() ? temperatureSymbol() : "counts";
+    if (typeof state.clients === "number") ui.clients.textContent = String(state.clients);
   }
 
   /** The fixed range to send, in wire units: the typed one, else the range now on screen. */

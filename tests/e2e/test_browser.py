@@ -351,6 +351,7 @@ def test_palette_change_in_one_tab_shows_in_another(new_page, start_daemon):
     chooser.wait_for_function("document.querySelectorAll('#palette option').length > 20",
                               timeout=FRAME_WAIT_MS)
     assert watcher.input_value("#palette") == "inferno"
+    wait_for_text(watcher, "#clients", "2")  # the state's client count reaches both tabs
     assert watcher.evaluate(IMAGE_SATURATION) > 0.5  # inferno: strongly coloured
     thermal = chooser.evaluate("[...document.querySelector('#palette optgroup').children].map(o => o.value)")
     assert thermal[:4] == ["ironbow", "rainbow", "white-hot", "black-hot"]
