@@ -560,7 +560,8 @@
     marker.style.left = `${left}%`;
     marker.style.top = `${top}%`;
     marker.classList.toggle("flip-x", left > 65);
-    marker.classList.toggle("flip-y", top < 12);
+    marker.classList.toggle("flip-y", top < 12); // label below the marker
+    marker.classList.toggle("raise", top > 88); // label above it
     marker.firstChild.textContent = label;
     marker.hidden = false;
   }
