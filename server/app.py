@@ -222,7 +222,8 @@ class App:
                 width, height = frame.width, frame.height
         return {"version": 1, "ws_port": self.ws_port, "ws_path": "/stream",
                 "source": self.source.kind, "width": width, "height": height,
-                "scale": self.state.snapshot()["scale"]}
+                "scale": self.state.snapshot()["scale"], "raw": self.source.has_raw,
+                "ffc": self.source.can_ffc}
 
     def health(self) -> dict[str, Any]:
         """/healthz: status, source, counters, rate, age of the newest frame, clients."""

@@ -21,9 +21,16 @@ class Source(abc.ABC):
 
     Attributes:
         kind: the ``--source`` name it answers to ("simulated", "file", ...).
+        has_raw: True if it publishes RawFrames (pixel values), False for ready JPEGs.
     """
 
     kind: str = ""
+    has_raw: bool = False
+
+    @property
+    def can_ffc(self) -> bool:
+        """True if :meth:`run_ffc` can work (a Lepton with its control interface)."""
+        return False
 
     @abc.abstractmethod
     def run(self, publish: Publish, stop: threading.Event) -> None:

@@ -99,6 +99,8 @@ class LeptonSource(Source):
         flip, rotate: mounting correction, see :func:`orient`.
     """
 
+    has_raw = True
+
     def __init__(self, kind: str,
                  open_camera: Callable[[], tuple[Lepton, PixelUnit | None]],
                  cci: Cci | None = None, flip: str = "none", rotate: int = 0):
@@ -132,6 +134,10 @@ class LeptonSource(Source):
         return {"state": camera.status.value, "model": camera.model and camera.model.name,
                 "unit": self.unit and self.unit.value,
                 **{k: v for k, v in vars(counters).items() if isinstance(v, int)}}
+
+    @property
+    def can_ffc(self) -> bool:
+        return self._cci is not None
 
     def run_ffc(self) -> None:
         if self._cci is None:

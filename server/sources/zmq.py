@@ -104,6 +104,7 @@ class ZmqSource(Source):
     """
 
     kind = "zmq"
+    has_raw = True
 
     def __init__(self, address: str, mode: str = "connect", socket_type: str = "pull",
                  channel: str = "", wanted: Callable[[], bool] = lambda: True,

@@ -62,7 +62,8 @@ def test_page_config_health_and_snapshot(file_daemon):
     config = json.loads(body)
     assert headers["Content-Type"] == "application/json"
     assert config == {"version": 1, "ws_port": file_daemon.ws_port, "ws_path": "/stream",
-                      "source": "file", "width": 1024, "height": 586, "scale": 1}
+                      "source": "file", "width": 1024, "height": 586, "scale": 1,
+                      "raw": False, "ffc": False}
 
     health = json.loads(get(file_daemon.http_url + "/healthz")[2])
     assert health["status"] == "ok" and health["source"] == "file"

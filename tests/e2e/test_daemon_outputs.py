@@ -87,6 +87,8 @@ def test_snapshot_and_mjpg_streamer_snapshot(simulated):
 
 def test_raw_snapshots(simulated):
     """/snapshot.raw.png is a 16-bit PNG and /snapshot.npy a uint16 array, both centikelvin."""
+    config = json.loads(fetch(simulated.http_url + "/config.json")[2])
+    assert config["raw"] is True and config["ffc"] is True
     status, headers, body = fetch(simulated.http_url + "/snapshot.raw.png")
     assert status == 200 and headers["Content-Type"] == "image/png"
     png = np.asarray(Image.open(io.BytesIO(body)))
