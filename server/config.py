@@ -160,7 +160,7 @@ SERVER = "Server-Configurations"
 SETTINGS: tuple[Setting, ...] = (
     Setting("http_host", SERVER, "HTTP_Interface", "0.0.0.0", host, "--http-host"),
     Setting("http_port", SERVER, "HTTP_Port", "80", integer(0, 65535), "--http-port"),
-    Setting("http_backlog", SERVER, "HTTP_Listen", "5", integer(1, 4096)),
+    Setting("http_backlog", SERVER, "HTTP_Listen", "64", integer(1, 4096)),
     Setting("http_receive", SERVER, "HTTP_Recieve", "4096", integer(1, 1 << 30)),
     Setting("ws_host", SERVER, "Websocket_Interface", "0.0.0.0", host, "--ws-host"),
     Setting("ws_port", SERVER, "Websocket_Port", "9876", integer(0, 65535), "--ws-port"),
