@@ -1,0 +1,170 @@
+/**
+ * The controls: they show the shared state (every state message) and send commands.
+ * Palette, AGC with its fixed range or clip %, run/stop, FFC, and the units choice
+ * (this page only; emits "units").
+ */
+import { emit } from "./bus.js";
+import { fetchJson } from "./fetch-json.js";
+import { prefs, savePrefs } from "./prefs.js";
+import { session } from "./session.js";
+import { stats } from "./stats.js";
+import { celsiusToDisplay, displayToCelsius, temperatureSymbol } from "./units.js";
+import { ui } from "./ui.js";
+
+// Palettes listed first in the selector, when the server knows them; the rest follow in
+// the server's order. Only names: the colours always come from /colormap.json.
+const THERMAL_FIRST = ["ironbow", "rainbow", "white-hot", "black-hot", "inferno", "magma",
+  "plasma", "viridis", "cividis", "turbo", "gray"];
+
+/** Fill the palette selector from /colormaps.json: favourite thermal palettes first, then the rest. */
+export async function loadPalettes() {
+  const body = await fetchJson("colormaps.json");
+  if (!body || !Array.isArray(body.names)) return;
+  const names = body.names;
+  const known = new Set(names);
+  const first = THERMAL_FIRST.filter((name) => known.has(name));
+  const rest = names.filter((name) => !first.includes(name));
+  ui.palette.replaceChildren(optionGroup("Thermal", first), optionGroup("More", rest));
+  showPaletteChoice(session.state.colormap);
+}
+
+function optionGroup(label, names) {
+  const group = document.createElement("optgroup");
+  group.label = label;
+  group.append(...names.map((name) => new Option(name, name)));
+  return group;
+}
+
+/** Select a palette name, adding it when the list does not have it (e.g. "magma_r"). */
+function showPaletteChoice(name) {
+  if (!name) return;
+  if (![...ui.palette.options].some((option) => option.value === name)) {
+    const groups = ui.palette.querySelectorAll("optgroup");
+    (groups[groups.length - 1] || ui.palette).append(new Option(name, name));
+  }
+  ui.palette.value = name;
+}
+
+/** A typed number, or null when the box is empty or not a number. */
+function inputNumber(input) {
+  const value = input.value.trim() === "" ? NaN : Number(input.value);
+  return Number.isFinite(value) ? value : null;
+}
+
+/** Set an input's value unless the user is typing in it. */
+function setInputValue(input, value) {
+  if (document.activeElement === input) return;
+  input.value = value;
+}
+
+/** Whether fixed ranges are temperatures (degrees C on the wire) or counts. */
+function rangeIsCelsius() {
+  const header = stats.lastHeader;
+  return !header || header.unit === "C";
+}
+
+function rangeToDisplay(value) {
+  const shown = rangeIsCelsius() ? celsiusToDisplay(value) : value;
+  return String(Math.round(shown * 10) / 10);
+}
+
+function rangeFromDisplay(value) {
+  return rangeIsCelsius() ? Math.round(displayToCelsius(value) * 100) / 100 : value;
+}
+
+function showAgcFields(mode) {
+  ui.rangeField.hidden = mode !== "fixed";
+  ui.clipField.hidden = mode !== "percentile";
+}
+
+/** Make every control show the shared state (on every state message, and to undo a refused command). */
+export function syncControls(state) {
+  const running = state.running !== false;
+  ui.runToggle.textContent = running ? "Stop" : "Start";
+  ui.runToggle.setAttribute("aria-pressed", String(!running));
+  showPaletteChoice(state.colormap);
+  if (state.agc) ui.agc.value = state.agc;
+  showAgcFields(ui.agc.value);
+  if (Array.isArray(state.range)) {
+    setInputValue(ui.rangeLow, rangeToDisplay(state.range[0]));
+    setInputValue(ui.rangeHigh, rangeToDisplay(state.range[1]));
+  }
+  if (typeof state.clip_percent === "number") setInputValue(ui.clip, String(state.clip_percent));
+  ui.rangeUnit.textContent = rangeIsCelsius() ? temperatureSymbol() : "counts";
+  if (typeof state.clients === "number") ui.clients.textContent = String(state.clients);
+}
+
+/** The fixed range to send, in wire units: the typed one, else the range now on screen. */
+function chosenRange() {
+  const low = inputNumber(ui.rangeLow);
+  const high = inputNumber(ui.rangeHigh);
+  if (low !== null && high !== null && low < high) {
+    return [rangeFromDisplay(low), rangeFromDisplay(high)];
+  }
+  const agc = (stats.lastHeader && stats.lastHeader.agc) || {};
+  if (typeof agc.low === "number" && typeof agc.high === "number") {
+    return [agc.low, Math.max(agc.high, agc.low + 1)];
+  }
+  return null;
+}
+
+function onAgcChosen(send) {
+  const mode = ui.agc.value;
+  showAgcFields(mode);
+  if (mode !== "fixed") {
+    send({ cmd: "set", agc: mode });
+    return;
+  }
+  const range = chosenRange();
+  if (!range) return; // nothing to go on yet: the user types a range
+  ui.rangeLow.value = rangeToDisplay(range[0]);
+  ui.rangeHigh.value = rangeToDisplay(range[1]);
+  send({ cmd: "set", agc: "fixed", range });
+}
+
+function onRangeTyped(send) {
+  const low = inputNumber(ui.rangeLow);
+  const high = inputNumber(ui.rangeHigh);
+  const valid = low !== null && high !== null && low < high;
+  ui.rangeLow.setCustomValidity(valid ? "" : "low must be below high");
+  if (valid) {
+    send({ cmd: "set", agc: "fixed", range: [rangeFromDisplay(low), rangeFromDisplay(high)] });
+  }
+}
+
+function onClipTyped(send) {
+  const clip = inputNumber(ui.clip);
+  if (clip !== null) send({ cmd: "set", clip_percent: clip });
+}
+
+function onUnitsChosen(units) {
+  prefs.units = units;
+  savePrefs();
+  emit("units", units);
+}
+
+/** The FFC button, for sources whose /config.json says the ffc command can work. */
+export function showFfcButton(config) {
+  ui.ffc.hidden = !config.ffc;
+}
+
+/** Connect the controls to `send(command)`; the units choice starts from the stored preference. */
+export function wireControls(send) {
+  ui.runToggle.addEventListener("click", () =>
+    send({ cmd: session.state.running === false ? "start" : "stop" }));
+  ui.ffc.addEventListener("click", () => send({ cmd: "ffc" }));
+  ui.palette.addEventListener("change", () => send({ cmd: "set", colormap: ui.palette.value }));
+  ui.agc.addEventListener("change", () => onAgcChosen(send));
+  ui.rangeLow.addEventListener("change", () => onRangeTyped(send));
+  ui.rangeHigh.addEventListener("change", () => onRangeTyped(send));
+  ui.clip.addEventListener("change", () => onClipTyped(send));
+  ui.unitsC.addEventListener("change", () => onUnitsChosen("C"));
+  ui.unitsF.addEventListener("change", () => onUnitsChosen("F"));
+  ui.unitsF.checked = prefs.units === "F";
+  ui.unitsC.checked = prefs.units !== "F";
+}
+
+/** On a phone the controls start folded away. */
+export function foldControlsOnSmallScreens() {
+  if (window.matchMedia("(max-width: 700px)").matches) ui.controls.open = false;
+}
