@@ -1,0 +1,26 @@
+"""server.metrics: Prometheus text from a health snapshot."""
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from server.metrics import render_metrics
+
+HEALTH = {"status": "ok", "source": "simulated", "frames_captured": 100, "frames_published": 40,
+          "fps": 8.7, "seconds_since_last_frame": 0.05, "uptime_s": 12.5,
+          "clients": {"stream": 2}, "source_status": {"state": "streaming", "crc_errors": 3,
+                                                      "packets": 9000, "model": "LEPTON3"}}
+
+
+def test_exposition_parses_with_the_right_values():
+    """Every family parses; counters carry the snapshot's numbers and labels."""
+    text = render_metrics(HEALTH, {"stream": {"frames_sent": 80, "frames_skipped": 1,
+                                              "bytes_sent": 400000}})
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+    assert samples[("thermal_frames_captured_total", (("source", "simulated"),))] == 100
+    assert samples[("thermal_frames_skipped_total",
+                    (("reason", "crc_errors"), ("source", "simulated")))] == 3
+    assert samples[("thermal_clients", (("protocol", "stream"),))] == 2
+    assert samples[("thermal_clients", (("protocol", "mjpeg"),))] == 0
+    assert samples[("thermal_bytes_sent_total", (("protocol", "stream"),))] == 400000
+    assert samples[("thermal_up", (("source", "simulated"),))] == 1
+    assert "model" not in text  # strings are not metrics
