@@ -21,6 +21,13 @@ FRAME_WAIT_MS = 5_000  # the page must show 20 frames within this
 RECONNECT_WAIT_MS = 12_000  # back-off tops out at 5 s, so two attempts fit
 TEMPERATURE = re.compile(r"^(-?\d+\.\d)°C$")
 ROOM_C = (15.0, 45.0)  # the simulated scene's plausible range
+# an init script: window.liveUrls counts object URLs created and not yet revoked
+COUNT_LIVE_BLOB_URLS = """
+    window.liveUrls = 0;
+    const create = URL.createObjectURL, revoke = URL.revokeObjectURL;
+    URL.createObjectURL = (blob) => { window.liveUrls += 1; return create(blob); };
+    URL.revokeObjectURL = (url) => { window.liveUrls -= 1; return revoke(url); };
+"""
 
 
 def open_viewer(new_page, daemon, **viewport):
@@ -216,12 +223,7 @@ def test_blob_urls_are_revoked(new_page, start_daemon):
     """After many frames at most two object URLs are alive, so memory stays flat."""
     daemon = start_daemon("--source", "simulated")
     page = new_page()
-    page.add_init_script("""
-        window.liveUrls = 0;
-        const create = URL.createObjectURL, revoke = URL.revokeObjectURL;
-        URL.createObjectURL = (blob) => { window.liveUrls += 1; return create(blob); };
-        URL.revokeObjectURL = (url) => { window.liveUrls -= 1; return revoke(url); };
-    """)
+    page.add_init_script(COUNT_LIVE_BLOB_URLS)
     page.goto(daemon.http_url + "/")
     page.wait_for_function("window.viewerStats && viewerStats.framesShown >= 20",
                            timeout=FRAME_WAIT_MS + 2_000)
@@ -446,12 +448,7 @@ def test_memory_stays_flat_over_thousands_of_frames(new_page, start_daemon, tmp_
     daemon, sender = start_fast_source(start_daemon, tmp_path, kind)
     try:
         page = new_page()
-        page.add_init_script("""
-            window.liveUrls = 0;
-            const create = URL.createObjectURL, revoke = URL.revokeObjectURL;
-            URL.createObjectURL = (blob) => { window.liveUrls += 1; return create(blob); };
-            URL.revokeObjectURL = (url) => { window.liveUrls -= 1; return revoke(url); };
-        """)
+        page.add_init_script(COUNT_LIVE_BLOB_URLS)
         page.goto(daemon.http_url + "/")
         cdp = page.context.new_cdp_session(page)
         cdp.send("Performance.enable")
