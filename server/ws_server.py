@@ -4,9 +4,10 @@ One asyncio event loop in one thread (``ws-server``) serves every client with th
 ``websockets`` package. The renderer's hub listener schedules :meth:`_fan_out` on the
 loop for each new frame; it hands the frame to every client whose previous frame has
 left our write buffer (the one-slot mailbox: a busy client skips frames) and writes
-without waiting, framing each message once for all clients. A client whose buffer has not drained for ``send_timeout_s`` is
-disconnected; nobody else notices. Frames are never compressed (JPEG does not
-compress); client messages over 4 KiB close that client with 1009.
+without waiting, framing each message once for all clients. A client whose buffer
+has not drained for ``send_timeout_s`` is disconnected; nobody else notices. Frames
+are never compressed (JPEG does not compress); client messages over 4 KiB close that
+client with 1009.
 """
 
 from __future__ import annotations
