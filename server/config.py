@@ -230,7 +230,9 @@ def build_argument_parser() -> argparse.ArgumentParser:
     for setting in SETTINGS:
         if setting.cli:
             parser.add_argument(setting.cli, dest=setting.name, default=None,
-                                metavar=metavars.get(setting.cli, "ADDR"))
+                                metavar=metavars.get(setting.cli, "ADDR"),
+                                help=f"overrides [{setting.section}] {setting.key} "
+                                     f"(default {setting.default or 'empty'})")
     return parser
 
 
