@@ -1,6 +1,8 @@
 /**
- * JPEG decoding into the <img>: one frame at a time through a blob URL; only the newest
- * pending frame is kept, and the previous URL is revoked once the new one has loaded.
+ * JPEG decoding for the <img>: one frame at a time through a blob URL, decoded off screen
+ * and only then put on screen, so the <img> always holds a complete picture (never a
+ * half-loaded one with no size). Only the newest pending frame is kept; the previous URL
+ * is revoked once the new one is on screen.
  */
 import { stats } from "./stats.js";
 
@@ -10,10 +12,8 @@ export class FrameDecoder {
     this.onShown = onShown; // (header) => void, once the frame is on screen
     this.shownUrl = null;
     this.shownBlob = null; // the JPEG on screen, for "Save picture"
-    this.loading = null; // {url, blob, header} being decoded
+    this.loading = false; // a frame is being decoded
     this.pending = null; // {jpeg, header} waiting for the decoder
-    image.addEventListener("load", () => this.finish(true));
-    image.addEventListener("error", () => this.finish(false));
   }
 
   /** Show this JPEG next, replacing any frame still waiting. */
@@ -29,23 +29,29 @@ export class FrameDecoder {
     if (!next) return;
     const blob = new Blob([next.jpeg], { type: "image/jpeg" });
     const url = URL.createObjectURL(blob);
-    this.loading = { url, blob, header: next.header };
-    this.image.src = url;
+    const offscreen = new Image();
+    offscreen.src = url;
+    this.loading = true;
+    offscreen.decode().then(
+      () => this.show(url, blob, next.header),
+      () => this.discard(url),
+    );
   }
 
-  finish(ok) {
-    const done = this.loading;
-    if (!done) return;
-    this.loading = null;
-    if (ok) {
-      if (this.shownUrl) URL.revokeObjectURL(this.shownUrl);
-      this.shownUrl = done.url;
-      this.shownBlob = done.blob;
-      this.onShown(done.header);
-    } else {
-      URL.revokeObjectURL(done.url);
-      stats.decodeErrors += 1;
-    }
+  show(url, blob, header) {
+    this.image.src = url; // already decoded: the swap is immediate
+    if (this.shownUrl) URL.revokeObjectURL(this.shownUrl);
+    this.shownUrl = url;
+    this.shownBlob = blob;
+    this.onShown(header);
+    this.loading = false;
+    this.startNext();
+  }
+
+  discard(url) {
+    URL.revokeObjectURL(url);
+    stats.decodeErrors += 1;
+    this.loading = false;
     this.startNext();
   }
 }

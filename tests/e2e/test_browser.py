@@ -118,6 +118,28 @@ def test_image_area_is_not_blank(new_page, start_daemon):
     assert colours > 200, f"{colours} distinct colours"
 
 
+# samples the <img> on every animation frame until `frames` more frames were shown
+IMAGE_SIZE_SAMPLES = """(frames) => new Promise((resolve) => {
+    const image = document.getElementById('frame');
+    const stop = viewerStats.framesShown + frames;
+    const widths = [];
+    const sample = () => {
+        widths.push(image.naturalWidth);
+        if (viewerStats.framesShown >= stop) resolve(widths);
+        else requestAnimationFrame(sample);
+    };
+    sample();
+})"""
+
+
+def test_picture_on_screen_always_has_its_size(new_page, start_daemon):
+    """While frames stream, the <img> never holds a half-loaded picture (naturalWidth 0)."""
+    daemon = start_daemon("--source", "simulated")
+    page = open_viewer(new_page, daemon)
+    widths = page.evaluate(IMAGE_SIZE_SAMPLES, 20)
+    assert len(widths) >= 20 and set(widths) == {160}
+
+
 def test_temperatures_are_plausible_celsius(new_page, start_daemon):
     """Min, max, mean and centre show °C values of a room, ordered, and label the scale bar."""
     daemon = start_daemon("--source", "simulated")
