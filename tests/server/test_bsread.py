@@ -226,9 +226,7 @@ DTYPES = ["u1", "<u2", ">u2", "<i4", ">i4", "<f8", ">f8", "<u8"]
 @given(st.sampled_from(DTYPES), st.integers(0, 5000), st.integers(0, 2**32 - 1))
 def test_bitshuffle_matches_the_package(dtype, n, seed):
     """§8.2: our decoder gives the bitshuffle package's input back for any length and type."""
-    data = np.random.default_rng(seed).integers(0, 256, n * np.dtype(dtype).itemsize,
-                                                dtype=np.uint8).view(dtype)
-    data = data // 7 if data.dtype.kind != "f" else np.round(data, 0)  # compressible-ish
+    data = np.random.default_rng(seed).integers(0, 40, n).astype(dtype)  # compressible-ish
     assert bitshuffle_lz4_decompress(bsread_bitshuffle(data), data.dtype.itemsize,
                                      data.nbytes) == data.tobytes()
 
