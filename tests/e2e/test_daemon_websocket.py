@@ -9,7 +9,7 @@ from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
 
 from server.wire import parse_frame_message
-from tests.conftest import shared_file
+from tests.conftest import shared_file, wait_until
 from tests.e2e.clients import FrameCounter, is_closed_by_peer, stalled_client
 
 SEED_FRAME = "seed-frames/cj667113_Websocket_HTTP_Server__thermal4.jpg"
@@ -190,25 +190,30 @@ def test_torn_writes_never_reach_clients(start_daemon, tmp_path):
     conf = write_conf(tmp_path, "[Source]\nResend_Interval = 30\n")
     daemon = start_daemon("-c", conf, "--source", "file", "--image", str(image))
     daemon.wait_for_frames()
-    counter = FrameCounter(daemon.ws_url + "/stream", 4.0, keep_jpegs=True)
+    counter = FrameCounter(daemon.ws_url + "/stream", 20.0, keep_jpegs=True)
     counter.start()
     assert counter.connected.wait(5)
-    writes = 0
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline:
-        data = frames[writes % 3]
-        with open(image, "wb") as f:  # truncate, then write slowly in pieces, as a camera app might
+
+    def write_slowly(data: bytes) -> None:
+        with open(image, "wb") as f:  # truncate, then write in pieces, as a camera app might
             for start in range(0, len(data), 2048):
                 f.write(data[start:start + 2048])
                 f.flush()
                 time.sleep(0.0005)  # the writer's pace, not synchronisation
-        writes += 1
+
+    deadline = time.monotonic() + 12.0
+    for writes in range(300):  # the storm: most polls see a torn file
+        write_slowly(frames[writes % 3])
         time.sleep(0.003)
-    counter.join(10)
-    assert writes >= 200
+        assert time.monotonic() < deadline
+    for data in frames[1:] + frames[:1]:  # then each frame once, left in place until it is seen
+        write_slowly(data)
+        assert wait_until(lambda: counter.jpegs[-1:] == [data], 2.0), "a change did not get through"
+    counter.stop()
+    counter.join(5)
     assert counter.error is None and counter.jpegs_ok
     assert all(jpeg in frames for jpeg in counter.jpegs)  # byte-identical to a whole frame
-    assert len(set(counter.jpegs)) == 3  # changes still got through
+    assert len(set(counter.jpegs)) == 3
     for jpeg in counter.jpegs:
         Image.open(io.BytesIO(jpeg)).load()
     assert daemon.health()["source_status"]["skipped"] >= 1
