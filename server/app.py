@@ -21,6 +21,7 @@ from lepton.errors import LeptonError
 from . import systemd
 from .commands import AcquisitionState
 from .config import Config, ConfigError
+from .frames import ImageFrame
 from .http_server import HttpServer
 from .hub import Hub
 from .pipeline import RenderSettings
@@ -138,7 +139,8 @@ class App:
         self.state.add_listener(self.ws.notify_state)
         self.ws.start()
         self._spawn(f"source-{self.source.kind}", self._run_source)
-        self._spawn("renderer", self.renderer.run, self.stopping)
+        if self.source.has_raw:
+            self._spawn("renderer", self.renderer.run, self.stopping)
         if self.stats_log is not None:
             self._spawn("stats-log", self.stats_log.run, self.stopping)
         self._spawn("http-server", self.http.serve_forever, HTTP_POLL_S)
@@ -155,7 +157,8 @@ class App:
 
     def _run_source(self) -> None:
         try:
-            self.source.run(self.hub.publish_source_frame, self.stopping)
+            publish = self.hub.publish_source_frame if self.source.has_raw else self._publish_image
+            self.source.run(publish, self.stopping)
         except (SourceError, LeptonError) as exc:  # cannot run: say why, stop with exit 1
             log.error("source %s failed: %s", self.source.kind, exc)
             self.failed.set()
@@ -164,6 +167,10 @@ class App:
             log.exception("source %s failed", self.source.kind)
             self.failed.set()
             self.done.set()
+
+    def _publish_image(self, frame: ImageFrame) -> None:
+        """A ready-made JPEG: published to clients from the source's thread at once."""
+        self.renderer.publish(self.hub.publish_source_frame(frame), frame)
 
     @property
     def http_port(self) -> int:

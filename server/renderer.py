@@ -1,4 +1,9 @@
-"""The renderer thread: newest source frame -> EncodedFrame, only while someone watches.
+"""The renderer: newest source frame -> EncodedFrame, only while someone watches.
+
+Raw frames (pixel values) are rendered in the renderer's own thread, so JPEG work
+never delays the thread that reads the camera. Ready-made JPEGs (file, tcp) need no
+rendering: the source's thread publishes them through :meth:`Renderer.publish` as they
+arrive, without waking another thread.
 
 When nobody watches (or publishing is stopped) source frames are left in the hub's
 raw slot unrendered, so an idle Pi does no JPEG work; :meth:`Renderer.snapshot`
@@ -35,15 +40,18 @@ class Renderer:
         self._cache: tuple[tuple, EncodedFrame] | None = None
 
     def run(self, stop: threading.Event) -> None:
-        """Render and publish each new source frame until ``stop`` is set."""
+        """Render and publish each new source frame until ``stop`` is set (raw sources)."""
         seq = 0
         while not stop.is_set():
             item = self._hub.raw.wait_newer(seq, POLL_S)
-            if item is None:
-                continue
-            seq, frame = item
-            if self._hub.has_viewers() and self._state.snapshot()["running"]:
-                self._hub.publish_encoded(self.encode(seq, frame))
+            if item is not None:
+                seq, frame = item
+                self.publish(seq, frame)
+
+    def publish(self, seq: int, frame: RawFrame | ImageFrame) -> None:
+        """Encode and publish one source frame if someone watches and publishing runs."""
+        if self._hub.has_viewers() and self._state.snapshot()["running"]:
+            self._hub.publish_encoded(self.encode(seq, frame))
 
     def snapshot(self) -> EncodedFrame | None:
         """The newest source frame, rendered (from cache when it already was); None before any."""

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 SWEEP_INTERVAL_S = 1.0  # how often stalled clients are looked for between frames
 SHUTDOWN_GRACE_S = 1.0  # closing handshakes get this long before connections are aborted
 PATHS = {"/": "legacy", "/stream": "stream"}
+WIRE_FORMS = {"legacy": "base64_text", "stream": "stream_message", "raw": "stream_message_raw"}
 
 
 @dataclasses.dataclass(eq=False)
@@ -50,7 +51,7 @@ class Client:
 
     connection: ServerConnection
     viewer: Viewer  # protocol ("stream" or "legacy"), address and counters
-    raw: bool  # /stream?raw=1
+    wire_form: str  # the EncodedFrame attribute it is sent: stream_message, ... (WIRE_FORMS)
     token: str | None  # ?token= given when connecting
     last_seq: int  # newest frame it was given (or that existed when it connected)
     ready_since: float  # last time its write buffer was empty
@@ -58,6 +59,13 @@ class Client:
     def buffered(self) -> int:
         transport = self.connection.transport
         return transport.get_write_buffer_size() if transport is not None else 0
+
+
+def websocket_frame(message: bytes | str) -> bytes:
+    """One unmasked, uncompressed WebSocket frame holding ``message`` (binary or text)."""
+    if isinstance(message, str):
+        return Frame(Opcode.TEXT, message.encode()).serialize(mask=False)
+    return Frame(Opcode.BINARY, message).serialize(mask=False)
 
 
 def origin_allowed(origin: str | None, host_header: str | None, allowed: tuple[str, ...]) -> bool:
@@ -183,10 +191,10 @@ class WebSocketServer:
         url = urlsplit(connection.request.path)
         kind = PATHS[url.path]
         query = parse_qs(url.query)
-        raw = kind == "stream" and query.get("raw") == ["1"]
+        wire_form = WIRE_FORMS["raw" if kind == "stream" and query.get("raw") == ["1"] else kind]
         host, port = connection.remote_address[:2]
         hub, state = self._app.hub, self._app.state
-        client = Client(connection, hub.join(kind, f"{host}:{port}"), raw,
+        client = Client(connection, hub.join(kind, f"{host}:{port}"), wire_form,
                         query.get("token", [None])[0], hub.encoded.latest()[0], time.monotonic())
         log.info("client connected: %s %s (%d clients)", client.viewer.address, url.path,
                  len(hub.viewers()))
@@ -231,49 +239,37 @@ class WebSocketServer:
         broadcast([c.connection for c in self._clients if c.viewer.protocol == "stream"], message)
 
     def _fan_out(self) -> None:
-        """Give the newest frame to every client that took its previous one."""
+        """Give the newest frame to every client that took its previous one.
+
+        Server frames are not masked (RFC 6455 §5.1) and compression is off, so a
+        message's frame bytes are the same for every connection: each wire form is
+        framed once, on first use, and the same bytes go to every ready transport
+        (``broadcast()`` would frame and copy the payload again per connection).
+        """
         self._fan_out_pending = False
         seq, frame = self._app.hub.encoded.latest()
         if frame is None or seq <= self._last_seq:
             return
         self._last_seq = seq
         now = time.monotonic()
-        groups: dict[str, list[Client]] = {"stream": [], "raw": [], "legacy": []}
-        for client in list(self._clients):
-            if client.last_seq >= seq:
+        framed: dict[str, bytes] = {}
+        for client in tuple(self._clients):
+            connection = client.connection
+            transport = connection.transport
+            if (client.last_seq >= seq or transport is None
+                    or connection.protocol.state is not State.OPEN):  # no data after a Close
                 continue
-            if client.buffered():
+            if transport.get_write_buffer_size():
                 client.viewer.frames_skipped += 1
                 self._drop_if_stalled(client, now)
                 continue
+            data = framed.get(client.wire_form)
+            if data is None:
+                data = framed[client.wire_form] = websocket_frame(getattr(frame, client.wire_form))
+            transport.write(data)
             client.ready_since = now
             client.last_seq = seq
-            groups["raw" if client.raw else client.viewer.protocol].append(client)
-        if groups["stream"]:
-            self._write_to_all(groups["stream"], frame.stream_message)
-        if groups["raw"]:
-            self._write_to_all(groups["raw"], frame.stream_message_raw)
-        if groups["legacy"]:
-            self._write_to_all(groups["legacy"], frame.base64_text)
-
-    @staticmethod
-    def _write_to_all(clients: list[Client], message: bytes | str) -> None:
-        """Write one message to every client without waiting, framed once for all.
-
-        Server frames are not masked (RFC 6455 §5.1) and compression is off, so the
-        frame's bytes are the same for every connection: websockets' Frame serialises
-        them once and each connection's transport gets the same bytes (``broadcast()``
-        would frame and copy the payload again for every connection).
-        """
-        if isinstance(message, str):
-            data = Frame(Opcode.TEXT, message.encode()).serialize(mask=False)
-        else:
-            data = Frame(Opcode.BINARY, message).serialize(mask=False)
-        for client in clients:
-            connection = client.connection
-            if connection.protocol.state is State.OPEN and connection.transport is not None:
-                connection.transport.write(data)
-                client.viewer.count_sent(len(data))
+            client.viewer.count_sent(len(data))
 
     def _drop_if_stalled(self, client: Client, now: float) -> None:
         if now - client.ready_since > self._send_timeout_s and client.connection.transport:

@@ -19,6 +19,9 @@ class SourceError(Exception):
 class Source(abc.ABC):
     """A producer of frames, run in a thread of its own by the app.
 
+    ``run`` calls ``publish`` from that one thread only, so frames keep their order (for
+    image sources, ``publish`` also hands the frame to clients).
+
     Attributes:
         kind: the ``--source`` name it answers to ("simulated", "file", ...).
         has_raw: True if it publishes RawFrames (pixel values), False for ready JPEGs.

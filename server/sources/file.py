@@ -87,5 +87,6 @@ class FileSource(Source):
 
     def _publish(self, publish: Publish, image: tuple[bytes, int, int]) -> float:
         jpeg, width, height = image
+        published_at = self._clock()  # before publishing: its cost must not stretch the interval
         publish(ImageFrame(jpeg, width, height, time.time()))
-        return self._clock()
+        return published_at
