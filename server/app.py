@@ -1,8 +1,8 @@
 """The running daemon: binds the ports, starts the threads, stops them all on a signal.
 
 Threads (all named, none daemonic, all joined by :meth:`App.stop`):
-``source-<kind>`` reads the source into ``hub.raw``; ``renderer`` turns it into
-``hub.encoded``; ``ws-server`` runs the WebSocket event loop; ``http-server`` accepts
+``source-<kind>`` reads the source into ``hub.raw``; for raw sources ``renderer`` turns
+it into ``hub.encoded`` (ready-made JPEGs go there from the source's thread); ``ws-server`` runs the WebSocket event loop; ``http-server`` accepts
 HTTP connections, each handled in an ``http-<peer>`` thread.
 """
 

@@ -130,7 +130,8 @@ class Hub:
 
     Attributes:
         raw: FrameSlot of SourceFrame, written by the source thread.
-        encoded: FrameSlot of EncodedFrame, written by the renderer.
+        encoded: FrameSlot of EncodedFrame, written by the renderer (or, for ready-made
+            JPEGs, by the source's thread through the renderer).
         source_rate: RateMeter of source frames.
         published: number of encoded frames published.
 
@@ -159,7 +160,7 @@ class Hub:
         return self.raw.publish(frame)
 
     def publish_encoded(self, frame) -> None:
-        """Called by the renderer; wakes waiting readers and calls every listener."""
+        """Called with each encoded frame, in order; wakes waiting readers, calls every listener."""
         self.encoded.publish(frame, frame.seq)
         with self._lock:
             self.published += 1
@@ -168,7 +169,7 @@ class Hub:
             listener()
 
     def add_listener(self, listener: Callable[[], None]) -> None:
-        """Call ``listener()`` (in the renderer's thread; it must not block) per new frame."""
+        """Call ``listener()`` (in the publishing thread; it must not block) per new frame."""
         with self._lock:
             self._listeners.append(listener)
 

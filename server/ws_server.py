@@ -1,7 +1,7 @@
 """The WebSocket side: ``/stream`` (binary frames + JSON control) and ``/`` (base64 text).
 
 One asyncio event loop in one thread (``ws-server``) serves every client with the
-``websockets`` package. The renderer's hub listener schedules :meth:`_fan_out` on the
+``websockets`` package. A hub listener schedules :meth:`_fan_out` on the
 loop for each new frame; it hands the frame to every client whose previous frame has
 left our write buffer (the one-slot mailbox: a busy client skips frames) and writes
 without waiting, framing each message once for all clients. A client whose buffer

@@ -9,6 +9,7 @@ current image is re-published every ``resend_interval_s`` (a new frame each time
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -47,8 +48,8 @@ class FileSource(Source):
     def run(self, publish: Publish, stop: threading.Event) -> None:
         signature = None
         current: tuple[bytes, int, int] | None = None
-        last_publish = 0.0
-        while not stop.wait(self._wait_s(current is not None, last_publish)):
+        resend_due = math.inf  # when the current image is published again
+        while not stop.wait(min(POLL_S, max(resend_due - self._clock(), 0.0))):
             try:
                 st = os.stat(self.path)
             except OSError as exc:
@@ -62,16 +63,15 @@ class FileSource(Source):
                 if image is not None and (current is None or image[0] != current[0]):
                     current = image
                     self.changes += 1
-                    last_publish = self._publish(publish, current)
+                    resend_due = self._clock() + self._resend_s
+                    self._publish(publish, current)
                     continue
-            if current is not None and self._clock() - last_publish >= self._resend_s:
-                last_publish = self._publish(publish, current)
-
-    def _wait_s(self, have_image: bool, last_publish: float) -> float:
-        """Until the next look at the file: the poll interval, or less if a re-publish is due."""
-        if not have_image:
-            return POLL_S
-        return min(POLL_S, max(last_publish + self._resend_s - self._clock(), 0.0))
+            now = self._clock()
+            if now >= resend_due:
+                resend_due += self._resend_s  # a fixed schedule: wake-up delays do not add up
+                if resend_due <= now:  # more than a period late: start afresh, no burst
+                    resend_due = now + self._resend_s
+                self._publish(publish, current)
 
     def _read(self) -> tuple[bytes, int, int] | None:
         try:
@@ -85,8 +85,7 @@ class FileSource(Source):
                                self.path, exc, self.skipped)
         return None
 
-    def _publish(self, publish: Publish, image: tuple[bytes, int, int]) -> float:
+    @staticmethod
+    def _publish(publish: Publish, image: tuple[bytes, int, int]) -> None:
         jpeg, width, height = image
-        published_at = self._clock()  # before publishing: its cost must not stretch the interval
         publish(ImageFrame(jpeg, width, height, time.time()))
-        return published_at
