@@ -197,7 +197,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("interpolation", "Render", "Interpolation", "bilinear", choice(*INTERPOLATIONS)),
     Setting("jpeg_quality", "Render", "JPEG_Quality", "90", integer(1, 95)),
     Setting("send_timeout_s", "Stream", "Send_Timeout", "10", number(0.1, 600)),
-    Setting("keepalive_s", "Stream", "Keepalive_Interval", "10", number(1, 600)),
+    Setting("keepalive_s", "Stream", "Keepalive_Interval", "20", number(1, 600)),
     Setting("allowed_origins", "Security", "Allowed_Origins", "", word_list),
     Setting("control_token", "Security", "Control_Token", "", text),
     Setting("log_level", "Logging", "Log_Level", "INFO", choice(*LOG_LEVELS), "--log-level"),
