@@ -2,8 +2,9 @@
 
 Threads (all named, none daemonic, all joined by :meth:`App.stop`):
 ``source-<kind>`` reads the source into ``hub.raw``; for raw sources ``renderer`` turns
-it into ``hub.encoded`` (ready-made JPEGs go there from the source's thread); ``ws-server`` runs the WebSocket event loop; ``http-server`` accepts
-HTTP connections, each handled in an ``http-<peer>`` thread.
+it into ``hub.encoded`` (ready-made JPEGs go there from the source's thread);
+``ws-server`` runs the WebSocket event loop; ``http-server`` accepts HTTP connections,
+each handled in an ``http-<peer>`` thread.
 """
 
 from __future__ import annotations

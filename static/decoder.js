@@ -39,19 +39,22 @@ export class FrameDecoder {
   }
 
   show(url, blob, header) {
+    this.loading = false;
     this.image.src = url; // already decoded: the swap is immediate
     if (this.shownUrl) URL.revokeObjectURL(this.shownUrl);
     this.shownUrl = url;
     this.shownBlob = blob;
-    this.onShown(header);
-    this.loading = false;
-    this.startNext();
+    try {
+      this.onShown(header);
+    } finally {
+      this.startNext();
+    }
   }
 
   discard(url) {
+    this.loading = false;
     URL.revokeObjectURL(url);
     stats.decodeErrors += 1;
-    this.loading = false;
     this.startNext();
   }
 }
