@@ -34,28 +34,15 @@ log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = ROOT / "static"
+JAVASCRIPT = "text/javascript; charset=utf-8"
+VIEWER_MODULES = (  # static/*.js, the viewer page's ES modules (main.js imports the rest)
+    "main.js", "bus.js", "session.js", "stats.js", "ui.js", "prefs.js", "units.js",
+    "fetch-json.js", "wire.js", "connection.js", "decoder.js", "readouts.js", "status.js",
+    "scale-bar.js", "markers.js", "pointer.js", "commands.js", "controls.js", "saving.js",
+    "plot-history.js", "plot.js",
+)
 STATIC_FILES = {  # the only files on disk the server can send
-    "main.js": "text/javascript; charset=utf-8",
-    "bus.js": "text/javascript; charset=utf-8",
-    "session.js": "text/javascript; charset=utf-8",
-    "stats.js": "text/javascript; charset=utf-8",
-    "ui.js": "text/javascript; charset=utf-8",
-    "prefs.js": "text/javascript; charset=utf-8",
-    "units.js": "text/javascript; charset=utf-8",
-    "fetch-json.js": "text/javascript; charset=utf-8",
-    "wire.js": "text/javascript; charset=utf-8",
-    "connection.js": "text/javascript; charset=utf-8",
-    "decoder.js": "text/javascript; charset=utf-8",
-    "readouts.js": "text/javascript; charset=utf-8",
-    "status.js": "text/javascript; charset=utf-8",
-    "scale-bar.js": "text/javascript; charset=utf-8",
-    "markers.js": "text/javascript; charset=utf-8",
-    "pointer.js": "text/javascript; charset=utf-8",
-    "commands.js": "text/javascript; charset=utf-8",
-    "controls.js": "text/javascript; charset=utf-8",
-    "saving.js": "text/javascript; charset=utf-8",
-    "plot-history.js": "text/javascript; charset=utf-8",
-    "plot.js": "text/javascript; charset=utf-8",
+    **dict.fromkeys(VIEWER_MODULES, JAVASCRIPT),
     "viewer.css": "text/css; charset=utf-8",
 }
 REQUEST_TIMEOUT_S = 10.0
