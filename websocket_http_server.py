@@ -9,7 +9,8 @@ fails, 2 for a bad configuration.
 import logging
 import sys
 
-from server.app import BindError, run
+from server.app import run
+from server.listening import BindError
 from server.config import ConfigError, configure_logging, load_config
 
 

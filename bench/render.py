@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lepton.radiometry import PixelUnit  # noqa: E402
-from server.pipeline import AGC_MODES, RenderSettings, compute_stats, render_jpeg  # noqa: E402
+from server.pipeline import compute_stats, render_jpeg  # noqa: E402
+from server.render_settings import AGC_MODES, RenderSettings  # noqa: E402
 
 FRAMES = {
     "lepton3 160x120": ROOT / "tests/data/Jkillelea_Lepton-3-Module__raw1.npy",

@@ -2,7 +2,8 @@
 
 Every setting is declared once in :data:`SETTINGS` with its section, key, default,
 parser and a description of the allowed values; the shipped ``server.conf``
-documents the same keys. Unknown sections or keys and bad values raise
+documents the same keys. The ``[Render]`` keys come from the one render-settings
+schema (:data:`server.render_settings.FIELDS`). Unknown sections or keys and bad values raise
 :class:`ConfigError`, which names the file, section, key and the allowed values
 (the daemon turns it into exit status 2).
 
@@ -23,9 +24,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "server.conf"
+from . import render_settings
+from .render_settings import RenderSettings, SettingError
 
-from .pipeline import AGC_MODES, INTERPOLATIONS, MAX_SCALE
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "server.conf"
 
 SOURCES = ("auto", "lepton", "simulated", "replay", "file", "tcp", "zmq")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -120,27 +122,16 @@ def word_list(value: str) -> tuple[str, ...]:
     return tuple(w for w in value.replace(",", " ").split() if w)
 
 
-def temperature_range(value: str) -> tuple[float, float] | None:
-    words = value.replace(",", " ").split()
-    if not words:
-        return None
-    try:
-        low, high = (float(w) for w in words)
-    except ValueError:
-        low = high = math.nan
-    if not low < high:
-        raise ValueError("must be empty or two numbers LOW HIGH with LOW < HIGH, e.g. 20 40")
-    return low, high
+def render_field(field: render_settings.Field) -> Callable[[str], Any]:
+    """The server.conf parser of one render setting (its ValueError says what is allowed)."""
 
+    def parse(text: str) -> Any:
+        try:
+            return field.from_text(text)
+        except SettingError as exc:
+            raise ValueError(f"must be {exc.allowed}") from None
 
-def colormap_name(value: str) -> str:
-    from . import colormaps  # matplotlib is slow to import; only when a value is given
-
-    name = value.strip()
-    if not colormaps.is_known(name):
-        raise ValueError("must be a thermal palette (ironbow, rainbow, white-hot, black-hot) "
-                         "or a matplotlib colormap name, e.g. inferno, magma, viridis, gray")
-    return name
+    return parse
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +148,7 @@ class Setting:
 
 
 SERVER = "Server-Configurations"
+RENDER = "Render"
 SETTINGS: tuple[Setting, ...] = (
     Setting("http_host", SERVER, "HTTP_Interface", "0.0.0.0", host, "--http-host"),
     Setting("http_port", SERVER, "HTTP_Port", "80", integer(0, 65535), "--http-port"),
@@ -189,13 +181,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rotate", "Lepton", "Rotate", "0", choice("0", "90", "180", "270")),
     Setting("tlinear_resolution", "Lepton", "TLinear_Resolution", "0.01", choice("0.01", "0.1")),
     Setting("gain_mode", "Lepton", "Gain_Mode", "high", choice("high", "low", "auto")),
-    Setting("colormap", "Render", "Colormap", "inferno", colormap_name),
-    Setting("agc", "Render", "AGC", "linear", choice(*AGC_MODES)),
-    Setting("range", "Render", "Range", "", temperature_range),
-    Setting("clip_percent", "Render", "Clip_Percent", "1", number(0, 49.99)),
-    Setting("scale", "Render", "Scale", "1", integer(1, MAX_SCALE)),
-    Setting("interpolation", "Render", "Interpolation", "bilinear", choice(*INTERPOLATIONS)),
-    Setting("jpeg_quality", "Render", "JPEG_Quality", "90", integer(1, 95)),
+    *(Setting(f.name, RENDER, f.key, f.default_text, render_field(f))
+      for f in render_settings.FIELDS),
     Setting("send_timeout_s", "Stream", "Send_Timeout", "10", number(0.1, 600)),
     Setting("keepalive_s", "Stream", "Keepalive_Interval", "20", number(1, 600)),
     Setting("allowed_origins", "Security", "Allowed_Origins", "", word_list),
@@ -207,13 +194,49 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("stats_log_backups", "Logging", "Stats_Log_Backups", "3", integer(0, 100)),
 )
 
-Config = dataclasses.make_dataclass(
-    "Config",
-    [(s.name, Any) for s in SETTINGS] + [("config_path", Path | None)],
-    frozen=True,
-)
-Config.__doc__ = """The daemon's settings, one attribute per entry of SETTINGS
-(plus ``config_path``, the file that was read, or None)."""
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The daemon's settings: one attribute per entry of :data:`SETTINGS` outside
+    ``[Render]``, the render settings as one :class:`RenderSettings`, and
+    ``config_path``, the file that was read (None when there was none)."""
+
+    http_host: str
+    http_port: int
+    http_backlog: int
+    http_receive: int
+    ws_host: str
+    ws_port: int
+    image: str
+    source: str
+    resend_interval_s: float
+    replay: str
+    replay_unit: str
+    tcp_host: str
+    tcp_port: int
+    max_frame_bytes: int
+    zmq_address: str
+    zmq_mode: str
+    zmq_socket: str
+    zmq_channel: str
+    spi_device: str
+    spi_speed_hz: int
+    i2c_bus: int
+    model: str
+    telemetry: str
+    flip: str
+    rotate: str
+    tlinear_resolution: str
+    gain_mode: str
+    send_timeout_s: float
+    keepalive_s: float
+    allowed_origins: tuple[str, ...]
+    control_token: str
+    log_level: str
+    stats_log: str
+    stats_log_max_bytes: int
+    stats_log_backups: int
+    render: RenderSettings
+    config_path: Path | None
 
 
 def build_argument_parser() -> argparse.ArgumentParser:
@@ -281,9 +304,14 @@ def load_config(argv: Sequence[str] | None = None) -> Config:
         allowed = ("unknown key; keys in this section: " + ", ".join(known)) if known else (
             "unknown section; sections: " + ", ".join(sorted({s.section for s in SETTINGS})))
         raise ConfigError(path, section, key, raw, allowed)
-    if values["agc"] == "fixed" and values["range"] is None:
-        raise ConfigError(path or "command line", "Render", "Range", "",
-                          "AGC = fixed needs a range: Range = LOW HIGH")
+    render = {f.name: values.pop(f.name) for f in render_settings.FIELDS}
+    try:
+        values["render"] = RenderSettings(**render)
+    except SettingError as exc:  # a rule across fields (each one alone was valid)
+        field = render_settings.FIELDS_BY_NAME[exc.name]
+        written = "" if exc.value is None else str(exc.value)
+        raise ConfigError(path or "command line", RENDER, field.key, written,
+                          f"must be {exc.allowed}") from None
     return Config(**values)
 
 

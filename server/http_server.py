@@ -1,8 +1,9 @@
 """The HTTP side: the viewer page, its assets, snapshots, MJPEG, health and metrics.
 
-Built on :class:`http.server.ThreadingHTTPServer`. Only the paths in ``ROUTES`` and
-the fixed list of static assets exist; everything else is 404, whatever its
-encoding. Only GET and HEAD; other methods get 405. Request lines over 64 KiB get
+Built on :class:`http.server.ThreadingHTTPServer`. Only the paths listed in
+docs/protocol.md and the page's assets exist (``index.html`` and the ``.js`` and
+``.css`` files directly in ``static/``, read once at start-up); everything else is
+404, whatever its encoding. Only GET and HEAD; other methods get 405. Request lines over 64 KiB get
 414 and header lines over 64 KiB or more than 100 headers get 431 (the standard
 library's limits); each connection has a socket timeout so idle or slow clients
 cannot pile up threads.
@@ -18,32 +19,25 @@ import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 from PIL import Image
 
 from . import colormaps, metrics, wire
-from .frames import RawFrame
-
-if TYPE_CHECKING:
-    from .app import App
+from .frames import EncodedFrame, RawFrame
+from .hub import Hub
+from .status import Status
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = ROOT / "static"
-JAVASCRIPT = "text/javascript; charset=utf-8"
-VIEWER_MODULES = (  # static/*.js, the viewer page's ES modules (main.js imports the rest)
-    "main.js", "bus.js", "session.js", "stats.js", "ui.js", "prefs.js", "units.js",
-    "fetch-json.js", "wire.js", "connection.js", "decoder.js", "readouts.js", "status.js",
-    "scale-bar.js", "markers.js", "pointer.js", "commands.js", "controls.js", "saving.js",
-    "plot-history.js", "plot.js",
-)
-STATIC_FILES = {  # the only files on disk the server can send
-    **dict.fromkeys(VIEWER_MODULES, JAVASCRIPT),
-    "viewer.css": "text/css; charset=utf-8",
+ASSET_TYPES = {  # the only files on disk the server sends: static/*.js and static/*.css
+    ".js": "text/javascript; charset=utf-8",  # the viewer page's ES modules
+    ".css": "text/css; charset=utf-8",
 }
 REQUEST_TIMEOUT_S = 10.0
 MJPEG_POLL_S = 0.5  # how often an idle MJPEG stream looks at the stop flag
@@ -68,19 +62,23 @@ RAW_SNAPSHOTS = {"/snapshot.raw.png": ("image/png", encode_png16),
                  "/snapshot.npy": ("application/octet-stream", encode_npy)}
 
 
-def load_assets() -> dict[str, tuple[str, bytes]]:
-    """Read the page and its assets once: {url path: (content type, body)}."""
-    assets = {"/": ("text/html; charset=utf-8", (ROOT / "index.html").read_bytes())}
+def load_assets(root: Path = ROOT) -> dict[str, tuple[str, bytes]]:
+    """Read the page and its assets once: {url path: (content type, body)}.
+
+    The assets are the files directly in ``root/static`` whose suffix is in ASSET_TYPES
+    (a new ES module needs no list to be edited); nothing else on disk is reachable.
+    """
+    assets = {"/": ("text/html; charset=utf-8", (root / "index.html").read_bytes())}
     assets["/index.html"] = assets["/"]
-    for name, content_type in STATIC_FILES.items():
-        path = STATIC_DIR / name
-        if path.is_file():
-            assets[f"/static/{name}"] = (content_type, path.read_bytes())
+    for path in sorted((root / "static").iterdir()):
+        content_type = ASSET_TYPES.get(path.suffix)
+        if content_type and path.is_file():
+            assets[f"/static/{path.name}"] = (content_type, path.read_bytes())
     return assets
 
 
 class RequestHandler(BaseHTTPRequestHandler):
-    """Answers one connection's requests; ``self.server.app`` is the running App."""
+    """Answers one connection's requests with what its :class:`HttpServer` was given."""
 
     server: "HttpServer"
     protocol_version = "HTTP/1.1"
@@ -109,24 +107,25 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self, send_body: bool) -> None:
         url = urlsplit(self.path)
-        path, app = url.path, self.server.app
+        path, server = url.path, self.server
         action = parse_qs(url.query).get("action", [None])[0] if path == "/" else None
         if action is not None:  # mjpg-streamer's URLs, as OctoPrint and dashboards expect
             path = MJPG_STREAMER_ACTIONS.get(action, "/?action=unknown")
-        if path in self.server.assets:
-            content_type, body = self.server.assets[path]
+        if path in server.assets:
+            content_type, body = server.assets[path]
             self._send(HTTPStatus.OK, content_type, body, send_body, cache="no-cache")
         elif path == "/config.json":
-            self._send_json(HTTPStatus.OK, app.page_config(), send_body)
+            self._send_json(HTTPStatus.OK, server.status.page_config(), send_body)
         elif path == "/healthz":
-            health = app.health()
+            health = server.status.health()
             status = HTTPStatus.SERVICE_UNAVAILABLE if health["status"] == "stale" else HTTPStatus.OK
             self._send_json(status, health, send_body)
         elif path == "/metrics":
             self._send(HTTPStatus.OK, metrics.CONTENT_TYPE,
-                       metrics.render_metrics(app.health(), app.hub.totals()).encode(), send_body)
+                       metrics.render_metrics(server.status.health(), server.hub.totals()).encode(),
+                       send_body)
         elif path == "/snapshot.jpg":
-            frame = app.renderer.snapshot()
+            frame = server.snapshot()
             if frame is None:
                 self._send_text(HTTPStatus.SERVICE_UNAVAILABLE, "no frame yet", send_body)
             else:
@@ -144,7 +143,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _send_raw_snapshot(self, path: str, send_body: bool) -> None:
         """The newest raw frame as 16-bit greyscale PNG or .npy (uint16 (rows, cols))."""
-        _, frame = self.server.app.hub.raw.latest()
+        _, frame = self.server.hub.raw.latest()
         if frame is None:
             self._send_text(HTTPStatus.SERVICE_UNAVAILABLE, "no frame yet", send_body)
         elif not isinstance(frame, RawFrame):
@@ -176,14 +175,14 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         if not send_body:
             return
-        app = self.server.app
-        self.connection.settimeout(app.config.send_timeout_s)
-        viewer = app.hub.join("mjpeg", "%s:%d" % self.client_address[:2])
+        server = self.server
+        self.connection.settimeout(server.send_timeout_s)
+        viewer = server.hub.join("mjpeg", "%s:%d" % self.client_address[:2])
         log.info("client connected: %s /stream.mjpg", viewer.address)
-        seq = app.hub.encoded.latest()[0]
+        seq = server.hub.encoded.latest()[0]
         try:
-            while not app.stopping.is_set():
-                item = app.hub.encoded.wait_newer(seq, MJPEG_POLL_S)
+            while not server.stopping.is_set():
+                item = server.hub.encoded.wait_newer(seq, MJPEG_POLL_S)
                 if item is None:
                     continue
                 new_seq, frame = item
@@ -195,7 +194,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             log.info("client disconnected: %s /stream.mjpg (%s)", viewer.address,
                      "timed out" if isinstance(exc, TimeoutError) else "closed")
         finally:
-            app.hub.leave(viewer)
+            server.hub.leave(viewer)
 
     def _send_json(self, status: HTTPStatus, value: Any, send_body: bool) -> None:
         self._send(status, "application/json", json.dumps(value).encode(), send_body)
@@ -225,25 +224,49 @@ class RequestHandler(BaseHTTPRequestHandler):
 
 
 class HttpServer(ThreadingHTTPServer):
-    """A ThreadingHTTPServer that tracks its connections so shutdown can close them.
+    """The HTTP side, in a thread of its own plus one named thread per connection.
+
+    Tracks its connections so :meth:`stop` can close them. Run :meth:`serve_forever`
+    in a thread; :meth:`stop` (from any other thread) ends it, unblocks every
+    connection's thread and joins them.
 
     Args:
-        sock: a bound, listening socket (the app binds it so errors are reported early).
-        app: the running App (frames, health, config).
+        sock: a bound, listening socket (bound by the caller so errors are reported early).
+        hub: frames for snapshots and MJPEG, viewers and their totals for /metrics.
+        status: the /config.json and /healthz payloads.
+        snapshot: returns the newest frame rendered (None before the first).
+        send_timeout_s: drop an MJPEG client that could not take a frame for this long.
+        root: the folder holding ``index.html`` and ``static/``.
     """
 
     daemon_threads = False
     block_on_close = True
 
-    def __init__(self, sock: socket.socket, app: "App"):
+    def __init__(self, sock: socket.socket, hub: Hub, status: Status,
+                 snapshot: Callable[[], EncodedFrame | None], send_timeout_s: float,
+                 root: Path = ROOT):
         super().__init__(sock.getsockname()[:2], RequestHandler, bind_and_activate=False)
         self.socket.close()
         self.socket = sock
-        self.app = app
-        self.assets = load_assets()
+        self.hub, self.status, self.snapshot = hub, status, snapshot
+        self.send_timeout_s = send_timeout_s
+        self.assets = load_assets(root)
+        self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         self._threads: set[threading.Thread] = set()
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        return int(self.socket.getsockname()[1])
+
+    def stop(self) -> None:
+        """Stop accepting, close every connection, join every thread. Idempotent."""
+        self.stopping.set()
+        self.shutdown()
+        self.close_connections()
+        self.server_close()
 
     def process_request(self, request, client_address) -> None:
         """Handle the connection in a named thread (ThreadingMixIn's, with a name)."""

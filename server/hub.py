@@ -13,9 +13,11 @@ import collections
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
 from collections import Counter
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from .frames import EncodedFrame, SourceFrame
 
 T = TypeVar("T")
 
@@ -121,7 +123,7 @@ class Viewer:
         self.frames_sent += 1
         self.bytes_sent += size
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
@@ -130,8 +132,8 @@ class Hub:
 
     Attributes:
         raw: FrameSlot of SourceFrame, written by the source thread.
-        encoded: FrameSlot of EncodedFrame, written by the renderer (or, for ready-made
-            JPEGs, by the source's thread through the renderer).
+        encoded: FrameSlot of EncodedFrame, written by the renderer (in its own thread
+            for raw frames, in the source's thread for ready-made JPEGs).
         source_rate: RateMeter of source frames.
         published: number of encoded frames published.
 
@@ -143,8 +145,8 @@ class Hub:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic,
                  on_viewer_count: Callable[[int], object] = lambda count: None) -> None:
-        self.raw: FrameSlot = FrameSlot()
-        self.encoded: FrameSlot = FrameSlot()
+        self.raw: FrameSlot[SourceFrame] = FrameSlot()
+        self.encoded: FrameSlot[EncodedFrame] = FrameSlot()
         self.source_rate = RateMeter(clock)
         self.published = 0
         self._lock = threading.Lock()
@@ -153,13 +155,13 @@ class Hub:
         self._listeners: list[Callable[[], None]] = []
         self._on_viewer_count = on_viewer_count
 
-    def publish_source_frame(self, frame) -> int:
+    def publish_source_frame(self, frame: SourceFrame) -> int:
         """Called by the source thread for every new frame; never blocks on clients."""
         with self._lock:
             self.source_rate.tick()
         return self.raw.publish(frame)
 
-    def publish_encoded(self, frame) -> None:
+    def publish_encoded(self, frame: EncodedFrame) -> None:
         """Called with each encoded frame, in order; wakes waiting readers, calls every listener."""
         self.encoded.publish(frame, frame.seq)
         with self._lock:

@@ -14,10 +14,10 @@ from PIL import Image
 from lepton.radiometry import PixelUnit, celsius_to_pixels, to_celsius
 
 from . import colormaps
+from .render_settings import INTERPOLATIONS, RenderSettings
 
-AGC_MODES = ("linear", "percentile", "histogram", "fixed")
-INTERPOLATIONS = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
-MAX_SCALE = 8  # largest integer enlargement
+RESAMPLING = dict(zip(INTERPOLATIONS, (Image.Resampling.NEAREST, Image.Resampling.BILINEAR,
+                                       Image.Resampling.BICUBIC), strict=True))
 AGC_LEVELS = 256  # one AGC level per colormap entry
 MID_LEVEL = (AGC_LEVELS - 1) // 2  # what a constant frame maps to
 CENTER_SPOT = 2  # side of the centre spot in pixels (the Lepton spotmeter's default ROI is 2x2)
@@ -43,30 +43,6 @@ class FrameStats:
         """The ``stats`` object of the ``/stream`` header."""
         return {"min": self.min, "max": self.max, "mean": self.mean, "center": self.center,
                 "min_pos": list(self.min_pos), "max_pos": list(self.max_pos)}
-
-
-@dataclasses.dataclass(frozen=True)
-class RenderSettings:
-    """How to turn a raw frame into a picture.
-
-    Attributes:
-        colormap: a thermal palette or matplotlib colormap name (see colormaps).
-        agc: one of AGC_MODES.
-        range: (low, high) for ``fixed`` AGC, in display units (degrees C for
-            radiometric frames, counts otherwise); None otherwise.
-        clip_percent: for ``percentile`` AGC, the share of pixels clipped at each end, 0..49.
-        scale: integer enlargement factor, 1 keeps the sensor's resolution.
-        interpolation: "nearest", "bilinear" or "bicubic", used when scale > 1.
-        jpeg_quality: Pillow JPEG quality, 1..95.
-    """
-
-    colormap: str = "inferno"
-    agc: str = "linear"
-    range: tuple[float, float] | None = None
-    clip_percent: float = 1.0
-    scale: int = 1
-    interpolation: str = "bilinear"
-    jpeg_quality: int = 90
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,9 +125,6 @@ def apply_agc(pixels: np.ndarray, unit: PixelUnit, settings: RenderSettings) -> 
 
     Returns:
         AgcResult; never NaN, constant frames map to the middle level.
-
-    Raises:
-        ValueError: unknown mode, or ``fixed`` without a range.
     """
     mode = settings.agc
     if mode == "linear":
@@ -170,14 +143,11 @@ def apply_agc(pixels: np.ndarray, unit: PixelUnit, settings: RenderSettings) -> 
             return AgcResult(np.full(pixels.shape, MID_LEVEL, np.uint8), low, high)
         table = ((cumulative - first) * ((AGC_LEVELS - 1) / (cumulative[-1] - first)) + 0.5)
         return AgcResult(table.astype(np.uint8)[pixels - minimum], low, high)
-    elif mode == "fixed":
-        if settings.range is None:
-            raise ValueError("fixed AGC needs a range [low, high]")
+    else:  # fixed: RenderSettings guarantees the range
+        assert settings.range is not None
         low, high = settings.range
         if unit.is_temperature:
             low, high = float(celsius_to_pixels(low, unit)), float(celsius_to_pixels(high, unit))
-    else:
-        raise ValueError(f"unknown AGC mode {mode!r}; modes: {', '.join(AGC_MODES)}")
     return AgcResult(map_linear(pixels, low, high), low, high)
 
 
@@ -230,7 +200,7 @@ def enlarge(levels: np.ndarray, scale: int, interpolation: str = "bilinear") -> 
     Args:
         levels: ndarray uint8 (rows, cols).
         scale: 1..8.
-        interpolation: a key of INTERPOLATIONS.
+        interpolation: one of INTERPOLATIONS.
 
     Returns:
         ndarray uint8 (rows * scale, cols * scale).
@@ -239,7 +209,7 @@ def enlarge(levels: np.ndarray, scale: int, interpolation: str = "bilinear") -> 
         return levels
     rows, cols = levels.shape
     image = Image.fromarray(levels, "L").resize((cols * scale, rows * scale),
-                                                INTERPOLATIONS[interpolation])
+                                                RESAMPLING[interpolation])
     return np.asarray(image)
 
 
@@ -255,9 +225,6 @@ def render_jpeg(pixels: np.ndarray, unit: PixelUnit,
     Returns:
         (jpeg bytes, width, height, AGC result) with width = cols * scale and
         height = rows * scale.
-
-    Raises:
-        ValueError: bad AGC settings (see apply_agc).
     """
     agc = apply_agc(pixels, unit, settings)
     levels = enlarge(agc.levels, settings.scale, settings.interpolation)

@@ -1,9 +1,10 @@
 """The renderer: newest source frame -> EncodedFrame, only while someone watches.
 
-Raw frames (pixel values) are rendered in the renderer's own thread, so JPEG work
-never delays the thread that reads the camera. Ready-made JPEGs (file, tcp) need no
-rendering: the source's thread publishes them through :meth:`Renderer.publish` as they
-arrive, without waking another thread.
+Every source frame enters through :meth:`Renderer.receive`, in the source's thread,
+which decides by the frame's type: a raw frame (pixel values) goes to ``hub.raw`` and
+is rendered in the renderer's own thread (:meth:`Renderer.run`), so JPEG work never
+delays the thread that reads the camera; a ready-made JPEG (file, tcp) needs no
+rendering and is published to clients at once, without waking another thread.
 
 When nobody watches (or publishing is stopped) source frames are left in the hub's
 raw slot unrendered, so an idle Pi does no JPEG work; :meth:`Renderer.snapshot`
@@ -15,10 +16,11 @@ from __future__ import annotations
 import logging
 import threading
 
-from .commands import AcquisitionState
-from .frames import EncodedFrame, ImageFrame, RawFrame
+from .frames import EncodedFrame, ImageFrame, RawFrame, SourceFrame
 from .hub import Hub
 from .pipeline import compute_stats, render_jpeg, to_display
+from .render_settings import RenderSettings
+from .state import AcquisitionState
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +39,31 @@ class Renderer:
     def __init__(self, hub: Hub, state: AcquisitionState, source_kind: str):
         self._hub, self._state, self._source_kind = hub, state, source_kind
         self._cache_lock = threading.Lock()
-        self._cache: tuple[tuple, EncodedFrame] | None = None
+        self._cache: tuple[tuple[int, RenderSettings], EncodedFrame] | None = None
+
+    def receive(self, frame: SourceFrame) -> None:
+        """Take one source frame (the source's ``publish``; called in the source's thread).
+
+        Never blocks on clients. A RawFrame is left in ``hub.raw`` for :meth:`run`; an
+        ImageFrame is published to clients from this thread.
+        """
+        seq = self._hub.publish_source_frame(frame)
+        if isinstance(frame, ImageFrame):
+            self._publish(seq, frame)
 
     def run(self, stop: threading.Event) -> None:
-        """Render and publish each new source frame until ``stop`` is set (raw sources)."""
+        """Render and publish each new raw frame until ``stop`` is set (raw sources)."""
         seq = 0
         while not stop.is_set():
             item = self._hub.raw.wait_newer(seq, POLL_S)
             if item is not None:
                 seq, frame = item
-                self.publish(seq, frame)
+                if isinstance(frame, RawFrame):
+                    self._publish(seq, frame)
 
-    def publish(self, seq: int, frame: RawFrame | ImageFrame) -> None:
+    def _publish(self, seq: int, frame: SourceFrame) -> None:
         """Encode and publish one source frame if someone watches and publishing runs."""
-        if self._hub.has_viewers() and self._state.snapshot()["running"]:
+        if self._hub.has_viewers() and self._state.running:
             self._hub.publish_encoded(self.encode(seq, frame))
 
     def snapshot(self) -> EncodedFrame | None:
@@ -58,7 +71,7 @@ class Renderer:
         seq, frame = self._hub.raw.latest()
         return None if frame is None else self.encode(seq, frame)
 
-    def encode(self, seq: int, frame: RawFrame | ImageFrame) -> EncodedFrame:
+    def encode(self, seq: int, frame: SourceFrame) -> EncodedFrame:
         """Render one source frame with the current settings (cached per seq and settings)."""
         settings = self._state.render_settings()
         key = (seq, settings)

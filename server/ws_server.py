@@ -1,26 +1,28 @@
 """The WebSocket side: ``/stream`` (binary frames + JSON control) and ``/`` (base64 text).
 
-One asyncio event loop in one thread (``ws-server``) serves every client with the
-``websockets`` package. A hub listener schedules :meth:`_fan_out` on the
+One asyncio event loop in one thread (the app's ``ws-server``, running :meth:`WebSocketServer.run`)
+serves every client with the ``websockets`` package. A hub listener schedules :meth:`_fan_out` on the
 loop for each new frame; it hands the frame to every client whose previous frame has
 left our write buffer (the one-slot mailbox: a busy client skips frames) and writes
 without waiting, framing each message once for all clients. A client whose buffer
 has not drained for ``send_timeout_s`` is disconnected; nobody else notices. Frames
 are never compressed (JPEG does not compress); client messages over 4 KiB close that
-client with 1009.
+client with 1009. The protocol is described in docs/protocol.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import hmac
 import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
@@ -31,11 +33,9 @@ from websockets.protocol import State
 from lepton.errors import LeptonError
 
 from . import wire
-from .commands import CommandError, parse_command
-from .hub import Viewer
-
-if TYPE_CHECKING:
-    from .app import App
+from .commands import CommandError, apply_command, parse_command
+from .hub import Hub, Viewer
+from .state import AcquisitionState
 
 log = logging.getLogger(__name__)
 
@@ -83,11 +83,15 @@ def origin_allowed(origin: str | None, host_header: str | None, allowed: tuple[s
 
 
 class WebSocketServer:
-    """Runs the WebSocket server in a thread of its own.
+    """The WebSocket side: run :meth:`run` in a thread of its own, :meth:`stop` from another.
 
     Args:
         sock: a bound, listening TCP socket.
-        app: the running App (hub, state, source).
+        hub: frames to fan out, and where viewers join and leave.
+        state: the shared acquisition state (sent on connect, changed by commands).
+        run_ffc: starts a flat-field correction elsewhere and returns its future (it
+            raises NotImplementedError for sources without a shutter, LeptonError
+            when the camera refuses).
         send_timeout_s: disconnect a client that could not take a frame for this long.
         keepalive_s: ping interval; a peer that does not answer within it is dropped.
         allowed_origins: extra origins allowed to connect.
@@ -95,10 +99,14 @@ class WebSocketServer:
             ``?token=`` when connecting); viewing stays open.
     """
 
-    def __init__(self, sock: socket.socket, app: "App", send_timeout_s: float,
-                 keepalive_s: float, allowed_origins: tuple[str, ...] = (),
-                 control_token: str = ""):
-        self._sock, self._app, self._control_token = sock, app, control_token
+    START_TIMEOUT_S = 5.0  # how long :meth:`stop` waits for a :meth:`run` that is starting
+
+    def __init__(self, sock: socket.socket, hub: Hub, state: AcquisitionState,
+                 run_ffc: Callable[[], concurrent.futures.Future[None]],
+                 send_timeout_s: float, keepalive_s: float,
+                 allowed_origins: tuple[str, ...] = (), control_token: str = ""):
+        self._sock, self._hub, self._state, self._run_ffc = sock, hub, state, run_ffc
+        self._control_token = control_token
         self._send_timeout_s, self._keepalive_s = send_timeout_s, keepalive_s
         self._allowed_origins = allowed_origins
         self._clients: set[Client] = set()
@@ -106,25 +114,28 @@ class WebSocketServer:
         self._server: Server | None = None
         self._fan_out_pending = False
         self._last_seq = 0
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ws-server")
+        self.started = threading.Event()  # set once it accepts connections (or failed to)
+        self._finished = threading.Event()
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        return int(self._sock.getsockname()[1])
 
     # -- called from other threads
 
-    def start(self) -> None:
-        """Start serving; returns once the server accepts connections."""
-        self._thread.start()
-        self._started.wait(5.0)
-
     def stop(self) -> None:
-        """Close every connection and the listening socket; join the thread. Idempotent."""
-        if self._thread.is_alive() and not self._loop.is_closed():
-            try:
-                self._loop.call_soon_threadsafe(self._loop.stop)
-            except RuntimeError:  # loop already closed
-                pass
-        if self._thread.ident is not None:
-            self._thread.join()
+        """Close every connection and the listening socket; returns once :meth:`run` has.
+
+        Call it only once :meth:`run` was called (in another thread). Idempotent.
+        """
+        if not self.started.wait(self.START_TIMEOUT_S):
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        except RuntimeError:  # loop already closed
+            pass
+        self._finished.wait()
 
     def notify_frame(self) -> None:
         """Hub listener: a new frame is in ``hub.encoded`` (any thread; never blocks)."""
@@ -135,7 +146,7 @@ class WebSocketServer:
             except RuntimeError:  # loop closed during shutdown
                 pass
 
-    def notify_state(self, state: dict) -> None:
+    def notify_state(self, state: dict[str, Any]) -> None:
         """State listener: send the new state to every /stream client (any thread)."""
         try:
             self._loop.call_soon_threadsafe(self._send_state, state)
@@ -144,18 +155,20 @@ class WebSocketServer:
 
     # -- the loop thread
 
-    def _run(self) -> None:
+    def run(self) -> None:
+        """Serve until :meth:`stop`; then close every connection (blocks the calling thread)."""
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(self._start_serving())
-            self._started.set()
+            self.started.set()
             sweeper = self._loop.create_task(self._sweep())
             self._loop.run_forever()
             sweeper.cancel()
             self._loop.run_until_complete(self._shutdown())
         finally:
-            self._started.set()
+            self.started.set()
             self._loop.close()
+            self._finished.set()
 
     async def _start_serving(self) -> None:
         self._server = await serve(
@@ -193,7 +206,7 @@ class WebSocketServer:
         query = parse_qs(url.query)
         wire_form = WIRE_FORMS["raw" if kind == "stream" and query.get("raw") == ["1"] else kind]
         host, port = connection.remote_address[:2]
-        hub, state = self._app.hub, self._app.state
+        hub, state = self._hub, self._state
         client = Client(connection, hub.join(kind, f"{host}:{port}"), wire_form,
                         query.get("token", [None])[0], hub.encoded.latest()[0], time.monotonic())
         log.info("client connected: %s %s (%d clients)", client.viewer.address, url.path,
@@ -218,15 +231,15 @@ class WebSocketServer:
             command = parse_command(message)
             self._authorize(client, command)
             if command["cmd"] == "ffc":
-                await asyncio.get_running_loop().run_in_executor(None, self._app.run_ffc)
+                await asyncio.wrap_future(self._run_ffc())
             else:
-                self._app.state.apply(command)
+                apply_command(command, self._state)
         except (CommandError, NotImplementedError) as exc:
             await client.connection.send(wire.error_message(str(exc)))
         except LeptonError as exc:  # the camera refused or did not answer
             await client.connection.send(wire.error_message(f"ffc failed: {exc}"))
 
-    def _authorize(self, client: Client, command: dict) -> None:
+    def _authorize(self, client: Client, command: dict[str, Any]) -> None:
         """Raise CommandError unless the control token is unset or was given."""
         if not self._control_token:
             return
@@ -234,7 +247,7 @@ class WebSocketServer:
         if not hmac.compare_digest(given.encode(), self._control_token.encode()):
             raise CommandError("this command needs the control token (Control_Token)")
 
-    def _send_state(self, state: dict) -> None:
+    def _send_state(self, state: dict[str, Any]) -> None:
         message = wire.state_message(state)
         broadcast([c.connection for c in self._clients if c.viewer.protocol == "stream"], message)
 
@@ -247,7 +260,7 @@ class WebSocketServer:
         (``broadcast()`` would frame and copy the payload again per connection).
         """
         self._fan_out_pending = False
-        seq, frame = self._app.hub.encoded.latest()
+        seq, frame = self._hub.encoded.latest()
         if frame is None or seq <= self._last_seq:
             return
         self._last_seq = seq

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lepton.radiometry import PixelUnit  # noqa: E402
-from server.pipeline import RenderSettings, compute_stats, render_jpeg  # noqa: E402
+from server.pipeline import compute_stats, render_jpeg  # noqa: E402
+from server.render_settings import RenderSettings  # noqa: E402
 
 DATA_DIR = ROOT.parent / "shared" / "data" / "lepton"
 CAPTURE_PREFIX = "Jkillelea_Lepton-3-Module__"

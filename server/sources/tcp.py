@@ -33,7 +33,7 @@ import threading
 import time
 from typing import Any
 
-from ..app import listen
+from ..listening import listen
 from ..frames import ImageFrame
 from ..ratelimit import RateLimitedLog
 from .base import Publish, Source

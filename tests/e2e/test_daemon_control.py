@@ -90,8 +90,7 @@ def test_bad_values_get_an_error_and_change_nothing(simulated):
         ws.send(json.dumps({"cmd": "set", "colormap": "viridis", "scale": 99}))
         assert next_json(ws, "error")["error"] == "scale must be an integer from 1 to 8"
         ws.send(json.dumps({"cmd": "set", "agc": "fixed"}))
-        assert next_json(ws, "error")["error"] == (
-            "agc fixed needs a range: send range [low, high] with it")
+        assert next_json(ws, "error")["error"] == "range must be set when agc is fixed"
     assert simulated.health()["state"]["colormap"] == hello["state"]["colormap"] == "inferno"
 
 

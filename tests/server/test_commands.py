@@ -2,8 +2,9 @@
 
 import pytest
 
-from server.commands import AcquisitionState, CommandError, parse_command
-from server.pipeline import RenderSettings
+from server.commands import CommandError, apply_command, parse_command
+from server.render_settings import RenderSettings
+from server.state import AcquisitionState
 
 
 @pytest.mark.parametrize("message, error", [
@@ -13,7 +14,9 @@ from server.pipeline import RenderSettings
     ('{"cmd": "reboot"}', "unknown command 'reboot'; commands: start, stop, set, ffc"),
     ('{"cmd": "set"}', "set needs at least one of: colormap, agc, range, clip_percent, scale, "
                        "interpolation, jpeg_quality"),
-    ('{"cmd": "set", "colormap": "nope"}', "unknown colormap 'nope'"),
+    ('{"cmd": "set", "colormap": "nope"}', "colormap must be a thermal palette (ironbow, rainbow, "
+                                           "white-hot, black-hot) or a matplotlib colormap name, "
+                                           "e.g. inferno, magma, viridis, gray"),
     ('{"cmd": "set", "agc": "magic"}', "agc must be one of: linear, percentile, histogram, fixed"),
     ('{"cmd": "set", "scale": 9}', "scale must be an integer from 1 to 8"),
     ('{"cmd": "set", "scale": 2.0}', "scale must be an integer from 1 to 8"),
@@ -23,6 +26,8 @@ from server.pipeline import RenderSettings
     ('{"cmd": "set", "clip_percent": 50}', "clip_percent must be a number from 0 to 49.99"),
     ('{"cmd": "set", "range": [30, 20]}', "range must be [low, high] with low < high"),
     ('{"cmd": "set", "range": [true, 20]}', "range must be [low, high] with low < high"),
+    ('{"cmd": "set", "range": null}', "range must be [low, high] with low < high"),
+    ("[" * 2000 + "]" * 2000, "malformed command: nested too deeply"),
 ])
 def test_bad_commands(message, error):
     """Each bad command raises CommandError with a message for the client."""
@@ -35,17 +40,18 @@ def test_good_commands():
     """Valid commands come back normalised with only the known fields."""
     assert parse_command('{"cmd": "stop", "extra": 1}') == {"cmd": "stop"}
     assert parse_command('{"cmd": "set", "colormap": "ironbow", "range": [20, 30]}') == {
-        "cmd": "set", "colormap": "ironbow", "range": [20.0, 30.0]}
+        "cmd": "set", "colormap": "ironbow", "range": (20.0, 30.0)}
     assert parse_command('{"cmd": "ffc", "token": "s3cret"}') == {"cmd": "ffc", "token": "s3cret"}
 
 
 def test_fixed_agc_needs_a_range():
     """Switching to fixed AGC without any range is refused and changes nothing."""
     state = AcquisitionState(RenderSettings())
-    with pytest.raises(CommandError, match="agc fixed needs a range"):
-        state.apply({"cmd": "set", "agc": "fixed"})
+    with pytest.raises(CommandError) as raised:
+        apply_command({"cmd": "set", "agc": "fixed"}, state)
+    assert str(raised.value) == "range must be set when agc is fixed"
     assert state.snapshot()["agc"] == "linear"
-    state.apply({"cmd": "set", "agc": "fixed", "range": [20.0, 30.0]})
+    apply_command({"cmd": "set", "agc": "fixed", "range": (20.0, 30.0)}, state)
     assert state.render_settings().range == (20.0, 30.0)
 
 
@@ -54,7 +60,7 @@ def test_state_notifies_only_on_change():
     state = AcquisitionState(RenderSettings())
     seen = []
     state.add_listener(seen.append)
-    state.apply({"cmd": "stop"})
-    state.apply({"cmd": "stop"})
-    state.apply({"cmd": "set", "colormap": "gray"})
+    apply_command({"cmd": "stop"}, state)
+    apply_command({"cmd": "stop"}, state)
+    apply_command({"cmd": "set", "colormap": "gray"}, state)
     assert [(s["running"], s["colormap"]) for s in seen] == [(False, "inferno"), (False, "gray")]

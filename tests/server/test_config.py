@@ -28,7 +28,7 @@ def test_seed_config_loads_unchanged(tmp_path):
     config = load_config(["-c", write(tmp_path, SEED_CONF)])
     assert (config.http_host, config.http_port, config.ws_port) == ("0.0.0.0", 80, 9876)
     assert config.image == str(tmp_path / "thermal.jpg")
-    assert config.source == "auto" and config.colormap == "inferno" and config.scale == 1
+    assert config.source == "auto" and config.render.colormap == "inferno" and config.render.scale == 1
 
 
 def test_shipped_config_matches_defaults():
@@ -50,7 +50,7 @@ def test_command_line_overrides_file(tmp_path):
 def test_inline_comments_and_case(tmp_path):
     """Inline ; comments are stripped; section and key names are case-insensitive."""
     config = load_config(["-c", write(tmp_path, "[render]\nscale = 4   ; bigger\n")])
-    assert config.scale == 4
+    assert config.render.scale == 4
 
 
 @pytest.mark.parametrize("text, message", [
@@ -61,7 +61,7 @@ def test_inline_comments_and_case(tmp_path):
      "black-hot) or a matplotlib colormap name, e.g. inferno, magma, viridis, gray"),
     ("[Render]\nRange = 30 20\n",
      "[Render] Range = '30 20': must be empty or two numbers LOW HIGH with LOW < HIGH, e.g. 20 40"),
-    ("[Render]\nAGC = fixed\n", "[Render] Range = '': AGC = fixed needs a range: Range = LOW HIGH"),
+    ("[Render]\nAGC = fixed\n", "[Render] Range = '': must be set when agc is fixed"),
     ("[Source]\nSource = camera\n",
      "[Source] Source = 'camera': must be one of: auto, lepton, simulated, replay, file, tcp, zmq"),
     ("[Render]\nSharpness = 3\n",

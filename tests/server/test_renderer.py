@@ -5,18 +5,17 @@ import threading
 import numpy as np
 
 from lepton.radiometry import PixelUnit
-from server.commands import AcquisitionState
 from server.frames import ImageFrame, RawFrame
 from server.hub import Hub
-from server.pipeline import RenderSettings
+from server.render_settings import RenderSettings
+from server.renderer import Renderer
+from server.state import AcquisitionState
 from server.wire import parse_frame_message
 
 
 def setup():
     hub = Hub()
     state = AcquisitionState(RenderSettings())
-    from server.renderer import Renderer
-
     return hub, state, Renderer(hub, state, "simulated")
 
 
@@ -31,7 +30,7 @@ def test_encode_is_cached_per_frame_and_settings():
     frame = raw_frame()
     first = renderer.encode(5, frame)
     assert renderer.encode(5, frame) is first
-    state.apply({"cmd": "set", "colormap": "gray"})
+    state.change_settings(colormap="gray")
     second = renderer.encode(5, frame)
     assert second is not first and second.jpeg != first.jpeg
     header, jpeg, raw = parse_frame_message(second.stream_message_raw)
@@ -56,16 +55,28 @@ def test_renders_only_while_someone_watches():
     thread = threading.Thread(target=renderer.run, args=(stop,))
     thread.start()
     try:
-        hub.publish_source_frame(raw_frame())
+        renderer.receive(raw_frame())
         assert hub.encoded.wait_newer(0, 0.3) is None  # nobody watches
         viewer = hub.join("stream", "test")
-        hub.publish_source_frame(raw_frame())
+        renderer.receive(raw_frame())
         assert hub.encoded.wait_newer(0, 5.0)[0] == 2
-        state.apply({"cmd": "stop"})
-        hub.publish_source_frame(raw_frame())
+        state.set_running(False)
+        renderer.receive(raw_frame())
         assert hub.encoded.wait_newer(2, 0.3) is None  # paused
         hub.leave(viewer)
     finally:
         stop.set()
         thread.join(5)
     assert not thread.is_alive()
+
+
+def test_receive_publishes_image_frames_from_the_calling_thread():
+    """A ready-made JPEG is published to clients inside receive(); a raw frame waits for run()."""
+    hub, state, renderer = setup()
+    hub.join("stream", "test")
+    renderer.receive(raw_frame())
+    assert hub.encoded.latest() == (0, None)  # left for the renderer thread
+    renderer.receive(ImageFrame(b"\xff\xd8jpeg\xff\xd9", 32, 24, 1.5e9))
+    seq, encoded = hub.encoded.latest()
+    assert seq == 2 and encoded.jpeg == b"\xff\xd8jpeg\xff\xd9"
+    assert hub.raw.latest()[0] == 2

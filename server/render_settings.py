@@ -1,0 +1,319 @@
+"""The render settings and their one schema: server.conf, the ``set`` command, /config.json, docs.
+
+Every setting is described once in :data:`FIELDS`: its name (in the shared state, the
+``set`` command and /config.json), its ``[Render]`` key in server.conf, its default,
+what is allowed (the text every error message and the docs use), and how a value is
+read from JSON and from server.conf text. :class:`RenderSettings` checks every field
+and the cross-field rule (``fixed`` AGC needs a range) when it is made, so an invalid
+combination cannot exist anywhere in the daemon.
+
+Error tree::
+
+    SettingError (ValueError)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, ClassVar
+
+AGC_MODES = ("linear", "percentile", "histogram", "fixed")
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
+MAX_SCALE = 8  # largest integer enlargement
+MAX_JPEG_QUALITY = 95  # Pillow: above 95 the file grows with no visible gain
+MAX_CLIP_PERCENT = 49.99  # clipping 50 % at each end would leave nothing
+
+Range = tuple[float, float]
+
+
+class SettingError(ValueError):
+    """A render setting's value is not allowed.
+
+    Attributes:
+        name: the setting's name (``scale``), see :data:`FIELDS`.
+        value: the value given (as given, for the message), or None.
+        allowed: what would have been accepted ("an integer from 1 to 8").
+    """
+
+    def __init__(self, name: str, value: Any, allowed: str):
+        self.name, self.value, self.allowed = name, value, allowed
+        super().__init__(f"{name} must be {allowed}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One render setting: where it lives, its default and what is allowed.
+
+    Subclasses say how a value is read from JSON (:meth:`from_json`) and from
+    server.conf text (:meth:`from_text`); both return the value in its Python form,
+    which :meth:`check` then validates.
+
+    Attributes:
+        name: the name in the state, the ``set`` command and /config.json.
+        key: the ``[Render]`` key in server.conf.
+        default: the built-in default, in Python form.
+        summary: one line for the docs.
+    """
+
+    kind: ClassVar[str] = ""  # the type /config.json names: "choice", "integer", ...
+
+    name: str
+    key: str
+    default: Any
+    summary: str
+
+
+    @property
+    def allowed(self) -> str:
+        """What a JSON value may be, in words ("one of: linear, fixed")."""
+        raise NotImplementedError
+
+    @property
+    def allowed_text(self) -> str:
+        """What a server.conf value may be, in words (as :attr:`allowed` unless it differs)."""
+        return self.allowed
+
+    @property
+    def default_text(self) -> str:
+        """The default as written in server.conf."""
+        return "" if self.default is None else f"{self.default:g}" if isinstance(
+            self.default, float) else str(self.default)
+
+    def check(self, value: Any) -> bool:
+        """True if a value in Python form is allowed."""
+        raise NotImplementedError
+
+    def from_json(self, value: Any) -> Any:
+        """A JSON value (from a ``set`` command) in Python form.
+
+        Raises:
+            SettingError: the value is not allowed.
+        """
+        converted = self._convert_json(value)
+        if converted is None or not self.check(converted):
+            raise SettingError(self.name, value, self.allowed)
+        return converted
+
+    def from_text(self, text: str) -> Any:
+        """A server.conf value in Python form.
+
+        Raises:
+            SettingError: the value is not allowed (its ``allowed`` is :attr:`allowed_text`).
+        """
+        try:
+            converted = self._convert_text(text.strip())
+        except ValueError:
+            converted = None
+        if not self._text_ok(converted) or not self.check(converted):
+            raise SettingError(self.name, text, self.allowed_text)
+        return converted
+
+    def describe(self) -> dict[str, Any]:
+        """The field for /config.json: name, kind, default, allowed and its bounds."""
+        return {"name": self.name, "kind": self.kind, "default": self.default,
+                "allowed": self.allowed}
+
+    def _convert_json(self, value: Any) -> Any:
+        return value
+
+    def _convert_text(self, text: str) -> Any:
+        return text
+
+    def _text_ok(self, converted: Any) -> bool:
+        return converted is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice(Field):
+    """One of a fixed list of words (case-insensitive in server.conf)."""
+
+    choices: tuple[str, ...] = ()
+
+    kind: ClassVar[str] = "choice"
+
+    @property
+    def allowed(self) -> str:
+        return "one of: " + ", ".join(self.choices)
+
+    def check(self, value: Any) -> bool:
+        return value in self.choices
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "choices": list(self.choices)}
+
+    def _convert_text(self, text: str) -> Any:
+        return {c.lower(): c for c in self.choices}.get(text.lower())
+
+
+@dataclasses.dataclass(frozen=True)
+class Integer(Field):
+    """An integer within [low, high] (a JSON float such as 2.0 is refused)."""
+
+    low: int = 0
+    high: int = 0
+
+    kind: ClassVar[str] = "integer"
+
+    @property
+    def allowed(self) -> str:
+        return f"an integer from {self.low} to {self.high}"
+
+    def check(self, value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and (
+            self.low <= value <= self.high)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "min": self.low, "max": self.high}
+
+    def _convert_text(self, text: str) -> Any:
+        return int(text)
+
+
+@dataclasses.dataclass(frozen=True)
+class Number(Field):
+    """A number within [low, high]."""
+
+    low: float = 0.0
+    high: float = 0.0
+
+    kind: ClassVar[str] = "number"
+
+    @property
+    def allowed(self) -> str:
+        return f"a number from {self.low:g} to {self.high:g}"
+
+    def check(self, value: Any) -> bool:
+        return _is_number(value) and self.low <= value <= self.high
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "min": self.low, "max": self.high}
+
+    def _convert_json(self, value: Any) -> Any:
+        return float(value) if _is_number(value) else None
+
+    def _convert_text(self, text: str) -> Any:
+        return float(text)
+
+
+@dataclasses.dataclass(frozen=True)
+class RangeField(Field):
+    """``[low, high]`` with low < high (server.conf: ``LOW HIGH``, or empty for none)."""
+
+    kind: ClassVar[str] = "range"
+
+    @property
+    def allowed(self) -> str:
+        return "[low, high] with low < high"
+
+    @property
+    def allowed_text(self) -> str:
+        return "empty or two numbers LOW HIGH with LOW < HIGH, e.g. 20 40"
+
+    def check(self, value: Any) -> bool:
+        return value is None or (
+            isinstance(value, tuple) and len(value) == 2 and all(map(_is_number, value))
+            and all(map(math.isfinite, value)) and value[0] < value[1])
+
+    def _convert_json(self, value: Any) -> Any:
+        if isinstance(value, list) and len(value) == 2 and all(map(_is_number, value)):
+            return (float(value[0]), float(value[1]))
+        return None
+
+    def _convert_text(self, text: str) -> Any:
+        words = text.replace(",", " ").split()
+        if not words:
+            return None
+        low, high = (float(w) for w in words)
+        return (low, high)
+
+    def _text_ok(self, converted: Any) -> bool:
+        return True  # empty means no range
+
+
+@dataclasses.dataclass(frozen=True)
+class Colormap(Field):
+    """A thermal palette or a matplotlib colormap name (see :mod:`server.colormaps`)."""
+
+    kind: ClassVar[str] = "colormap"
+
+    @property
+    def allowed(self) -> str:
+        return ("a thermal palette (ironbow, rainbow, white-hot, black-hot) or a matplotlib "
+                "colormap name, e.g. inferno, magma, viridis, gray")
+
+    def check(self, value: Any) -> bool:
+        from . import colormaps  # matplotlib is slow to import; only when a value is checked
+
+        return isinstance(value, str) and colormaps.is_known(value)
+
+
+COLORMAP = Colormap("colormap", "Colormap", "inferno",
+                    "palette; the page lists them all (/colormaps.json)")
+AGC = Choice("agc", "AGC", "linear", "automatic gain control: frame min to max, ignore "
+             "clip_percent at each end, histogram equalisation, or a fixed range", AGC_MODES)
+RANGE = RangeField("range", "Range", None,
+                   "the fixed AGC range, in degrees C for radiometric sources, else counts")
+CLIP_PERCENT = Number("clip_percent", "Clip_Percent", 1.0,
+                      "share of pixels clipped at each end by percentile AGC", 0.0,
+                      MAX_CLIP_PERCENT)
+SCALE = Integer("scale", "Scale", 1, "integer enlargement of the sensor's pixels", 1, MAX_SCALE)
+INTERPOLATION = Choice("interpolation", "Interpolation", "bilinear",
+                       "resampling when enlarged", INTERPOLATIONS)
+JPEG_QUALITY = Integer("jpeg_quality", "JPEG_Quality", 90, "Pillow JPEG quality", 1,
+                       MAX_JPEG_QUALITY)
+
+FIELDS: tuple[Field, ...] = (COLORMAP, AGC, RANGE, CLIP_PERCENT, SCALE, INTERPOLATION,
+                             JPEG_QUALITY)
+FIELDS_BY_NAME = {f.name: f for f in FIELDS}
+
+
+@dataclasses.dataclass(frozen=True)
+class RenderSettings:
+    """How to turn a raw frame into a picture; valid by construction.
+
+    Attributes (see :data:`FIELDS` for what each allows):
+        colormap: a thermal palette or matplotlib colormap name.
+        agc: one of AGC_MODES.
+        range: (low, high) for ``fixed`` AGC, in display units (degrees C for
+            radiometric frames, counts otherwise), or None.
+        clip_percent: for ``percentile`` AGC, the share of pixels clipped at each end.
+        scale: integer enlargement factor, 1 keeps the sensor's resolution.
+        interpolation: one of INTERPOLATIONS, used when scale > 1.
+        jpeg_quality: Pillow JPEG quality.
+
+    Raises:
+        SettingError: a field is not allowed, or ``agc`` is ``fixed`` without a range.
+    """
+
+    colormap: str = COLORMAP.default
+    agc: str = AGC.default
+    range: Range | None = RANGE.default
+    clip_percent: float = CLIP_PERCENT.default
+    scale: int = SCALE.default
+    interpolation: str = INTERPOLATION.default
+    jpeg_quality: int = JPEG_QUALITY.default
+
+    def __post_init__(self) -> None:
+        for field in FIELDS:
+            value = getattr(self, field.name)
+            if not field.check(value):
+                raise SettingError(field.name, value, field.allowed)
+        if self.agc == "fixed" and self.range is None:
+            raise SettingError(RANGE.name, None, "set when agc is fixed")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The settings as JSON values, in :data:`FIELDS` order (range as a list or None)."""
+        values = {f.name: getattr(self, f.name) for f in FIELDS}
+        values["range"] = list(self.range) if self.range else None
+        return values
+
+
+def markdown_rows() -> list[str]:
+    """The ``[Render]`` rows of the README's server.conf table, one per field."""
+    return [f"| `{f.key}` | `{f.default_text}` | | {f.summary}: {f.allowed_text} |"
+            for f in FIELDS]

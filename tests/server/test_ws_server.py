@@ -1,0 +1,207 @@
+"""server.ws_server in-process: the /stream and / protocols, commands, origins, the token, FFC.
+
+Each test builds a WebSocketServer from a real hub, state and renderer on 127.0.0.1 and
+talks to it with the real ``websockets`` client; no daemon subprocess.
+"""
+
+from __future__ import annotations
+
+import base64
+import concurrent.futures
+import contextlib
+import json
+import threading
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+from server.frames import EncodedFrame
+from server.wire import parse_frame_message
+from tests.server.outputs import Parts, ws_server
+
+TIMEOUT_S = 5.0
+MESSAGES = 100  # the most messages a helper reads while looking for one
+
+
+def open_client(port: int, path: str = "/stream", origin: str | None = None) -> ClientConnection:
+    return connect(f"ws://127.0.0.1:{port}{path}", open_timeout=TIMEOUT_S,
+                   origin=origin)  # type: ignore[arg-type]
+
+
+def hello(ws: ClientConnection) -> dict[str, Any]:
+    """The hello message's state (the first message on /stream)."""
+    message = json.loads(ws.recv(timeout=TIMEOUT_S))
+    assert message["type"] == "hello" and message["version"] == 1
+    return message["state"]
+
+
+def next_binary(ws: ClientConnection) -> bytes:
+    """The next binary message, skipping text (state messages as viewers come and go)."""
+    for _ in range(MESSAGES):
+        message = ws.recv(timeout=TIMEOUT_S)
+        if isinstance(message, bytes):
+            return message
+    raise AssertionError(f"no binary message among {MESSAGES}")
+
+
+def next_text(ws: ClientConnection, kind: str) -> dict[str, Any]:
+    """The next text message of type ``kind``, skipping frames and other messages."""
+    for _ in range(MESSAGES):
+        message = ws.recv(timeout=TIMEOUT_S)
+        if isinstance(message, str) and (decoded := json.loads(message))["type"] == kind:
+            return decoded
+    raise AssertionError(f"no {kind} message among {MESSAGES}")
+
+
+def next_state(ws: ClientConnection, **expected: Any) -> dict[str, Any]:
+    """The next state message holding ``expected`` (skipping viewer-count changes)."""
+    for _ in range(MESSAGES):
+        state = next_text(ws, "state")
+        if all(state[k] == v for k, v in expected.items()):
+            return state
+    raise AssertionError(f"no state with {expected} among {MESSAGES}")
+
+
+def first_frame(ws: ClientConnection, parts: Parts) -> EncodedFrame:
+    """Publish frames until the client receives one; returns it.
+
+    A client gets only frames published after it was registered, which happens just
+    after its hello was sent, so the first frames may go by.
+    """
+    for _ in range(20):
+        frame = parts.publish()
+        with contextlib.suppress(TimeoutError):
+            while True:
+                if ws.recv(timeout=0.25) == frame.stream_message:
+                    return frame
+    raise AssertionError("no frame reached the client")
+
+
+def test_stream_client_gets_hello_then_each_new_frame():
+    """/stream: hello with the state, then the exact bytes of each published frame's message."""
+    parts = Parts()
+    with ws_server(parts) as server, open_client(server.port) as ws:
+        state = hello(ws)
+        assert state["colormap"] == "inferno" and state["running"] is True
+        first = first_frame(ws, parts)
+        second = parts.publish()
+        assert next_binary(ws) == second.stream_message
+        header, jpeg, raw = parse_frame_message(second.stream_message)
+        assert header["seq"] == first.seq + 1 and jpeg[:2] == b"\xff\xd8" and raw == b""
+
+
+def test_raw_and_legacy_clients_get_their_wire_forms():
+    """/stream?raw=1 gets the pixels too; / gets base64 text of the JPEG."""
+    parts = Parts()
+    with (ws_server(parts) as server, open_client(server.port, "/stream?raw=1") as raw_ws,
+          open_client(server.port, "/") as legacy):
+        hello(raw_ws)
+        for _ in range(20):  # until the legacy client is registered
+            frame = parts.publish()
+            with contextlib.suppress(TimeoutError):
+                if base64.b64decode(legacy.recv(timeout=0.25)) == frame.jpeg:
+                    break
+        else:
+            raise AssertionError("no frame reached the legacy client")
+        for _ in range(20):
+            header, _, raw = parse_frame_message(next_binary(raw_ws))
+            if header["seq"] == frame.seq:
+                break
+        assert header["raw"] == {"rows": 120, "cols": 160, "dtype": "<u2", "unit": "centikelvin"}
+        assert raw == frame.source_frame.pixels.astype("<u2").tobytes()  # type: ignore[union-attr]
+
+
+def test_unknown_path_and_foreign_origin_are_refused():
+    """The handshake answers 404 for an unknown path and 403 for another site's origin."""
+    parts = Parts()
+    with ws_server(parts, allowed_origins=("http://dash.example",)) as server:
+        with pytest.raises(InvalidStatus) as refused:
+            open_client(server.port, "/elsewhere")
+        assert refused.value.response.status_code == 404
+        with pytest.raises(InvalidStatus) as refused:
+            open_client(server.port, origin="http://attacker.example")
+        assert refused.value.response.status_code == 403
+        with open_client(server.port, origin="http://dash.example") as ws:
+            hello(ws)
+
+
+def test_set_reaches_every_client_and_a_bad_command_only_its_sender():
+    """A valid set changes the shared state for all; a bad one is answered to its sender only."""
+    parts = Parts()
+    with ws_server(parts) as server, open_client(server.port) as a, open_client(server.port) as b:
+        hello(a)
+        hello(b)
+        a.send(json.dumps({"cmd": "set", "scale": 9}))
+        assert next_text(a, "error") == {"type": "error",
+                                         "error": "scale must be an integer from 1 to 8"}
+        a.send("[" * 2000 + "]" * 2000)
+        assert next_text(a, "error")["error"] == "malformed command: nested too deeply"
+        b.send(json.dumps({"cmd": "set", "colormap": "ironbow", "range": [20, 30]}))
+        for ws in (a, b):
+            state = next_state(ws, colormap="ironbow")
+            assert state["range"] == [20.0, 30.0] and state["scale"] == 1
+        assert parts.state.render_settings().range == (20.0, 30.0)
+
+
+def test_control_token_guards_commands_not_viewing():
+    """With Control_Token set, commands without it are refused; with it (field or query) they work."""
+    parts = Parts()
+    with (ws_server(parts, control_token="s3cret") as server, open_client(server.port) as ws,
+          open_client(server.port, "/stream?token=s3cret") as trusted):
+        hello(ws)
+        hello(trusted)
+        ws.send(json.dumps({"cmd": "stop"}))
+        assert next_text(ws, "error")["error"] == (
+            "this command needs the control token (Control_Token)")
+        assert parts.state.running
+        ws.send(json.dumps({"cmd": "stop", "token": "s3cret"}))
+        next_state(ws, running=False)
+        trusted.send(json.dumps({"cmd": "start"}))
+        next_state(trusted, running=True)
+
+
+def test_ffc_runs_through_the_callable_and_reports_its_failure():
+    """ffc calls run_ffc and awaits it: a source without a shutter gets an error reply."""
+    with ws_server(Parts()) as server, open_client(server.port) as ws:
+        hello(ws)
+        ws.send(json.dumps({"cmd": "ffc"}))
+        assert next_text(ws, "error")["error"] == "ffc is only available with a Lepton camera"
+
+    ran = threading.Event()
+    with (concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ffc-test") as executor,
+          ws_server(Parts(), run_ffc=lambda: executor.submit(ran.set)) as server,
+          open_client(server.port) as ws):
+        hello(ws)
+        ws.send(json.dumps({"cmd": "ffc"}))
+        ws.send(json.dumps({"cmd": "set", "scale": 0}))  # answered only after the ffc returned
+        assert next_text(ws, "error")["error"] == "scale must be an integer from 1 to 8"
+        assert ran.is_set()
+
+
+def test_oversized_message_closes_only_that_client():
+    """A client message over 4 KiB closes that client with 1009; the others keep their frames."""
+    parts = Parts()
+    with (ws_server(parts) as server, open_client(server.port) as bad,
+          open_client(server.port) as good):
+        hello(bad)
+        hello(good)
+        bad.send("x" * 5000)
+        with pytest.raises(ConnectionClosed) as closed:
+            for _ in range(MESSAGES):
+                bad.recv(timeout=TIMEOUT_S)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+        first_frame(good, parts)
+
+
+def test_stop_closes_connected_clients():
+    """stop() ends run() with clients still connected; they see the connection close."""
+    parts = Parts()
+    with ws_server(parts) as server, open_client(server.port) as ws:
+        hello(ws)
+        server.stop()
+        with pytest.raises(ConnectionClosed):
+            for _ in range(MESSAGES):
+                ws.recv(timeout=TIMEOUT_S)
+        assert parts.hub.viewers() == []
