@@ -39,7 +39,8 @@ def render_sample(capture: Path) -> tuple[bytes, str]:
     """Render one capture; returns (JPEG bytes, a one-line description of its range)."""
     pixels = np.load(capture)
     if pixels.dtype != np.uint16 or pixels.ndim != 2:
-        raise ValueError(f"{capture}: expected a 2-D uint16 array, got {pixels.dtype} {pixels.shape}")
+        raise ValueError(f"{capture}: expected a 2-D uint16 array, "
+                         f"got {pixels.dtype} {pixels.shape}")
     jpeg, width, height, _ = render_jpeg(pixels, PixelUnit.CENTIKELVIN, SETTINGS)
     stats = compute_stats(pixels, PixelUnit.CENTIKELVIN)
     return jpeg, f"{width}x{height}, {stats.min:.1f}..{stats.max:.1f} °C"
