@@ -3,7 +3,7 @@
 The frames that ``shift.sh`` cycles into the ``file`` source's image. They are rendered
 with the daemon's own pipeline (linear AGC, inferno, scale 4 -> 640x480) from three
 radiometric Lepton 3.5 captures of the BSD-2-Clause repository Jkillelea/Lepton-3-Module,
-kept in ``../shared/data/lepton`` (see its README and our SAMPLE_FRAMES.md).
+whose copies are in ``tests/data`` (see tests/data/README.md and SAMPLE_FRAMES.md).
 
 Usage::
 
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from lepton.radiometry import PixelUnit  # noqa: E402
 from server.pipeline import RenderSettings, compute_stats, render_jpeg  # noqa: E402
 
-DATA_DIR = ROOT.parent / "shared" / "data" / "lepton"
+DATA_DIR = ROOT / "tests" / "data"
 CAPTURE_PREFIX = "Jkillelea_Lepton-3-Module__"
 SAMPLES = {  # output name: capture (radiometric centikelvin, (120, 160) uint16)
     "thermal2.jpg": "raw1.npy",
