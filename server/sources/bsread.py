@@ -1,8 +1,8 @@
 """PSI bsread messages: the parts of one ZeroMQ multipart message in, decoded channels out.
 
 Pure: no sockets, threads or clocks. :class:`BsreadParser` keeps one piece of state, the
-data headers it has seen, keyed by their hash (specs/bsread.md §9). Every fact below
-cites a section of ``specs/bsread.md`` (built from PSI's Python, C++, Rust and Java
+data headers it has seen, keyed by their hash (§9). Every fact below cites a section
+of ``docs/bsread.md`` as §N (built from PSI's Python, C++, Rust and Java
 implementations and checked against captures of the real Python sender).
 
 Decompression does not use the ``bitshuffle`` package, although it is installed:

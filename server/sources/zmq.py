@@ -1,4 +1,4 @@
-"""The ``zmq`` source: a ZeroMQ stream in PSI's bsread protocol (specs/bsread.md).
+"""The ``zmq`` source: a ZeroMQ stream in PSI's bsread protocol (docs/bsread.md, §N below).
 
 One 2-D channel (``ZMQ_Channel``, default the first 2-D channel of the data header)
 becomes a :class:`RawFrame` in counts, rendered like a raw thermal frame; every scalar
