@@ -119,6 +119,7 @@ async def run(args: argparse.Namespace) -> dict:
     window: asyncio.Future = loop.create_future()
     viewers = [Viewer(args.kind) for _ in range(args.n)]
     readers: list[asyncio.Task] = []
+    reading: list[Viewer] = []  # readers[i] reads for reading[i] (in the order they connected)
     gate = asyncio.Semaphore(args.connect_concurrency)
 
     async def open_one(viewer: Viewer) -> None:
@@ -131,6 +132,7 @@ async def run(args: argparse.Namespace) -> dict:
                 viewer.error = f"connect: {type(exc).__name__}: {exc}"
                 return
         readers.append(asyncio.create_task(viewer.read(window)))
+        reading.append(viewer)
 
     await asyncio.gather(*(open_one(v) for v in viewers))
     connected = sum(v.connection is not None for v in viewers)
@@ -146,7 +148,7 @@ async def run(args: argparse.Namespace) -> dict:
     for viewer in viewers:  # the gap from the last frame to the window's end
         viewer.max_gap_s = max(viewer.max_gap_s, t1 - (viewer.previous or t0))
     outcomes = await asyncio.gather(*readers, return_exceptions=True)
-    for viewer, outcome in zip([v for v in viewers if v.connection is not None], outcomes):
+    for viewer, outcome in zip(reading, outcomes, strict=True):
         if isinstance(outcome, Exception) and not isinstance(outcome, asyncio.CancelledError):
             viewer.error = f"read: {type(outcome).__name__}: {outcome}"
 

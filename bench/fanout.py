@@ -73,6 +73,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import itertools
 import math
 import os
 import select
@@ -186,7 +187,7 @@ class ServerProcess:
         self.port = 0
         self.log_path = os.path.join(tmpdir, f"server-{os.getpid()}-{time.monotonic_ns()}.log")
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         c = self.case
         if c.server == "ours":
             conf = os.path.join(self.tmpdir, "bench.conf")
@@ -276,15 +277,14 @@ def run_case(case: Case, image: str, tmpdir: str, per_proc: int) -> dict:
             shares = [case.n // nprocs + (i < case.n % nprocs) for i in range(nprocs)]
             for i, share in enumerate(shares):
                 out = os.path.join(tmpdir, f"clients-{i}.json")
-                err = open(os.path.join(tmpdir, f"clients-{i}.err"), "w")
-                proc = subprocess.Popen(
-                    [sys.executable, os.path.join(BENCH, "clients.py"),
-                     "--url", f"ws://127.0.0.1:{server.port}{url_path}", "--kind", case.kind,
-                     "--n", str(share), "--out", out,
-                     "--connect-concurrency", "8" if case.server == "original" else "32"],
-                    cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
-                    text=True)
-                err.close()
+                with open(os.path.join(tmpdir, f"clients-{i}.err"), "w") as err:
+                    proc = subprocess.Popen(
+                        [sys.executable, os.path.join(BENCH, "clients.py"),
+                         "--url", f"ws://127.0.0.1:{server.port}{url_path}", "--kind", case.kind,
+                         "--n", str(share), "--out", out,
+                         "--connect-concurrency", "8" if case.server == "original" else "32"],
+                        cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+                        text=True)
                 clients.append((proc, out))
             connected = failed = 0
             deadline = time.monotonic() + connect_allowance_s
@@ -359,7 +359,7 @@ def summarize(case: Case, results: list[dict], connected: int, failed: int,
     latencies = []
     for c in keeping:
         seqs = sorted(c["seqs"])
-        gaps = sum(b - a - 1 for a, b in zip(seqs, seqs[1:]) if b > a + 1)
+        gaps = sum(b - a - 1 for a, b in itertools.pairwise(seqs) if b > a + 1)
         lost += gaps
         clients_with_loss += gaps > 0
         edges.extend(tuple(e) for e in (c["first"], c["last"]) if e)

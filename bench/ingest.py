@@ -8,11 +8,11 @@ One daemon (``websocket_http_server.py --source tcp``, everything on 127.0.0.1, 
 0) and, in this process, one producer thread written like the imagestream client
 (``>Q`` length, ``sendall``) and one ``websockets`` sync client on ``/stream``.
 
-Frames (``--image``: one given picture instead): 64 different 640x480 JPEGs of a moving gradient (``tools/send_frames.py``'s
-pattern, about 30-40 KB each); each is sent with a JPEG comment segment (COM, 0xFFFE,
-right after SOI; decoders ignore it) holding its sequence number, so the client knows
-which frame it got. The tcp source passes JPEGs through untouched, so the client
-receives exactly the bytes that were sent.
+Frames (``--image``: one given picture instead): 64 different 640x480 JPEGs of a moving
+gradient (``tools/send_frames.py``'s pattern, about 30-40 KB each); each is sent with a
+JPEG comment segment (COM, 0xFFFE, right after SOI; decoders ignore it) holding its
+sequence number, so the client knows which frame it got. The tcp source passes JPEGs
+through untouched, so the client receives exactly the bytes that were sent.
 
 Per target rate (0 = as fast as ``sendall`` goes), for ``--seconds``:
 

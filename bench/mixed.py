@@ -1,4 +1,4 @@
-"""MJPEG and WebSocket viewers mixed: 50 of each on one daemon, with and without a stalled MJPEG client.
+"""Mixed viewers: 50 /stream and 50 /stream.mjpg on one daemon, then with a stalled MJPEG one.
 
 The daemon runs ``--source file`` re-publishing a 160x120 JPEG every 0.1 s (10 Hz, above
 the Lepton's 8.7 Hz) on 127.0.0.1. In this process, one asyncio loop runs ``--each``

@@ -47,7 +47,7 @@ FRAMES = {
 
 
 def per_frame_ms(render, repeat: int) -> tuple[float, int]:
-    """Median milliseconds of ``render()`` over ``repeat`` calls (after a warm-up), and its bytes."""
+    """Median milliseconds of ``render()`` over ``repeat`` calls (after a warm-up), and bytes."""
     size = len(render())
     times = []
     for _ in range(repeat):

@@ -62,7 +62,7 @@ def test_every_read_is_a_whole_sample_frame_and_no_temp_file_is_left(tmp_path):
             if data is None:
                 continue  # not written yet
             reads += 1
-            assert data.endswith(b"\xff\xd9"), f"read {reads}: {len(data)} bytes, no JPEG end marker"
+            assert data.endswith(b"\xff\xd9"), f"read {reads}: {len(data)} bytes, no JPEG EOI"
             Image.open(io.BytesIO(data)).load()
             assert data in samples, f"read {reads}: {len(data)} bytes match no sample frame"
             seen[samples[data]] = seen.get(samples[data], 0) + 1

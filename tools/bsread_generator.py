@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Send a PSI bsread stream (specs/bsread.md) for the daemon's ``zmq`` source.
+"""Send a PSI bsread stream (docs/bsread.md, §N below) for the daemon's ``zmq`` source.
 
 Binds a ZeroMQ PUSH socket (PUB with ``--pub``) like bsread's Sender (§1) and sends, at
 10 Hz by default, messages of three channels (§2-§7):
@@ -41,7 +41,7 @@ import zmq
 
 WIDTH, HEIGHT = 640, 480
 SEND_TIMEOUT_MS = 200  # a PUSH with no receiver blocks; this keeps --seconds honest
-QUEUE = 10  # [PY] Sender queue_size (§1)
+QUEUE = 10  # PY's Sender queue_size (§1)
 TYPES = {np.dtype("uint16"): "uint16", np.dtype("float64"): "float64",
          np.dtype("int32"): "int32", np.dtype("int64"): "int64", np.dtype("uint8"): "uint8"}
 

@@ -3,7 +3,7 @@
 The frames that ``shift.sh`` cycles into the ``file`` source's image. They are rendered
 with the daemon's own pipeline (linear AGC, inferno, scale 4 -> 640x480) from three
 radiometric Lepton 3.5 captures of the BSD-2-Clause repository Jkillelea/Lepton-3-Module,
-kept in ``../shared/data/lepton`` (see its README and our SAMPLE_FRAMES.md).
+whose copies are in ``tests/data`` (see tests/data/README.md and SAMPLE_FRAMES.md).
 
 Usage::
 
@@ -25,7 +25,7 @@ from lepton.radiometry import PixelUnit  # noqa: E402
 from server.pipeline import compute_stats, render_jpeg  # noqa: E402
 from server.render_settings import RenderSettings  # noqa: E402
 
-DATA_DIR = ROOT.parent / "shared" / "data" / "lepton"
+DATA_DIR = ROOT / "tests" / "data"
 CAPTURE_PREFIX = "Jkillelea_Lepton-3-Module__"
 SAMPLES = {  # output name: capture (radiometric centikelvin, (120, 160) uint16)
     "thermal2.jpg": "raw1.npy",
@@ -40,7 +40,8 @@ def render_sample(capture: Path) -> tuple[bytes, str]:
     """Render one capture; returns (JPEG bytes, a one-line description of its range)."""
     pixels = np.load(capture)
     if pixels.dtype != np.uint16 or pixels.ndim != 2:
-        raise ValueError(f"{capture}: expected a 2-D uint16 array, got {pixels.dtype} {pixels.shape}")
+        raise ValueError(f"{capture}: expected a 2-D uint16 array, "
+                         f"got {pixels.dtype} {pixels.shape}")
     jpeg, width, height, _ = render_jpeg(pixels, PixelUnit.CENTIKELVIN, SETTINGS)
     stats = compute_stats(pixels, PixelUnit.CENTIKELVIN)
     return jpeg, f"{width}x{height}, {stats.min:.1f}..{stats.max:.1f} °C"

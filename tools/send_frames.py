@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Push frames to the daemon's ``tcp`` source (imagestream protocol, INTERFACE.md).
+"""Push frames to the daemon's ``tcp`` source (docs/protocol.md, section 3.2).
 
 Each frame goes out as an 8-byte big-endian length (``struct`` format ``>Q``) and then
 that many bytes of JPEG or PNG, written with ``sendall`` like the original imagestream
@@ -35,7 +35,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-LENGTH = struct.Struct(">Q")  # INTERFACE.md, Sources, tcp
+LENGTH = struct.Struct(">Q")  # docs/protocol.md, 3.2: the frame's length, big-endian
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 JPEG_SOI, JPEG_EOI = b"\xff\xd8", b"\xff\xd9"  # ITU-T T.81 markers
 READ_BYTES = 1 << 16

@@ -1,8 +1,8 @@
 """PSI bsread messages: the parts of one ZeroMQ multipart message in, decoded channels out.
 
 Pure: no sockets, threads or clocks. :class:`BsreadParser` keeps one piece of state, the
-data headers it has seen, keyed by their hash (specs/bsread.md §9). Every fact below
-cites a section of ``specs/bsread.md`` (built from PSI's Python, C++, Rust and Java
+data headers it has seen, keyed by their hash (§9). Every fact below cites a section
+of ``docs/bsread.md`` as §N (built from PSI's Python, C++, Rust and Java
 implementations and checked against captures of the real Python sender).
 
 Decompression does not use the ``bitshuffle`` package, although it is installed:
@@ -15,11 +15,12 @@ against ``bitshuffle`` on well-formed input.
 
 Error tree::
 
-    BsreadError          the message is unusable (never raised for one bad channel)
-    ├── MainHeaderError  part 0 is not a bsread main header (§3)
-    ├── DataHeaderError  part 1 is no data header or cannot be decompressed (§4, §8, §9)
-    └── PartCountError   the data header lists N channels, the message has not 2 + 2·N
-                         parts (§2, §10.3)
+    BsreadError              the message is unusable (never raised for one bad channel)
+    ├── HeaderError          a header part is unusable; ``reason`` says why
+    │   ├── MainHeaderError  part 0 is not a bsread main header (§3)
+    │   └── DataHeaderError  part 1 is no data header or cannot be decompressed (§4, §8, §9)
+    └── PartCountError       the data header lists N channels, the message has not 2 + 2·N
+                             parts (§2, §10.3)
 
 A channel whose value cannot be decoded (wrong length, unknown type, corrupt
 compression) does not fail the message: its value is None and the reason is in
@@ -35,7 +36,7 @@ import json
 import math
 import struct
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import lz4.block
 import numpy as np
@@ -64,28 +65,31 @@ class BsreadError(Exception):
     """A bsread message cannot be used; the message says which part and why."""
 
 
-class MainHeaderError(BsreadError):
-    """Part 0 is not a usable main header (§3).
+class HeaderError(BsreadError):
+    """Part 0 or part 1 is not a usable header; subclasses name which.
 
     Attributes:
+        header: which header ("main header", "data header").
         reason: what is wrong with it.
     """
 
-    def __init__(self, reason: str):
-        self.reason = reason
-        super().__init__(f"bad main header: {reason}")
-
-
-class DataHeaderError(BsreadError):
-    """Part 1 is not a usable data header (§4, §8, §9).
-
-    Attributes:
-        reason: what is wrong with it.
-    """
+    header = "header"
 
     def __init__(self, reason: str):
         self.reason = reason
-        super().__init__(f"bad data header: {reason}")
+        super().__init__(f"bad {self.header}: {reason}")
+
+
+class MainHeaderError(HeaderError):
+    """Part 0 is not a usable main header (§3)."""
+
+    header = "main header"
+
+
+class DataHeaderError(HeaderError):
+    """Part 1 is not a usable data header (§4, §8, §9)."""
+
+    header = "data header"
 
 
 class PartCountError(BsreadError):
@@ -182,7 +186,8 @@ class BsreadMessage:
             ndarray of the channel's dtype and numpy shape (slowest first, §6) that may
             share memory with the part it came from.
         timestamps: {name: (sec, ns)} for channels with a value; the global timestamp
-            when the channel's own part is empty or not 16 bytes (§7).
+            when the channel's own part is empty or not 16 bytes, None when there is
+            no global timestamp either (§7).
         errors: {name: reason} for channels whose value could not be decoded (§10.5).
         size_bytes: sum of the lengths of all parts (§10.6 ``total_bytes_received``).
     """
@@ -193,7 +198,7 @@ class BsreadMessage:
     data_header: DataHeader
     data_header_changed: bool
     values: dict[str, Any]
-    timestamps: dict[str, tuple[int, int]]
+    timestamps: dict[str, tuple[int, int] | None]
     errors: dict[str, str]
     size_bytes: int
 
@@ -252,7 +257,7 @@ class BsreadParser:
         if len(parts) != 2 + 2 * len(channels):
             raise PartCountError(len(channels), len(parts))
         values: dict[str, Any] = {}
-        timestamps: dict[str, tuple[int, int]] = {}
+        timestamps: dict[str, tuple[int, int] | None] = {}
         errors: dict[str, str] = {}
         for i, channel in enumerate(channels):
             value_part = parts[2 + 2 * i]
@@ -285,23 +290,25 @@ class BsreadParser:
         return header
 
 
-def _json_object(data: bytes, what: str, error: type[BsreadError]) -> dict:
+def _json_object(data: bytes, error: type[HeaderError]) -> dict:
+    """``data`` parsed as a UTF-8 JSON object; raises ``error`` when it is not one."""
     try:
         value = json.loads(bytes(data).decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise error(f"not UTF-8 JSON ({type(exc).__name__})") from None
     if not isinstance(value, dict):
-        raise error(f"{what} is a JSON {type(value).__name__}, not an object")
+        raise error(f"{error.header} is a JSON {type(value).__name__}, not an object")
     return value
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
+    """True for an int that is not a bool (JSON ``true`` is no number here)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _parse_main_header(part: bytes) -> tuple[int, tuple[int, int] | None, str, str]:
     """Part 0 (§3) -> (pulse_id, global timestamp or None, hash, dh_compression)."""
-    header = _json_object(part, "main header", MainHeaderError)
+    header = _json_object(part, MainHeaderError)
     htype = header.get("htype")
     if not isinstance(htype, str) or not htype.startswith(MAIN_HTYPE_PREFIX):
         raise MainHeaderError(f"htype {htype!r} does not start with {MAIN_HTYPE_PREFIX!r}")
@@ -336,7 +343,7 @@ def _parse_data_header(part: bytes, compression: str, hash_: str) -> DataHeader:
             part = lz4_decompress(part, None)
     except _ChannelError as exc:
         raise DataHeaderError(f"{compression}: {exc}") from None
-    header = _json_object(part, "data header", DataHeaderError)
+    header = _json_object(part, DataHeaderError)
     htype = header.get("htype", "")
     if not isinstance(htype, str) or htype and not htype.startswith(DATA_HTYPE_PREFIX):
         raise DataHeaderError(f"htype {htype!r} does not start with {DATA_HTYPE_PREFIX!r}")

@@ -1,4 +1,4 @@
-"""The ``zmq`` source: a ZeroMQ stream in PSI's bsread protocol (specs/bsread.md).
+"""The ``zmq`` source: a ZeroMQ stream in PSI's bsread protocol (docs/bsread.md, §N below).
 
 One 2-D channel (``ZMQ_Channel``, default the first 2-D channel of the data header)
 becomes a :class:`RawFrame` in counts, rendered like a raw thermal frame; every scalar
@@ -66,7 +66,7 @@ def to_counts(values: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
     if finite is None or finite.all():
         low, high = values.min(), values.max()
         integral = finite is None or np.array_equal(values, np.round(values))
-        if 0 <= low and high <= UINT16_MAX and integral:
+        if low >= 0 and high <= UINT16_MAX and integral:
             return values.astype(np.uint16), {}
     else:
         if not finite.any():
@@ -108,7 +108,7 @@ class ZmqSource(Source):
 
     def __init__(self, address: str, mode: str = "connect", socket_type: str = "pull",
                  channel: str = "", wanted: Callable[[], bool] = lambda: True,
-                 clock=time.monotonic):
+                 clock: Callable[[], float] = time.monotonic):
         self.address, self.mode, self.socket_type = address, mode, socket_type
         self.channel, self._wanted = channel, wanted
         self._parser = BsreadParser()
@@ -160,7 +160,7 @@ class ZmqSource(Source):
 
     def _receive_batch(self, sock: zmq.Socket, publish: Publish) -> None:
         """Read every queued message (up to MAX_BATCH); decode and publish the newest."""
-        batch = []
+        batch: list[list[bytes]] = []
         while len(batch) < MAX_BATCH:
             try:
                 batch.append(sock.recv_multipart(zmq.NOBLOCK))
@@ -217,13 +217,15 @@ class ZmqSource(Source):
         """The message's image and scalars as a RawFrame; None (counted) without an image."""
         channel = self._image_channel(message)
         value = None if channel is None else message.values[channel.name]
-        if not isinstance(value, np.ndarray) or value.ndim != 2 or value.dtype.kind not in "biuf":
+        if (channel is None or not isinstance(value, np.ndarray) or value.ndim != 2
+                or value.dtype.kind not in "biuf"):
             self.no_image += 1
             if channel is not None and channel.name in message.errors:
                 self._warn.warning("image", "zmq source: channel %s: %s", channel.name,
                                    message.errors[channel.name])
             return None
-        pixels, meta = to_counts(value)
+        pixels, rescaled = to_counts(value)
+        meta: dict[str, int | float | str] = dict(rescaled)
         for info in message.data_header.channels:
             scalar = message.values[info.name]
             if info.is_scalar and scalar is not None:

@@ -41,7 +41,7 @@ def is_closed_by_peer(sock: socket.socket, timeout_s: float) -> bool:
         try:
             if not sock.recv(1 << 20):
                 return True
-        except socket.timeout:
+        except TimeoutError:
             continue
         except ConnectionError:
             return True

@@ -1,7 +1,8 @@
 """Browser fixtures for the end-to-end tests: Debian's Chromium driven by Playwright.
 
 Never ``playwright install`` (its download fails here); we launch /usr/bin/chromium with
-the flags verified in ../shared/TESTING.md. Without Chromium the browser tests skip,
+the flags in ``CHROMIUM_ARGS``, as verified with Debian's Chromium 156 and Playwright
+1.65.2 on this project's machines. Without Chromium the browser tests skip,
 except on CI (``CI=true``) where they fail.
 """
 

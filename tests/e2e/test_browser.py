@@ -155,7 +155,7 @@ def test_temperatures_are_plausible_celsius(new_page, start_daemon):
 
 
 def test_page_reconnects_after_daemon_restart(new_page, start_daemon):
-    """Stopping the daemon shows "disconnected"; a new daemon on the same ports gets frames again."""
+    """Stopping the daemon shows "disconnected"; a new daemon on the same ports gets frames."""
     http_port, ws_port = free_ports(2)
     ports = ("--http-port", str(http_port), "--ws-port", str(ws_port))
     first = start_daemon("--source", "simulated", *ports)
@@ -212,7 +212,7 @@ def server_lut_ends(daemon, name: str) -> tuple[list[int], list[int]]:
 
 
 def test_scale_bar_follows_the_colormap(new_page, start_daemon):
-    """The bar is painted from the daemon's own table for each name ("_r" too); unknown names leave it."""
+    """The bar is painted from the daemon's table for each name ("_r" too); others leave it."""
     daemon = start_daemon("--source", "simulated")
     page = open_viewer(new_page, daemon)
     page.wait_for_function("document.getElementById('scale-bar').dataset.colormap === 'inferno'",
@@ -230,9 +230,10 @@ def test_commands_and_state_reach_the_page(new_page, start_daemon):
     daemon = start_daemon("--source", "simulated")
     page = open_viewer(new_page, daemon)
     assert page.evaluate("viewer.send({cmd: 'set', colormap: 'viridis'})") is True
-    page.wait_for_function("document.getElementById('colormap').textContent === 'viridis'"
-                           " && document.getElementById('scale-bar').dataset.colormap === 'viridis'",
-                           timeout=FRAME_WAIT_MS)
+    page.wait_for_function(
+        "document.getElementById('colormap').textContent === 'viridis'"
+        " && document.getElementById('scale-bar').dataset.colormap === 'viridis'",
+        timeout=FRAME_WAIT_MS)
     assert close_colours(scale_bar_ends(page), ([68, 1, 84], [253, 231, 37]))  # viridis
     assert page.evaluate("viewer.send({cmd: 'stop'})") is True
     page.wait_for_function("document.getElementById('overlay').textContent === 'Paused'",
@@ -309,8 +310,9 @@ def wait_for_text(page, selector: str, text: str, timeout: int = FRAME_WAIT_MS) 
                            arg=[selector, text], timeout=timeout)
 
 
-def test_pointer_reads_the_replayed_pixel_in_celsius_and_fahrenheit(new_page, start_daemon, tmp_path):
-    """Hovering a known replayed pixel reads 100.0°C (212.0°F after the switch); markers sit on min/max."""
+def test_pointer_reads_the_replayed_pixel_in_celsius_and_fahrenheit(new_page, start_daemon,
+                                                                     tmp_path):
+    """Hovering a known replayed pixel reads 100.0°C (212.0°F after switching); min/max markers."""
     daemon = start_daemon("--source", "replay", "--replay", write_known_frame(tmp_path))
     page = open_viewer(new_page, daemon)
     page.wait_for_function("viewerStats.rawFrames >= 1", timeout=FRAME_WAIT_MS)
@@ -341,7 +343,7 @@ def test_pointer_reads_the_replayed_pixel_in_celsius_and_fahrenheit(new_page, st
 
 
 def test_touch_reads_the_temperature_under_the_finger(new_page, start_daemon, tmp_path):
-    """On a phone a tap on the hot pixel shows 100.0°C, and the value stays after the finger lifts."""
+    """On a phone a tap on the hot pixel shows 100.0°C, and it stays after the finger lifts."""
     daemon = start_daemon("--source", "replay", "--replay", write_known_frame(tmp_path))
     page = open_viewer(new_page, daemon, width=390, height=844, is_mobile=True, has_touch=True,
                        device_scale_factor=2)
@@ -369,7 +371,7 @@ IMAGE_SATURATION = """() => {
 
 
 def test_palette_change_in_one_tab_shows_in_another(new_page, start_daemon):
-    """Choosing white-hot in one tab moves the other tab's selector and bar, and its frames turn grey."""
+    """White-hot chosen in one tab moves the other tab's selector and bar; its frames turn grey."""
     daemon = start_daemon("--source", "simulated")
     chooser, watcher = open_viewer(new_page, daemon), open_viewer(new_page, daemon)
     chooser.wait_for_function("document.querySelectorAll('#palette option').length > 20",
@@ -377,13 +379,15 @@ def test_palette_change_in_one_tab_shows_in_another(new_page, start_daemon):
     assert watcher.input_value("#palette") == "inferno"
     wait_for_text(watcher, "#clients", "2")  # the state's client count reaches both tabs
     assert watcher.evaluate(IMAGE_SATURATION) > 0.5  # inferno: strongly coloured
-    thermal = chooser.evaluate("[...document.querySelector('#palette optgroup').children].map(o => o.value)")
+    thermal = chooser.evaluate(
+        "[...document.querySelector('#palette optgroup').children].map(o => o.value)")
     assert thermal[:4] == ["ironbow", "rainbow", "white-hot", "black-hot"]
 
     chooser.select_option("#palette", "white-hot")
-    watcher.wait_for_function("document.getElementById('palette').value === 'white-hot'"
-                              " && document.getElementById('scale-bar').dataset.colormap === 'white-hot'",
-                              timeout=FRAME_WAIT_MS)
+    watcher.wait_for_function(
+        "document.getElementById('palette').value === 'white-hot'"
+        " && document.getElementById('scale-bar').dataset.colormap === 'white-hot'",
+        timeout=FRAME_WAIT_MS)
     assert close_colours(scale_bar_ends(watcher), ([0, 0, 0], [255, 255, 255]), tolerance=0)
     start = shown(watcher)
     watcher.wait_for_function(f"viewerStats.framesShown >= {start + 3}", timeout=FRAME_WAIT_MS)
@@ -404,7 +408,7 @@ PLOT_PIXELS = """(colour) => {
 
 
 def test_plot_draws_each_series_and_a_chosen_meta_field(new_page, start_daemon):
-    """After a few seconds the plot has pixels of max, mean, centre and min; ticking fpa_temp_c adds its line."""
+    """After a few seconds the plot shows max, mean, centre, min; ticking fpa_temp_c adds a line."""
     daemon = start_daemon("--source", "simulated")
     page = open_viewer(new_page, daemon)
     page.wait_for_function("viewerStats.plotPoints >= 15 && viewerStats.plotDraws >= 3",
@@ -443,13 +447,14 @@ FAST_SOURCE_SECONDS = 150  # every sender run is bounded; the test stops it soon
 
 
 def start_fast_source(start_daemon, tmp_path, kind: str):
-    """A daemon fed at 40..60 fps: tcp (JPEGs, no raw) or zmq (raw counts, meta). -> (daemon, sender)."""
+    """(daemon, sender) fed at 40..60 fps: tcp (JPEGs, no raw) or zmq (raw counts, meta)."""
     if kind == "tcp":
         tcp_port, = free_ports(1)
         daemon = start_daemon("--source", "tcp", "--tcp-port", str(tcp_port))
         sender = subprocess.Popen(
-            [sys.executable, str(ROOT / "tools" / "send_frames.py"), "--pattern", "--size", "320x240",
-             "--rate", "60", "--port", str(tcp_port), "--seconds", str(FAST_SOURCE_SECONDS)],
+            [sys.executable, str(ROOT / "tools" / "send_frames.py"), "--pattern",
+             "--size", "320x240", "--rate", "60", "--port", str(tcp_port),
+             "--seconds", str(FAST_SOURCE_SECONDS)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return daemon, sender
     sender = subprocess.Popen(
@@ -466,7 +471,7 @@ def start_fast_source(start_daemon, tmp_path, kind: str):
 @pytest.mark.timeout(200)
 @pytest.mark.parametrize("kind", ["tcp", "zmq"])
 def test_memory_stays_flat_over_thousands_of_frames(new_page, start_daemon, tmp_path, kind):
-    """From frame 500 to 3000 of a fast source the JS heap (after GC) grows < 3 MB; ≤ 2 blob URLs live."""
+    """Frames 500 to 3000 of a fast source grow the JS heap (after GC) < 3 MB; ≤ 2 blob URLs."""
     daemon, sender = start_fast_source(start_daemon, tmp_path, kind)
     try:
         page = new_page()
@@ -503,7 +508,8 @@ def test_stop_and_start_buttons_pause_and_resume_frames(new_page, start_daemon):
     assert page.text_content("#run-toggle") == "Start"
     paused_at = page.evaluate("viewerStats.framesReceived")
     page.wait_for_timeout(1_000)  # an observation window: nothing may arrive in it
-    assert page.evaluate("viewerStats.framesReceived") <= paused_at + 1  # one may have been in flight
+    # one frame may have been in flight
+    assert page.evaluate("viewerStats.framesReceived") <= paused_at + 1
     page.click("#run-toggle")
     page.wait_for_function(f"viewerStats.framesReceived >= {paused_at + 5}", timeout=FRAME_WAIT_MS)
     assert page.text_content("#run-toggle") == "Stop"
@@ -544,7 +550,7 @@ def test_control_token_is_asked_once_and_sent_with_commands(new_page, start_daem
 
 
 def test_fixed_range_typed_in_fahrenheit_is_sent_in_celsius(new_page, start_daemon):
-    """AGC fixed shows the range inputs; 68..104 °F typed becomes range [20, 40] °C; percentile takes clip %."""
+    """AGC fixed shows the range inputs; 68..104 °F becomes [20, 40] °C; percentile takes clip %."""
     daemon = start_daemon("--source", "simulated")
     page = open_viewer(new_page, daemon)
     assert page.is_hidden("#range-field") and page.is_hidden("#clip-field")
@@ -555,9 +561,11 @@ def test_fixed_range_typed_in_fahrenheit_is_sent_in_celsius(new_page, start_daem
     page.fill("#range-low", "68")
     page.fill("#range-high", "104")
     page.press("#range-high", "Enter")
-    page.wait_for_function("JSON.stringify(viewer.state.range) === '[20,40]'", timeout=FRAME_WAIT_MS)
-    page.wait_for_function("viewerStats.lastHeader.agc.low === 20 && viewerStats.lastHeader.agc.high === 40",
+    page.wait_for_function("JSON.stringify(viewer.state.range) === '[20,40]'",
                            timeout=FRAME_WAIT_MS)
+    page.wait_for_function(
+        "viewerStats.lastHeader.agc.low === 20 && viewerStats.lastHeader.agc.high === 40",
+        timeout=FRAME_WAIT_MS)
     wait_for_text(page, "#scale-max", "104.0°F")
     page.click("label[for=units-c]")
     assert page.input_value("#range-low") == "20" and page.input_value("#range-high") == "40"
@@ -571,13 +579,14 @@ def test_fixed_range_typed_in_fahrenheit_is_sent_in_celsius(new_page, start_daem
 
 
 def test_file_source_hides_what_it_does_not_have(new_page, start_daemon, tmp_path):
-    """An image source shows size, fps and age but no temperatures, palette, AGC, units, raw saves or FFC."""
+    """An image source shows size, fps, age; no temperature, palette, AGC, units, raw saves, FFC."""
     image = tmp_path / "thermal.jpg"
     image.write_bytes((ROOT / "thermal2.jpg").read_bytes())
     daemon = start_daemon("--source", "file", "--image", str(image))
     page = new_page()
     page.goto(daemon.http_url + "/")
-    page.wait_for_function("window.viewerStats && viewerStats.framesShown >= 1", timeout=FRAME_WAIT_MS)
+    page.wait_for_function("window.viewerStats && viewerStats.framesShown >= 1",
+                           timeout=FRAME_WAIT_MS)
     for selector in ("#t-max", "#scale-bar", "#palette", "#agc", "#units-f", "#show-markers",
                      "#save-png", "#save-npy", "#ffc", "#plot-box", "#marker-max"):
         assert page.is_hidden(selector), selector
@@ -601,7 +610,7 @@ def test_ffc_button_only_for_lepton_sources(new_page, start_daemon, tmp_path):
 
 
 def test_save_buttons_download_jpeg_png16_and_npy(new_page, start_daemon, tmp_path):
-    """Save picture gives the JPEG on screen; Raw PNG a 16-bit 160x120 PNG; Raw .npy a uint16 array."""
+    """Save picture gives the JPEG on screen, Raw PNG a 16-bit 160x120 PNG, Raw .npy the uint16s."""
     daemon = start_daemon("--source", "replay", "--replay", write_known_frame(tmp_path))
     page = open_viewer(new_page, daemon, accept_downloads=True)
     with page.expect_download() as info:
@@ -623,7 +632,7 @@ def test_save_buttons_download_jpeg_png16_and_npy(new_page, start_daemon, tmp_pa
 
 
 def test_full_screen_button_enlarges_the_image_area(new_page, start_daemon):
-    """Full screen puts the image area (image and scale bar) in full screen; the button leaves it."""
+    """Full screen puts the image area (image and scale bar) in full screen; the button leaves."""
     daemon = start_daemon("--source", "simulated")
     page = open_viewer(new_page, daemon)
     page.click("#fullscreen")
@@ -635,7 +644,7 @@ def test_full_screen_button_enlarges_the_image_area(new_page, start_daemon):
 
 
 def test_phone_controls_fold_into_a_panel(new_page, start_daemon):
-    """At 390x844 the controls start folded; opened, every control fits the width, nothing scrolls sideways."""
+    """At 390x844 the controls start folded; opened, all controls fit, nothing scrolls sideways."""
     daemon = start_daemon("--source", "simulated")
     page = open_viewer(new_page, daemon, width=390, height=844, is_mobile=True, has_touch=True,
                        device_scale_factor=2)

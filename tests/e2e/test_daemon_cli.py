@@ -37,14 +37,16 @@ def test_missing_config_file_exits_2(tmp_path):
     """An explicitly named config file that does not exist exits 2."""
     result = run("-c", str(tmp_path / "none.conf"))
     assert result.returncode == 2
-    assert result.stderr == f"configuration error: {tmp_path / 'none.conf'}: config file not found (named with -c)\n"
+    assert result.stderr == (f"configuration error: {tmp_path / 'none.conf'}: "
+                             "config file not found (named with -c)\n")
 
 
 def test_replay_without_recording_exits_2():
     """--source replay without --replay is a configuration error naming the key."""
     result = run("--source", "replay", "--http-port", "0", "--ws-port", "0")
     assert result.returncode == 2
-    assert "[Source] Replay = '': --source replay needs a recording: --replay PATH or Replay = PATH" in result.stderr
+    assert ("[Source] Replay = '': --source replay needs a recording: "
+            "--replay PATH or Replay = PATH") in result.stderr
 
 
 def test_busy_port_exits_1_with_reason_and_fix():

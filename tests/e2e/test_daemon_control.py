@@ -71,7 +71,8 @@ def test_set_is_broadcast_and_changes_the_pixels(simulated):
     url = simulated.ws_url + "/stream"
     with connect(url, open_timeout=5) as a, connect(url, open_timeout=5) as b:
         before = np.asarray(Image.open(io.BytesIO(next_frame(b)[1])), float)
-        a.send(json.dumps({"cmd": "set", "colormap": "white-hot", "agc": "fixed", "range": [15, 40]}))
+        a.send(json.dumps({"cmd": "set", "colormap": "white-hot", "agc": "fixed",
+                           "range": [15, 40]}))
         state = wait_state(b, "colormap", "white-hot")
         assert state["agc"] == "fixed" and state["range"] == [15.0, 40.0]
         header, jpeg = next_frame(b)

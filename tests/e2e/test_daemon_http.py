@@ -3,15 +3,29 @@
 import io
 import json
 import socket
+import struct
 import urllib.error
 import urllib.request
 
 import pytest
 from PIL import Image
 
-from tests.conftest import Daemon, shared_file
+from tests.conftest import ROOT, Daemon
 
-SEED_FRAME = "seed-frames/cj667113_Websocket_HTTP_Server__thermal4.jpg"
+SAMPLE_FRAME = ROOT / "thermal4.jpg"  # 640x480, see SAMPLE_FRAMES.md
+EXIF_SIZE = (4553, 2400)  # what the EXIF segment added to it claims
+
+
+def with_exif_size(jpeg: bytes, width: int, height: int) -> bytes:
+    """The same JPEG with an EXIF (APP1) segment after its JFIF APP0 claiming another size."""
+    assert jpeg[:4] == b"\xff\xd8\xff\xe0"  # SOI, then the JFIF APP0 segment
+    exif = Image.Exif()
+    exif[0x0100], exif[0x0101] = width, height  # ImageWidth, ImageLength
+    exif.get_ifd(0x8769).update({0xA002: width, 0xA003: height})  # PixelX/YDimension
+    payload = exif.tobytes()  # starts with "Exif\0\0"
+    app0_end = 4 + int.from_bytes(jpeg[4:6], "big")
+    return b"".join((jpeg[:app0_end], b"\xff\xe1", struct.pack(">H", 2 + len(payload)),
+                     payload, jpeg[app0_end:]))
 
 
 def get(url: str, method: str = "GET"):
@@ -35,9 +49,9 @@ def raw_request(port: int, data: bytes) -> bytes:
 
 @pytest.fixture(scope="module")
 def file_daemon(tmp_path_factory):
-    """One daemon for the module: the file source on a seed frame with misleading EXIF."""
+    """One daemon for the module: the file source on a sample frame with misleading EXIF."""
     image = tmp_path_factory.mktemp("file") / "thermal.jpg"
-    image.write_bytes(shared_file(SEED_FRAME).read_bytes())
+    image.write_bytes(with_exif_size(SAMPLE_FRAME.read_bytes(), *EXIF_SIZE))
     daemon = Daemon(["--source", "file", "--image", str(image)])
     try:
         daemon.wait_for_frames()
@@ -56,13 +70,14 @@ def test_page_config_health_and_snapshot(file_daemon):
     status, headers, body = get(file_daemon.http_url + "/snapshot.jpg")
     assert status == 200 and headers["Content-Type"] == "image/jpeg"
     image = Image.open(io.BytesIO(body))
-    assert image.size == (1024, 586)  # the JPEG's own size, not the EXIF's 4553x2400
+    assert image.getexif()[0x0100] == EXIF_SIZE[0]  # the EXIF went through untouched...
+    assert image.size == (640, 480)  # ...and the size is the JPEG's own, not the EXIF's
 
     status, headers, body = get(file_daemon.http_url + "/config.json")
     config = json.loads(body)
     assert headers["Content-Type"] == "application/json"
     assert config == {"version": 1, "ws_port": file_daemon.ws_port, "ws_path": "/stream",
-                      "source": "file", "width": 1024, "height": 586, "scale": 1,
+                      "source": "file", "width": 640, "height": 480, "scale": 1,
                       "raw": False, "ffc": False}
 
     health = json.loads(get(file_daemon.http_url + "/healthz")[2])

@@ -1,5 +1,6 @@
 """MJPEG, raw snapshots, /metrics, /healthz and systemd notifications, with real clients."""
 
+import contextlib
 import io
 import json
 import shutil
@@ -128,12 +129,14 @@ def test_metrics_parse_and_move(simulated):
             frames += isinstance(ws.recv(timeout=5), bytes)
         during = metric_samples(simulated)
     source = (("source", "simulated"),)
-    assert during[("thermal_frames_captured_total", source)] > before[("thermal_frames_captured_total", source)]
+    captured = ("thermal_frames_captured_total", source)
+    assert during[captured] > before[captured]
     assert during[("thermal_clients", (("protocol", "stream"),))] == 1
     assert during[("thermal_client_frames_sent_total", (("protocol", "stream"),))] >= 5
     assert during[("thermal_bytes_sent_total", (("protocol", "stream"),))] > 5 * 1000
     assert during[("thermal_up", source)] == 1
-    assert during[("thermal_source_events_total", (("event", "packets"), ("source", "simulated")))] > 0
+    packets = ("thermal_source_events_total", (("event", "packets"), ("source", "simulated")))
+    assert during[packets] > 0
 
 
 def test_healthz_lists_clients_and_turns_503_when_stale(start_daemon, tmp_path):
@@ -151,8 +154,8 @@ def test_healthz_lists_clients_and_turns_503_when_stale(start_daemon, tmp_path):
         [client] = health["client_list"]
         assert client["protocol"] == "stream" and client["address"].startswith("127.0.0.1:")
         assert set(client) == {"protocol", "address", "frames_sent", "frames_skipped", "bytes_sent"}
-        deadline = time.monotonic() + 10
-        while (status := fetch(daemon.http_url + "/healthz"))[0] != 503 and time.monotonic() < deadline:
+        url, deadline = daemon.http_url + "/healthz", time.monotonic() + 10
+        while (status := fetch(url))[0] != 503 and time.monotonic() < deadline:
             time.sleep(0.25)
     assert status[0] == 503 and json.loads(status[2])["status"] == "stale"
 
@@ -173,10 +176,8 @@ def test_systemd_ready_and_watchdog_only_while_frames_flow(start_daemon, tmp_pat
                 except TimeoutError:
                     break
             daemon.stop()
-            try:
+            with contextlib.suppress(TimeoutError):
                 messages.append(sock.recv(4096).decode())
-            except TimeoutError:
-                pass
         return messages
 
     flowing = run("--source", "simulated")
@@ -203,7 +204,7 @@ def test_systemd_unit_verifies(tmp_path):
 
 
 def test_nothing_is_rendered_while_nobody_watches(simulated):
-    """With no viewer the camera keeps being read but no frame is rendered; a snapshot renders one."""
+    """With no viewer the camera is still read but no frame is rendered; a snapshot renders one."""
     simulated.wait_for_frames(10)
     health = simulated.health()
     assert health["frames_captured"] >= 10 and health["frames_published"] == 0

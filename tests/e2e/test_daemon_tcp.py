@@ -72,7 +72,7 @@ def closed_by_peer(sock: socket.socket, timeout_s: float) -> bool:
         return sock.recv(1) == b""
     except ConnectionResetError:
         return True
-    except socket.timeout:
+    except TimeoutError:
         return False
 
 
@@ -149,7 +149,7 @@ def test_several_producers_at_once(start_daemon):
         try:
             assert wait_until(lambda: daemon.health()["source_status"]["producers"] == 3, 5)
             seen = set()
-            for sock, size in zip(socks, sizes):
+            for sock, size in zip(socks, sizes, strict=True):
                 push(sock, picture(*size))
                 header, _ = next_frame(ws)
                 seen.add((header["width"], header["height"]))

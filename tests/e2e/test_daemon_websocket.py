@@ -1,6 +1,7 @@
 """The daemon's WebSocket protocols and fan-out rules, with real clients over loopback."""
 
 import base64
+import itertools
 import json
 import time
 
@@ -9,10 +10,11 @@ from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
 
 from server.wire import parse_frame_message
-from tests.conftest import shared_file, wait_until
+from tests.conftest import ROOT, wait_until
 from tests.e2e.clients import FrameCounter, is_closed_by_peer, stalled_client
 
-SEED_FRAME = "seed-frames/cj667113_Websocket_HTTP_Server__thermal4.jpg"
+SAMPLE_FRAMES = [ROOT / f"thermal{n}.jpg" for n in (2, 3, 4)]  # 24-30 KB, see SAMPLE_FRAMES.md
+LARGE_FRAME = SAMPLE_FRAMES[0]  # 30 KB: fills a stalled peer's buffers in a few frames
 
 
 def write_conf(tmp_path, text: str) -> str:
@@ -50,7 +52,7 @@ def test_stream_delivers_jpegs_with_increasing_seq_at_source_rate(simulated):
             headers.append(header)
         elapsed = time.monotonic() - counter_start
     seqs = [h["seq"] for h in headers]
-    assert all(b > a for a, b in zip(seqs, seqs[1:]))
+    assert all(b > a for a, b in itertools.pairwise(seqs))
     assert 6.0 < 19 / elapsed < 11.0  # the Lepton's 8.7 Hz
 
 
@@ -128,7 +130,7 @@ def test_cross_site_origin_is_refused(simulated):
 def test_stalled_peer_is_dropped_after_send_timeout_and_shutdown_completes(start_daemon, tmp_path):
     """A peer that stops reading is disconnected after Send_Timeout; SIGTERM still exits fast."""
     image = tmp_path / "thermal.jpg"
-    image.write_bytes(shared_file(SEED_FRAME).read_bytes())  # 30 KB frames fill buffers fast
+    image.write_bytes(LARGE_FRAME.read_bytes())
     conf = write_conf(tmp_path, "[Source]\nResend_Interval = 0.05\n[Stream]\nSend_Timeout = 1\n")
     daemon = start_daemon("-c", conf, "--source", "file", "--image", str(image))
     stalled = stalled_client(daemon.ws_port)
@@ -146,16 +148,14 @@ def test_stalled_peer_is_dropped_after_send_timeout_and_shutdown_completes(start
 
 def is_closed_by_peer_after_stall(sock, daemon) -> bool:
     """Wait (never reading) until the daemon logs the drop, then confirm the socket closed."""
-    deadline = time.monotonic() + 15
-    while "took no frame for" not in daemon.log() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return is_closed_by_peer(sock, 5)
+    return (wait_until(lambda: "took no frame for" in daemon.log(), 15)
+            and is_closed_by_peer(sock, 5))
 
 
 def test_stalled_clients_cost_the_others_nothing(start_daemon, tmp_path):
     """With 3 stalled peers, 10 normal clients keep >= 90% of a lone client's frame rate."""
     image = tmp_path / "thermal.jpg"
-    image.write_bytes(shared_file(SEED_FRAME).read_bytes())
+    image.write_bytes(LARGE_FRAME.read_bytes())
     conf = write_conf(tmp_path, "[Source]\nResend_Interval = 0.05\n[Stream]\nSend_Timeout = 60\n")
     daemon = start_daemon("-c", conf, "--source", "file", "--image", str(image))
     daemon.wait_for_frames()
@@ -164,7 +164,13 @@ def test_stalled_clients_cost_the_others_nothing(start_daemon, tmp_path):
     assert lone.error is None and lone.jpegs_ok
     stalled = [stalled_client(daemon.ws_port) for _ in range(3)]
     try:
-        time.sleep(1.0)  # let the stalled peers' buffers fill before measuring
+        addresses = {":".join(map(str, sock.getsockname()[:2])) for sock in stalled}
+
+        def stalled_peers_skip() -> bool:  # their buffers are full: measuring can start
+            skipping = {c["address"] for c in daemon.health()["client_list"] if c["frames_skipped"]}
+            return addresses <= skipping
+
+        assert wait_until(stalled_peers_skip, 10), daemon.health()["client_list"]
         crowd = [FrameCounter(daemon.ws_url + "/stream", 3.0) for _ in range(10)]
         for client in crowd:
             client.start()
@@ -183,8 +189,7 @@ def test_torn_writes_never_reach_clients(start_daemon, tmp_path):
     import io
     from PIL import Image
 
-    frames = [shared_file(f"seed-frames/cj667113_Websocket_HTTP_Server__thermal{n}.jpg").read_bytes()
-              for n in (2, 3, 4)]
+    frames = [path.read_bytes() for path in SAMPLE_FRAMES]
     image = tmp_path / "thermal.jpg"
     image.write_bytes(frames[0])
     conf = write_conf(tmp_path, "[Source]\nResend_Interval = 30\n")
@@ -208,7 +213,8 @@ def test_torn_writes_never_reach_clients(start_daemon, tmp_path):
         assert time.monotonic() < deadline
     for data in frames[1:] + frames[:1]:  # then each frame once, left in place until it is seen
         write_slowly(data)
-        assert wait_until(lambda: counter.jpegs[-1:] == [data], 2.0), "a change did not get through"
+        assert wait_until(lambda data=data: counter.jpegs[-1:] == [data], 2.0), (
+            "a change did not get through")
     counter.stop()
     counter.join(5)
     assert counter.error is None and counter.jpegs_ok

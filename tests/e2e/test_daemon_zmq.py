@@ -1,6 +1,5 @@
 """--source zmq: tools/bsread_generator.py's bsread stream reaches WebSocket clients."""
 
-import json
 import subprocess
 import sys
 import time
