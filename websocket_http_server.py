@@ -10,11 +10,11 @@ import logging
 import sys
 
 from server.app import run
-from server.listening import BindError
 from server.config import ConfigError, configure_logging, load_config
+from server.listening import BindError
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(argv)
     except ConfigError as exc:

@@ -3,27 +3,25 @@
 Nothing else knows all the parts; each part is built with the few things it uses
 (the hub, the state, a callable), so it can be tested on its own.
 
-Threads (all named, none daemonic; App starts each one and :meth:`App.stop` joins
-them all):
+Threads (all named, none daemonic; App starts each one, :meth:`App.stop` joins them all):
 
-=================  ===========================  ================================  ====================================
-thread             reads                        writes                            what may block it
-=================  ===========================  ================================  ====================================
-``source-<kind>``  the camera, file or socket   ``hub.raw`` (Renderer.receive);   the device read (bounded by the
-                                                for ready-made JPEGs also         source's timeouts, about 0.5 s)
-                                                ``hub.encoded``
-``renderer``       ``hub.raw``, the state       ``hub.encoded``                   JPEG work, about 1 ms (raw sources
-                                                                                  only; not started for file/tcp)
-``ws-server``      ``hub.encoded``, the state,  client sockets, the state         nothing: writes never wait, FFC
-                   client messages              (commands)                        runs in ``ffc_0``
-``ffc_0``          -                            the camera's CCI (an FFC)         the CCI transaction, about 1 s
-                                                                                  (started on the first ``ffc``)
-``http-server``    new connections              starts one ``http-<peer>`` each   nothing (polls stop every 0.5 s)
-``http-<peer>``    ``hub.encoded``, ``hub.raw``  its connection                   its client: socket timeout 10 s,
-                   the status                                                     Send_Timeout for MJPEG
-``stats-log``      ``hub.raw``                  the CSV file                      the disk
-``MainThread``     signals                      ``App.done``                      nothing (wakes at least every 1 s)
-=================  ===========================  ================================  ====================================
+=============== ==================== ======================= ==============================
+thread          reads                writes                  what may block it
+=============== ==================== ======================= ==============================
+source-<kind>   camera, file, socket hub.raw; ready-made     the device read (the source's
+                                     JPEGs also hub.encoded  timeouts, about 0.5 s)
+renderer        hub.raw, state       hub.encoded             JPEG work, about 1 ms (raw
+                                                             sources only)
+ws-server       hub.encoded, state,  client sockets, state   nothing: writes never wait;
+                client messages      (commands)              FFC runs in ffc_0
+ffc_0           -                    the camera's CCI        an FFC, about 1 s (started on
+                                                             the first ffc command)
+http-server     new connections      one http-<peer> each    nothing (checks stop each 0.5 s)
+http-<peer>     hub.encoded, hub.raw its connection          its client: 10 s socket timeout,
+                status                                       Send_Timeout for MJPEG
+stats-log       hub.raw              the CSV file            the disk
+MainThread      signals              App.done                nothing (wakes every second)
+=============== ==================== ======================= ==============================
 
 ``http-<peer>`` threads are started by ``http-server`` as connections arrive and
 joined by :meth:`HttpServer.stop`, which :meth:`App.stop` calls.
@@ -200,7 +198,7 @@ def run(config: Config) -> int:
     """
     app = App(config)
 
-    def on_signal(signum, _frame) -> None:
+    def on_signal(signum: int, _frame: object) -> None:
         log.info("received %s, shutting down", signal.Signals(signum).name)
         app.done.set()
 

@@ -271,6 +271,7 @@ def load_config(argv: Sequence[str] | None = None) -> Config:
         SystemExit: ``--help`` or an unknown option (argparse, exit status 2).
     """
     args = build_argument_parser().parse_args(argv)
+    path: Path | None
     if args.config is not None:
         path = Path(args.config)
         if not path.is_file():
@@ -309,8 +310,8 @@ def load_config(argv: Sequence[str] | None = None) -> Config:
         values["render"] = RenderSettings(**render)
     except SettingError as exc:  # a rule across fields (each one alone was valid)
         field = render_settings.FIELDS_BY_NAME[exc.name]
-        written = "" if exc.value is None else str(exc.value)
-        raise ConfigError(path or "command line", RENDER, field.key, written,
+        as_written = "" if exc.value is None else str(exc.value)
+        raise ConfigError(path or "command line", RENDER, field.key, as_written,
                           f"must be {exc.allowed}") from None
     return Config(**values)
 
@@ -318,7 +319,7 @@ def load_config(argv: Sequence[str] | None = None) -> Config:
 def _read_ini(path: Path) -> dict[tuple[str, str], tuple[str, str, str]]:
     """Read an INI file into {(section, key) lower-cased: (section, key, value) as written}."""
     parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"))
-    parser.optionxform = str  # keep the keys' spelling for error messages
+    parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep keys' spelling
     try:
         with open(path, encoding="utf-8") as f:
             parser.read_file(f)

@@ -11,6 +11,7 @@ cannot pile up threads.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -80,7 +81,7 @@ def load_assets(root: Path = ROOT) -> dict[str, tuple[str, bytes]]:
 class RequestHandler(BaseHTTPRequestHandler):
     """Answers one connection's requests with what its :class:`HttpServer` was given."""
 
-    server: "HttpServer"
+    server: HttpServer
     protocol_version = "HTTP/1.1"
     default_request_version = "HTTP/1.0"  # so even a garbled request gets a status line
     timeout = REQUEST_TIMEOUT_S
@@ -118,8 +119,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send_json(HTTPStatus.OK, server.status.page_config(), send_body)
         elif path == "/healthz":
             health = server.status.health()
-            status = HTTPStatus.SERVICE_UNAVAILABLE if health["status"] == "stale" else HTTPStatus.OK
-            self._send_json(status, health, send_body)
+            stale = health["status"] == "stale"
+            self._send_json(HTTPStatus.SERVICE_UNAVAILABLE if stale else HTTPStatus.OK, health,
+                            send_body)
         elif path == "/metrics":
             self._send(HTTPStatus.OK, metrics.CONTENT_TYPE,
                        metrics.render_metrics(server.status.health(), server.hub.totals()).encode(),
@@ -168,7 +170,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         that cannot take a frame for Send_Timeout is dropped. Only this thread waits.
         """
         self.send_response(HTTPStatus.OK)
-        self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={wire.MJPEG_BOUNDARY}")
+        self.send_header("Content-Type",
+                         f"multipart/x-mixed-replace; boundary={wire.MJPEG_BOUNDARY}")
         self.send_header("Cache-Control", "no-store")
         self.send_header("Connection", "close")
         self.end_headers()
@@ -177,7 +180,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             return
         server = self.server
         self.connection.settimeout(server.send_timeout_s)
-        viewer = server.hub.join("mjpeg", "%s:%d" % self.client_address[:2])
+        host, port = self.client_address[:2]
+        viewer = server.hub.join("mjpeg", f"{host}:{port}")
         log.info("client connected: %s /stream.mjpg", viewer.address)
         seq = server.hub.encoded.latest()[0]
         try:
@@ -268,7 +272,7 @@ class HttpServer(ThreadingHTTPServer):
         self.close_connections()
         self.server_close()
 
-    def process_request(self, request, client_address) -> None:
+    def process_request(self, request: Any, client_address: Any) -> None:
         """Handle the connection in a named thread (ThreadingMixIn's, with a name)."""
         with self._connections_lock:
             self._connections.add(request)
@@ -279,7 +283,7 @@ class HttpServer(ThreadingHTTPServer):
             self._threads.add(thread)
         thread.start()
 
-    def process_request_thread(self, request, client_address) -> None:
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
@@ -294,7 +298,7 @@ class HttpServer(ThreadingHTTPServer):
         for thread in threads:
             thread.join()
 
-    def shutdown_request(self, request) -> None:
+    def shutdown_request(self, request: Any) -> None:
         with self._connections_lock:
             self._connections.discard(request)
         super().shutdown_request(request)
@@ -304,7 +308,5 @@ class HttpServer(ThreadingHTTPServer):
         with self._connections_lock:
             connections = list(self._connections)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):  # already closed by its client
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass

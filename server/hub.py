@@ -64,7 +64,7 @@ class FrameSlot(Generic[T]):
         with self._cond:
             if not self._cond.wait_for(lambda: self._seq > after_seq or self._closed, timeout_s):
                 return None
-            if self._closed:
+            if self._closed or self._value is None:
                 return None
             return self._seq, self._value
 

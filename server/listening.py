@@ -20,7 +20,8 @@ class BindError(Exception):
     def __init__(self, what: str, host: str, port: int, option: str, error: OSError):
         self.what, self.host, self.port, self.option = what, host, port, option
         if error.errno == errno.EADDRINUSE:
-            fix = f"another program is using it: stop that program or choose another port with {option}"
+            fix = ("another program is using it: stop that program or choose another port "
+                   f"with {option}")
         elif error.errno == errno.EACCES:
             fix = (f"ports below 1024 need root or CAP_NET_BIND_SERVICE: run with sudo, or "
                    f"`sudo setcap cap_net_bind_service=+ep $(readlink -f $(which python3))`, "

@@ -26,7 +26,7 @@ class RateLimitedLog:
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
 
-    def log(self, level: int, kind: str, message: str, *args) -> bool:
+    def log(self, level: int, kind: str, message: str, *args: object) -> bool:
         """Log ``message % args`` unless a ``kind`` message was logged recently.
 
         Returns:
@@ -44,5 +44,5 @@ class RateLimitedLog:
         self._logger.log(level, message, *args)
         return True
 
-    def warning(self, kind: str, message: str, *args) -> bool:
+    def warning(self, kind: str, message: str, *args: object) -> bool:
         return self.log(logging.WARNING, kind, message, *args)

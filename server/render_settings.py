@@ -108,8 +108,8 @@ class Field:
         try:
             converted = self._convert_text(text.strip())
         except ValueError:
-            converted = None
-        if not self._text_ok(converted) or not self.check(converted):
+            raise SettingError(self.name, text, self.allowed_text) from None
+        if not self.check(converted):
             raise SettingError(self.name, text, self.allowed_text)
         return converted
 
@@ -119,13 +119,12 @@ class Field:
                 "allowed": self.allowed}
 
     def _convert_json(self, value: Any) -> Any:
+        """The JSON value in Python form, not yet checked; None when it has the wrong type."""
         return value
 
     def _convert_text(self, text: str) -> Any:
+        """The text in Python form, not yet checked; ValueError when it cannot be read."""
         return text
-
-    def _text_ok(self, converted: Any) -> bool:
-        return converted is not None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,7 +146,10 @@ class Choice(Field):
         return {**super().describe(), "choices": list(self.choices)}
 
     def _convert_text(self, text: str) -> Any:
-        return {c.lower(): c for c in self.choices}.get(text.lower())
+        for choice in self.choices:
+            if choice.lower() == text.lower():
+                return choice
+        raise ValueError(text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,11 +230,9 @@ class RangeField(Field):
         words = text.replace(",", " ").split()
         if not words:
             return None
-        low, high = (float(w) for w in words)
-        return (low, high)
-
-    def _text_ok(self, converted: Any) -> bool:
-        return True  # empty means no range
+        if len(words) != 2:
+            raise ValueError(text)
+        return (float(words[0]), float(words[1]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,19 +253,24 @@ class Colormap(Field):
 
 
 COLORMAP = Colormap("colormap", "Colormap", "inferno",
-                    "palette; the page lists them all (/colormaps.json)")
-AGC = Choice("agc", "AGC", "linear", "automatic gain control: frame min to max, ignore "
-             "clip_percent at each end, histogram equalisation, or a fixed range", AGC_MODES)
+                    "the palette (`/colormaps.json` lists every name)")
+AGC = Choice("agc", "AGC", "linear",
+             "automatic gain control: `linear` (frame min..max), `percentile` (clip "
+             "`clip_percent` % at each end), `histogram` (equalisation, like the Lepton's HEQ), "
+             "`fixed` (`range`)", AGC_MODES)
 RANGE = RangeField("range", "Range", None,
-                   "the fixed AGC range, in degrees C for radiometric sources, else counts")
+                   "the fixed AGC range, degrees C for radiometric sources, counts otherwise")
 CLIP_PERCENT = Number("clip_percent", "Clip_Percent", 1.0,
-                      "share of pixels clipped at each end by percentile AGC", 0.0,
+                      "percentile AGC: the share of pixels clipped at each end", 0.0,
                       MAX_CLIP_PERCENT)
-SCALE = Integer("scale", "Scale", 1, "integer enlargement of the sensor's pixels", 1, MAX_SCALE)
+SCALE = Integer("scale", "Scale", 1, "integer enlargement of the JPEG; 1 keeps the sensor's "
+                "size (the page scales smoothly)", 1, MAX_SCALE)
 INTERPOLATION = Choice("interpolation", "Interpolation", "bilinear",
-                       "resampling when enlarged", INTERPOLATIONS)
-JPEG_QUALITY = Integer("jpeg_quality", "JPEG_Quality", 90, "Pillow JPEG quality", 1,
+                       "resampling when `scale` > 1", INTERPOLATIONS)
+JPEG_QUALITY = Integer("jpeg_quality", "JPEG_Quality", 90, "JPEG quality (no chroma "
+                       "subsampling at scale 1: colour bleeds badly on small images)", 1,
                        MAX_JPEG_QUALITY)
+FIXED_NEEDS_RANGE = "set when agc is fixed"  # the rule across fields, as range's ``allowed``
 
 FIELDS: tuple[Field, ...] = (COLORMAP, AGC, RANGE, CLIP_PERCENT, SCALE, INTERPOLATION,
                              JPEG_QUALITY)
@@ -304,7 +309,7 @@ class RenderSettings:
             if not field.check(value):
                 raise SettingError(field.name, value, field.allowed)
         if self.agc == "fixed" and self.range is None:
-            raise SettingError(RANGE.name, None, "set when agc is fixed")
+            raise SettingError(RANGE.name, None, FIXED_NEEDS_RANGE)
 
     def as_dict(self) -> dict[str, Any]:
         """The settings as JSON values, in :data:`FIELDS` order (range as a list or None)."""
@@ -313,7 +318,22 @@ class RenderSettings:
         return values
 
 
-def markdown_rows() -> list[str]:
-    """The ``[Render]`` rows of the README's server.conf table, one per field."""
-    return [f"| `{f.key}` | `{f.default_text}` | | {f.summary}: {f.allowed_text} |"
-            for f in FIELDS]
+def config_table() -> list[str]:
+    """The ``[Render]`` table of the README (Markdown lines): key, default, allowed, meaning."""
+    return ["| key | default | allowed | meaning |", "|---|---|---|---|",
+            *(f"| `{f.key}` | {f'`{f.default_text}`' if f.default_text else ''} | "
+              f"{f.allowed_text} | {f.summary} |" for f in FIELDS)]
+
+
+def set_command_table() -> list[str]:
+    """The ``set`` fields table of docs/protocol.md (Markdown lines): field, allowed, meaning.
+
+    A value that is not allowed is answered with ``FIELD must be ALLOWED`` (SettingError).
+    """
+    return ["| field | allowed | meaning |", "|---|---|---|",
+            *(f"| `{f.name}` | {f.allowed} | {f.summary} |" for f in FIELDS)]
+
+
+if __name__ == "__main__":  # python -m server.render_settings: the tables the docs hold
+    print("\n".join(["README.md, [Render]:", "", *config_table(), "",
+                      "docs/protocol.md, the set command:", "", *set_command_table()]))

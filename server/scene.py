@@ -50,8 +50,8 @@ class ThermalScene:
     def _person(self, image: np.ndarray, cx: float, cy: float, size: float) -> None:
         """Paint a person: clothed torso and arms, neck, and a face hottest at its centre."""
         self._blob(image, cx, cy + 0.3 * size, 0.1 * size, 0.3 * size, CLOTHES_C)
-        self._blob(image, cx - 0.11 * size, cy + 0.3 * size, 0.03 * size, 0.25 * size, CLOTHES_C + 2)
-        self._blob(image, cx + 0.11 * size, cy + 0.3 * size, 0.03 * size, 0.25 * size, CLOTHES_C + 2)
+        for arm_x in (cx - 0.11 * size, cx + 0.11 * size):
+            self._blob(image, arm_x, cy + 0.3 * size, 0.03 * size, 0.25 * size, CLOTHES_C + 2)
         self._blob(image, cx, cy - 0.02 * size, 0.03 * size, 0.06 * size, SKIN_C - 1.5)
         self._blob(image, cx, cy - 0.14 * size, 0.065 * size, 0.11 * size, SKIN_C - 1.0)
         self._blob(image, cx, cy - 0.14 * size, 0.035 * size, 0.06 * size, SKIN_C)

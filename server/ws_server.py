@@ -1,10 +1,11 @@
 """The WebSocket side: ``/stream`` (binary frames + JSON control) and ``/`` (base64 text).
 
-One asyncio event loop in one thread (the app's ``ws-server``, running :meth:`WebSocketServer.run`)
-serves every client with the ``websockets`` package. A hub listener schedules :meth:`_fan_out` on the
-loop for each new frame; it hands the frame to every client whose previous frame has
-left our write buffer (the one-slot mailbox: a busy client skips frames) and writes
-without waiting, framing each message once for all clients. A client whose buffer
+One asyncio event loop in one thread (the app's ``ws-server``, running
+:meth:`WebSocketServer.run`) serves every client with the ``websockets`` package. A hub
+listener schedules :meth:`_fan_out` on the loop for each new frame; it hands the frame
+to every client whose previous frame has left our write buffer (the one-slot mailbox:
+a busy client skips frames) and writes without waiting, framing each message once for
+all clients. A client whose buffer
 has not drained for ``send_timeout_s`` is disconnected; nobody else notices. Frames
 are never compressed (JPEG does not compress); client messages over 4 KiB close that
 client with 1009. The protocol is described in docs/protocol.md.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
 import hmac
 import logging
@@ -28,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
+from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from lepton.errors import LeptonError
@@ -131,27 +134,21 @@ class WebSocketServer:
         """
         if not self.started.wait(self.START_TIMEOUT_S):
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # loop already closed
             self._loop.call_soon_threadsafe(self._loop.stop)
-        except RuntimeError:  # loop already closed
-            pass
         self._finished.wait()
 
     def notify_frame(self) -> None:
         """Hub listener: a new frame is in ``hub.encoded`` (any thread; never blocks)."""
         if not self._fan_out_pending:
             self._fan_out_pending = True
-            try:
+            with contextlib.suppress(RuntimeError):  # loop closed during shutdown
                 self._loop.call_soon_threadsafe(self._fan_out)
-            except RuntimeError:  # loop closed during shutdown
-                pass
 
     def notify_state(self, state: dict[str, Any]) -> None:
         """State listener: send the new state to every /stream client (any thread)."""
-        try:
+        with contextlib.suppress(RuntimeError):
             self._loop.call_soon_threadsafe(self._send_state, state)
-        except RuntimeError:
-            pass
 
     # -- the loop thread
 
@@ -189,7 +186,7 @@ class WebSocketServer:
                     client.connection.transport.abort()
             await asyncio.wait_for(self._server.wait_closed(), SHUTDOWN_GRACE_S)
 
-    def _check_request(self, connection: ServerConnection, request):
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = urlsplit(request.path).path
         if path not in PATHS:
             return connection.respond(HTTPStatus.NOT_FOUND, "unknown path: use / or /stream\n")
@@ -201,6 +198,7 @@ class WebSocketServer:
         return None
 
     async def _handle(self, connection: ServerConnection) -> None:
+        assert connection.request is not None  # set once the handshake succeeded
         url = urlsplit(connection.request.path)
         kind = PATHS[url.path]
         query = parse_qs(url.query)

@@ -56,4 +56,5 @@ class Source(abc.ABC):
         Raises:
             NotImplementedError: the source has no shutter to run (only the Lepton does).
         """
-        raise NotImplementedError(f"ffc is only available with a Lepton camera (source is {self.kind})")
+        raise NotImplementedError(
+            f"ffc is only available with a Lepton camera (source is {self.kind})")

@@ -10,6 +10,7 @@ import urllib.request
 import pytest
 from PIL import Image
 
+from server import render_settings
 from tests.conftest import ROOT, Daemon
 
 SAMPLE_FRAME = ROOT / "thermal4.jpg"  # 640x480, see SAMPLE_FRAMES.md
@@ -78,7 +79,8 @@ def test_page_config_health_and_snapshot(file_daemon):
     assert headers["Content-Type"] == "application/json"
     assert config == {"version": 1, "ws_port": file_daemon.ws_port, "ws_path": "/stream",
                       "source": "file", "width": 640, "height": 480, "scale": 1,
-                      "raw": False, "ffc": False}
+                      "raw": False, "ffc": False,
+                      "render_settings": [f.describe() for f in render_settings.FIELDS]}
 
     health = json.loads(get(file_daemon.http_url + "/healthz")[2])
     assert health["status"] == "ok" and health["source"] == "file"

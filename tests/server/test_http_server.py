@@ -35,7 +35,7 @@ def get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
 
 
 def test_assets_are_the_js_and_css_files_in_static(tmp_path):
-    """A new ES module in static/ is served with no list to edit; other files and folders are not."""
+    """A new ES module in static/ is served with no list to edit; other files and folders not."""
     (tmp_path / "index.html").write_text("<!doctype html>")
     static = tmp_path / "static"
     static.mkdir()

@@ -48,7 +48,7 @@ def test_rate_meter_with_injected_clock():
 
 
 def test_hub_counts_viewers_and_calls_listeners():
-    """Viewers are counted per protocol with totals kept after they leave; listeners run per frame."""
+    """Viewers are counted per protocol, totals kept after they leave; listeners run per frame."""
     counts = []
     hub = Hub(on_viewer_count=counts.append)
     assert not hub.has_viewers()

@@ -146,7 +146,7 @@ def test_set_reaches_every_client_and_a_bad_command_only_its_sender():
 
 
 def test_control_token_guards_commands_not_viewing():
-    """With Control_Token set, commands without it are refused; with it (field or query) they work."""
+    """With Control_Token, commands without it are refused; with it (field or query) they work."""
     parts = Parts()
     with (ws_server(parts, control_token="s3cret") as server, open_client(server.port) as ws,
           open_client(server.port, "/stream?token=s3cret") as trusted):
