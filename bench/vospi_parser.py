@@ -25,12 +25,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from lepton.models import Model, TelemetryLocation  # noqa: E402
 from lepton.simulator import VospiSimulator  # noqa: E402
 from lepton.vospi import (  # noqa: E402
     PACKET_BYTES,
     UNIQUE_FRAME_RATE_HZ,
-    Model,
-    TelemetryLocation,
     VospiParser,
 )
 

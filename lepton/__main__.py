@@ -32,25 +32,20 @@ from typing import TextIO
 
 import numpy as np
 
-from .camera import DEFAULT_SPI_SPEED_HZ, CaptureCounters, CapturedFrame, Lepton, LinkStatus
-from .cci import (
-    MODEL_NAMES,
-    PART_NUMBERS,
-    Cci,
-    CciError,
-    I2cBus,
-    LeptonPart,
-    SimulatedCciDevice,
-    lepton_part,
-)
+from .camera import CaptureCounters, CapturedFrame, Lepton, LinkStatus
+from .cci import Cci
+from .cci_protocol import CciError
+from .cci_simulator import SimulatedCciDevice
 from .errors import LeptonError, RangeError
+from .i2cdev import I2cBus
+from .models import MODEL_NAMES, PART_NUMBERS, LeptonPart, Model, TelemetryLocation, lepton_part
 from .radiometry import PixelUnit, guess_unit, to_celsius, unit_for_tlinear_resolution
 from .replay import load_recording
 from .simulator import FaultConfig, FaultKind, VospiSimulator
-from .spidev import MAX_SPEED_HZ
+from .spidev import DEFAULT_SPI_SPEED_HZ, MAX_SPEED_HZ
 from .telemetry import Telemetry
 from .transport import SimulatedTransport
-from .vospi import PACKET_BYTES, Model, TelemetryLocation
+from .vospi import PACKET_BYTES
 
 EXIT_OK = 0
 EXIT_FAULT = 1

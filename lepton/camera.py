@@ -24,17 +24,18 @@ from typing import Any
 
 import numpy as np
 
+from .cci import Cci
 from .errors import RangeError, ShapeError, StreamEnded
+from .models import Model, TelemetryLocation
+from .spidev import DEFAULT_SPI_SPEED_HZ, SpidevTransport
 from .telemetry import Telemetry
 from .transport import DEFAULT_MAX_READ_BYTES, Transport
 from .vospi import (
     PACKET_BYTES,
     RESYNC_PAUSE_S,
     FrameParsed,
-    Model,
     NoSignal,
     SyncLost,
-    TelemetryLocation,
     VospiCounters,
     VospiParser,
 )
@@ -42,7 +43,6 @@ from .vospi import (
 __all__ = ["CaptureCounters", "CapturedFrame", "Lepton", "LinkStatus"]
 
 DEFAULT_SPI_DEVICE = "/dev/spidev0.0"
-DEFAULT_SPI_SPEED_HZ = 18_000_000  # pylepton's speed; max 20 MHz (DS §4.2.1, specs §2)
 
 
 class LinkStatus(enum.Enum):
@@ -126,7 +126,7 @@ class Lepton:
         telemetry: TelemetryLocation = TelemetryLocation.OFF,
         spi_speed_hz: int = DEFAULT_SPI_SPEED_HZ,
         transport: Transport | None = None,
-        cci: Any = None,
+        cci: Cci | None = None,
         resync_pause_s: float = RESYNC_PAUSE_S,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -136,8 +136,6 @@ class Lepton:
             raise RangeError("resync_pause_s", resync_pause_s, ">= 0")
         self._parser = VospiParser(model, telemetry)
         if transport is None:
-            from .spidev import SpidevTransport  # only here: the one module that opens spidev
-
             transport = SpidevTransport(spi_device, spi_speed_hz)
         self._transport = transport
         self._cci = cci
@@ -186,7 +184,7 @@ class Lepton:
         return CaptureCounters(**dataclasses.asdict(self._parser.counters), resyncs=self._resyncs)
 
     @property
-    def cci(self) -> Any:
+    def cci(self) -> Cci | None:
         """The CCI object passed in, or None."""
         return self._cci
 

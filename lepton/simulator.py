@@ -25,6 +25,7 @@ import numpy as np
 
 from .crc import packet_crcs
 from .errors import RangeError, ShapeError
+from .models import Model, TelemetryLocation
 from .radiometry import PixelUnit, guess_unit
 from .telemetry import TELEMETRY_ROWS, Telemetry, encode_telemetry
 from .vospi import (
@@ -35,8 +36,6 @@ from .vospi import (
     RESYNC_PAUSE_S,
     SEGMENT_NUMBER_PACKET,
     UNIQUE_FRAME_RATE_HZ,
-    Model,
-    TelemetryLocation,
     frame_layout,
 )
 
@@ -202,9 +201,8 @@ class VospiSimulator:
         """The packets of one valid frame: ndarray uint8 (packets, 164), CRCs filled in."""
         layout = self._layout
         words = np.zeros((layout.packets, PIXELS_PER_PACKET), dtype=">u2")
-        words[layout.image_start : layout.image_start + self.model.image_packets] = pixels.reshape(
-            -1, PIXELS_PER_PACKET
-        )
+        image = slice(layout.image_start, layout.image_start + layout.image_packets)
+        words[image] = pixels.reshape(-1, PIXELS_PER_PACKET)
         if layout.telemetry_start is not None:
             if telemetry is None:
                 telemetry = self.make_telemetry(pixels)

@@ -36,12 +36,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .devnode import DeviceKind, DeviceNode, device_error_from_oserror
 from .errors import DeviceError, RangeError
 from .vospi import PACKET_BYTES, RESYNC_PAUSE_S
 
 __all__ = [
     "BUFSIZ_PATH",
     "DEFAULT_BUFSIZ",
+    "DEFAULT_SPI_SPEED_HZ",
     "MAX_SPEED_HZ",
     "NotASpiDeviceError",
     "SPI_IOC_MAGIC",
@@ -130,7 +132,7 @@ SPI_MODE_3 = SPI_CPOL | SPI_CPHA  # Lepton: CPOL=1, CPHA=1 (DS §4.2.1, §2)
 BITS_PER_WORD = 8  # DS §4.2.1 (§2)
 LSB_FIRST = 0  # MSB first (DS §4.2.1, §2)
 MAX_SPEED_HZ = 20_000_000  # DS §4.2.1, Table 17 (§2)
-DEFAULT_SPEED_HZ = 18_000_000  # pylepton's choice, margin below the maximum (§2, §12)
+DEFAULT_SPI_SPEED_HZ = 18_000_000  # pylepton's choice, margin below the maximum (§2, §12)
 
 # spidev's transfer buffer (kernel spidev.c module parameter, §10).
 DEFAULT_BUFSIZ = 4096
@@ -141,10 +143,6 @@ ENABLE_SPI_FIX = (
     "Enable SPI with `sudo raspi-config` (Interface Options > SPI) or add "
     "`dtparam=spi=on` to /boot/firmware/config.txt, then reboot; check the name "
     "with `ls /dev/spidev*`"
-)
-SPI_GROUP_FIX = (
-    "Add your user to the spi group with `sudo usermod -aG spi $USER`, "
-    "then log out and in again"
 )
 NOT_SPI_FIX = "Give a spidev node such as /dev/spidev0.0 (see `ls /dev/spidev*`)"
 BUFSIZ_FIX = (
@@ -174,6 +172,20 @@ class SpiBufferSizeError(SpiDeviceError):
     """A transfer was longer than spidev's ``bufsiz`` (EMSGSIZE)."""
 
 
+SPIDEV = DeviceKind(
+    node="device",
+    what="a SPI device",
+    missing="no such device",
+    enable_fix=ENABLE_SPI_FIX,
+    group="spi",
+    wrong_node_fix=NOT_SPI_FIX,
+    error=SpiDeviceError,
+    not_found_error=SpiDeviceNotFoundError,
+    permission_error=SpiPermissionError,
+    wrong_node_error=NotASpiDeviceError,
+)
+
+
 def spi_error_from_oserror(device: str, exc: OSError, operation: str) -> SpiDeviceError:
     """Translate an ``OSError`` from a spidev system call into an actionable error.
 
@@ -184,29 +196,18 @@ def spi_error_from_oserror(device: str, exc: OSError, operation: str) -> SpiDevi
             or ``"read of 3936 bytes"``; named in the message when it helps.
 
     Returns:
-        A :class:`SpiDeviceError` subclass chosen by ``exc.errno``: ENOENT ->
+        A :class:`SpiDeviceError` subclass chosen by ``exc.errno``: EMSGSIZE ->
+        :class:`SpiBufferSizeError`; otherwise the shared ladder of
+        :func:`lepton.devnode.device_error_from_oserror`: ENOENT ->
         :class:`SpiDeviceNotFoundError`; EACCES/EPERM -> :class:`SpiPermissionError`;
-        EISDIR, ENOTTY -> :class:`NotASpiDeviceError`; EMSGSIZE ->
-        :class:`SpiBufferSizeError`; anything else -> :class:`SpiDeviceError`
-        with the system's error text.
+        EISDIR, ENOTTY -> :class:`NotASpiDeviceError`; anything else ->
+        :class:`SpiDeviceError` with the system's error text.
     """
-    code = exc.errno
-    text = os.strerror(code) if code is not None else str(exc)
-    if code == errno.ENOENT:
-        return SpiDeviceNotFoundError(device, "no such device", ENABLE_SPI_FIX, code)
-    if code in (errno.EACCES, errno.EPERM):
-        return SpiPermissionError(device, f"{operation}: permission denied", SPI_GROUP_FIX, code)
-    if code == errno.EISDIR:
-        return NotASpiDeviceError(device, "not a SPI device (it is a directory)", NOT_SPI_FIX, code)
-    if code == errno.ENOTTY:
-        return NotASpiDeviceError(
-            device, f"not a SPI device ({operation} failed: {text})", NOT_SPI_FIX, code
-        )
-    if code == errno.EMSGSIZE:
+    if exc.errno == errno.EMSGSIZE:
         return SpiBufferSizeError(
-            device, f"{operation} is longer than the spidev buffer (bufsiz)", BUFSIZ_FIX, code
+            device, f"{operation} is longer than the spidev buffer (bufsiz)", BUFSIZ_FIX, exc.errno
         )
-    return SpiDeviceError(device, f"{operation} failed: {text}", "", code)
+    return device_error_from_oserror(SPIDEV, device, exc, operation)
 
 
 # --- spi_ioc_transfer -------------------------------------------------------------
@@ -337,7 +338,7 @@ class SpidevTransport:
     def __init__(
         self,
         device: str = "/dev/spidev0.0",
-        speed_hz: int = DEFAULT_SPEED_HZ,
+        speed_hz: int = DEFAULT_SPI_SPEED_HZ,
         *,
         bufsiz_path: str = BUFSIZ_PATH,
         sleep: Callable[[float], Any] = time.sleep,
@@ -362,18 +363,14 @@ class SpidevTransport:
             )
         self._sleep = sleep
         self._ioctl = ioctl
-        self._fd: int | None = None
-        try:
-            self._fd = os.open(device, os.O_RDWR | os.O_CLOEXEC)
-        except OSError as exc:
-            raise spi_error_from_oserror(device, exc, "open") from exc
-        try:
-            self._configure()
-        except BaseException:
-            self.close()
-            raise
+        self._node = DeviceNode(
+            device,
+            SPIDEV,
+            explain=lambda exc, operation: spi_error_from_oserror(device, exc, operation),
+            setup=self._configure,
+        )
 
-    def _configure(self) -> None:
+    def _configure(self, node: DeviceNode[SpiDeviceError]) -> None:
         settings = (
             ("SPI_IOC_WR_MODE", SPI_IOC_WR_MODE, struct.pack("=B", SPI_MODE_3)),
             ("SPI_IOC_WR_LSB_FIRST", SPI_IOC_WR_LSB_FIRST, struct.pack("=B", LSB_FIRST)),
@@ -385,15 +382,12 @@ class SpidevTransport:
             ("SPI_IOC_WR_MAX_SPEED_HZ", SPI_IOC_WR_MAX_SPEED_HZ, struct.pack("=I", self.speed_hz)),
         )
         for name, request, argument in settings:
-            try:
-                self._ioctl(self._fd, request, argument)
-            except OSError as exc:
-                raise spi_error_from_oserror(self.device, exc, f"ioctl {name}") from exc
+            node.call(f"ioctl {name}", self._ioctl, request, argument)
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` has run."""
-        return self._fd is None
+        return self._node.closed
 
     def read(self, n_bytes: int) -> bytes:
         """Clock up to ``n_bytes`` of VoSPI packets out of the camera in one transfer.
@@ -416,18 +410,14 @@ class SpidevTransport:
         """
         if n_bytes < self.packet_bytes:
             raise RangeError("n_bytes", n_bytes, f">= {self.packet_bytes} (one packet)")
-        fd = self._fd
-        if fd is None:
+        if self.closed:
             return b""
         want = min(n_bytes, self.max_read_bytes) // self.packet_bytes * self.packet_bytes
         data = b""
         # spidev returns the whole transfer at once; a stand-in FIFO may return
         # less, so gather until the packets are whole.
         while len(data) < want:
-            try:
-                chunk = os.read(fd, want - len(data))
-            except OSError as exc:
-                raise spi_error_from_oserror(self.device, exc, f"read of {want} bytes") from exc
+            chunk = self._node.call(f"read of {want} bytes", os.read, want - len(data))
             if not chunk:
                 return data[: len(data) // self.packet_bytes * self.packet_bytes]
             data += chunk
@@ -446,9 +436,7 @@ class SpidevTransport:
 
     def close(self) -> None:
         """Close the device. Idempotent."""
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
+        self._node.close()
 
     def __enter__(self) -> SpidevTransport:
         return self

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import NamedTuple, Union
+from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 
 from .crc import packet_crcs
+from .models import Model, TelemetryLocation
 from .telemetry import FRAME_COUNTER_WORD, TELEMETRY_ROWS, Telemetry, parse_telemetry
 
 __all__ = [
@@ -97,87 +98,54 @@ _ARANGE = np.arange(64, dtype=np.int32)
 _SLAB_PACKETS = 512  # packets checked per numpy batch: large enough to amortise, small enough for cache
 
 
-class TelemetryLocation(enum.Enum):
-    """Where the camera puts the telemetry rows (SYS Telemetry Location, IDD §4.5.8)."""
-
-    OFF = "off"
-    HEADER = "header"
-    FOOTER = "footer"
-
-
-class Model(enum.Enum):
-    """Lepton family, as far as VoSPI is concerned (DS §1, specs §1, §6)."""
-
-    LEPTON2 = "lepton2"  # 2.0 / 2.5: 80x60, one 60-packet frame
-    LEPTON3 = "lepton3"  # 3.0 / 3.5: 160x120, four 60-packet segments
-
-    @property
-    def rows(self) -> int:
-        """Image rows: 60 (Lepton 2) or 120 (Lepton 3)."""
-        return _GEOMETRY[self][0]
-
-    @property
-    def cols(self) -> int:
-        """Image columns: 80 (Lepton 2) or 160 (Lepton 3)."""
-        return _GEOMETRY[self][1]
-
-    @property
-    def segments(self) -> int:
-        """Segments per frame: 1 (Lepton 2) or 4 (Lepton 3)."""
-        return _GEOMETRY[self][2]
-
-    @property
-    def telemetry_packets(self) -> int:
-        """Packets of telemetry per frame: 3 (Lepton 2) or 4, the last unused (Lepton 3) (specs §7.1)."""
-        return _GEOMETRY[self][3]
-
-    @property
-    def image_packets(self) -> int:
-        """Packets of image per frame (one packet = 80 pixels)."""
-        return self.rows * self.cols // PIXELS_PER_PACKET
-
-    def packets_per_segment(self, telemetry: TelemetryLocation) -> int:
-        """Video packets per segment (the whole frame on Lepton 2).
-
-        60, or with telemetry 63 (Lepton 2) / 61 (Lepton 3) (DS Table 11, specs §7.1).
-        """
-        extra = self.telemetry_packets if telemetry is not TelemetryLocation.OFF else 0
-        return (self.image_packets + extra) // self.segments
-
-
-# rows, cols, segments, telemetry packets
-_GEOMETRY = {Model.LEPTON2: (60, 80, 1, 3), Model.LEPTON3: (120, 160, 4, 4)}
-
-
 class FrameLayout(NamedTuple):
-    """Where image and telemetry sit among a frame's packets (specs §7.1).
+    """Where image and telemetry sit among a frame's packets (docs/vospi.md §6, §7.1).
 
     A frame's packets are numbered in stream order across its segments
-    (``segment_index * packets_per_segment + packet_number``). Lepton 3 with
-    telemetry: header = packets 0-2 of segment 1 are rows A-C, packet 3 unused;
-    footer = rows A-C right after the last image packet, then one unused.
+    (``segment_index * packets_per_segment + packet_number``). Telemetry adds
+    its 3 rows rounded up to one more packet per segment: 3 packets on
+    Lepton 2 (63 per frame), 4 on Lepton 3 (61 per segment, the 4th unused)
+    (DS Table 11, §4.2.3.2). Lepton 3 header: packets 0-2 of segment 1 are
+    rows A-C, packet 3 unused; footer: rows A-C right after the last image
+    packet, then one unused.
     """
 
     model: Model
     telemetry: TelemetryLocation
     packets_per_segment: int
     packets: int  # per frame, all segments
+    image_packets: int  # one packet = PIXELS_PER_PACKET pixels
     image_start: int
     telemetry_start: int | None  # None when telemetry is OFF
 
 
-@lru_cache(maxsize=None)
+@cache
 def frame_layout(model: Model, telemetry: TelemetryLocation) -> FrameLayout:
-    """The :class:`FrameLayout` of ``model`` with ``telemetry``."""
-    per_segment = model.packets_per_segment(telemetry)
+    """The :class:`FrameLayout` of ``model`` with ``telemetry``.
+
+    Packets per segment: 60, or with telemetry 63 (Lepton 2) / 61 (Lepton 3)
+    (DS Table 11; docs/vospi.md §7.1).
+    """
+    image_packets = model.rows * model.cols // PIXELS_PER_PACKET
+    extra_per_segment = 0
+    if telemetry is not TelemetryLocation.OFF:
+        extra_per_segment = -(-TELEMETRY_ROWS // model.segments)  # rows, rounded up
+    per_segment = image_packets // model.segments + extra_per_segment
+    telemetry_packets = extra_per_segment * model.segments
     if telemetry is TelemetryLocation.HEADER:
-        image_start, telemetry_start = model.telemetry_packets, 0
+        image_start, telemetry_start = telemetry_packets, 0
     elif telemetry is TelemetryLocation.FOOTER:
-        image_start, telemetry_start = 0, model.image_packets
+        image_start, telemetry_start = 0, image_packets
     else:
         image_start, telemetry_start = 0, None
     return FrameLayout(
-        model, telemetry, per_segment, per_segment * model.segments, image_start, telemetry_start
+        model,
+        telemetry,
+        per_segment,
+        per_segment * model.segments,
+        image_packets,
+        image_start,
+        telemetry_start,
     )
 
 
@@ -255,7 +223,7 @@ class ModelDetected:
     model: Model
 
 
-Event = Union[FrameParsed, SyncLost, NoSignal, ModelDetected]
+Event = FrameParsed | SyncLost | NoSignal | ModelDetected
 _NO_SIGNAL = NoSignal()
 
 
@@ -360,8 +328,10 @@ class VospiParser:
         # While the model is unknown a segment (L3) or frame (L2) is followed in
         # order up to the longer of the two; a clean packet 0 after the shorter
         # one ends it (specs §7.1: 60 / 60 packets, or 61 / 63 with telemetry).
-        self._unit_packets = max(m.packets_per_segment(self._telemetry) for m in Model)
-        self._undecided_min_packets = min(m.packets_per_segment(self._telemetry) for m in Model)
+        self._unit_packets = max(frame_layout(m, self._telemetry).packets_per_segment for m in Model)
+        self._undecided_min_packets = min(
+            frame_layout(m, self._telemetry).packets_per_segment for m in Model
+        )
         self._check_packet_20 = True
         if model is not None:
             self._set_model(Model(model))
@@ -584,7 +554,7 @@ class VospiParser:
     def _deliver(self, packets: np.ndarray, events: list[Event]) -> None:
         layout = self._layout
         payload = packets[:, PAYLOAD_OFFSET:]
-        image = payload[layout.image_start : layout.image_start + self._model.image_packets]
+        image = payload[layout.image_start : layout.image_start + layout.image_packets]
         telemetry_bytes = None
         if layout.telemetry_start is not None:
             telemetry_bytes = payload[layout.telemetry_start : layout.telemetry_start + TELEMETRY_ROWS]

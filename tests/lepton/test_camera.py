@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from lepton.camera import CaptureCounters, Lepton, LinkStatus
 from lepton.errors import LeptonError
+from lepton.models import Model, TelemetryLocation
 from lepton.simulator import FaultConfig, VospiSimulator
 from lepton.transport import SimulatedTransport
-from lepton.vospi import PACKET_BYTES, Model, TelemetryLocation
+from lepton.vospi import PACKET_BYTES
 
 L2, L3 = Model.LEPTON2, Model.LEPTON3
 CPTV_STACK = np.load(Path(__file__).parents[1] / "data" / "TheCacophonyProject_python-cptv__v1.frames000-008.stack.npy")

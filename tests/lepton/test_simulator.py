@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from lepton.errors import LeptonError
+from lepton.models import Model, TelemetryLocation
 from lepton.simulator import DISCARD_PREFIX, FaultConfig, FaultKind, VospiSimulator
 from lepton.telemetry import encode_telemetry, parse_telemetry
-from lepton.vospi import PACKET_BYTES, Model, TelemetryLocation, VospiParser
+from lepton.vospi import PACKET_BYTES, VospiParser
 
 L2, L3 = Model.LEPTON2, Model.LEPTON3
 OFF, HEADER, FOOTER = TelemetryLocation.OFF, TelemetryLocation.HEADER, TelemetryLocation.FOOTER

@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import lepton
 from lepton import spidev
 from lepton.camera import Lepton
 from lepton.errors import LeptonError, RangeError
 from lepton.simulator import VospiSimulator
 from lepton.transport import Transport
-from lepton.vospi import RESYNC_PAUSE_S, Model
+from lepton.models import Model
+from lepton.vospi import RESYNC_PAUSE_S
 from lepton.spidev import (
     NotASpiDeviceError,
     SpiBufferSizeError,
@@ -321,6 +323,16 @@ def test_setup_ioctls_set_mode3_msb_first_8_bits_and_speed(tmp_path, bufsiz_file
         (0x40016B03, b"\x08"),
         (0x40046B04, struct.pack("=I", 20_000_000)),
     ]
+
+
+def test_default_speed_is_18_mhz_and_exported(tmp_path, bufsiz_file):
+    """Without a speed the transport clocks at lepton.DEFAULT_SPI_SPEED_HZ, 18 MHz."""
+    path = tmp_path / "stream"
+    path.write_bytes(b"")
+    ioctl = RecordingIoctl()
+    with SpidevTransport(str(path), bufsiz_path=bufsiz_file(4096), ioctl=ioctl) as transport:
+        assert transport.speed_hz == lepton.DEFAULT_SPI_SPEED_HZ == 18_000_000
+    assert ioctl.calls[-1] == (0x40046B04, struct.pack("=I", 18_000_000))
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
+from lepton.models import Model
 from lepton.simulator import FaultConfig, FaultKind, VospiSimulator
 from lepton.transport import MAX_SLEEP_PER_READ_S, SimulatedTransport, Transport
-from lepton.vospi import PACKET_BYTES, UNIQUE_FRAME_RATE_HZ, FrameParsed, Model, VospiParser
+from lepton.vospi import PACKET_BYTES, UNIQUE_FRAME_RATE_HZ, FrameParsed, VospiParser
 
 
 class FakeTime:

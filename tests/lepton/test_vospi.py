@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lepton.models import Model, TelemetryLocation
 from lepton.radiometry import PixelUnit, guess_unit
 from lepton.simulator import VospiSimulator
 from lepton.telemetry import encode_telemetry, parse_telemetry
@@ -18,14 +19,13 @@ from lepton.vospi import (
     NO_SIGNAL_PACKETS,
     PACKET_BYTES,
     FrameParsed,
-    Model,
     ModelDetected,
     NoSignal,
     SyncLossReason,
     SyncLost,
-    TelemetryLocation,
     VospiCounters,
     VospiParser,
+    frame_layout,
 )
 
 L2, L3 = Model.LEPTON2, Model.LEPTON3
@@ -93,8 +93,19 @@ def test_packet_size_and_models():
     assert PACKET_BYTES == 164
     assert (L2.rows, L2.cols, L2.segments) == (60, 80, 1)
     assert (L3.rows, L3.cols, L3.segments) == (120, 160, 4)
-    assert [L2.packets_per_segment(t) for t in TelemetryLocation] == [60, 63, 63]
-    assert [L3.packets_per_segment(t) for t in TelemetryLocation] == [60, 61, 61]
+    assert [frame_layout(L2, t).packets_per_segment for t in TelemetryLocation] == [60, 63, 63]
+    assert [frame_layout(L3, t).packets_per_segment for t in TelemetryLocation] == [60, 61, 61]
+    assert [frame_layout(m, OFF).image_packets for m in (L2, L3)] == [60, 240]
+    assert [frame_layout(L2, t)[4:] for t in (OFF, HEADER, FOOTER)] == [
+        (60, 0, None),
+        (60, 3, 0),
+        (60, 0, 60),
+    ]
+    assert [frame_layout(L3, t)[4:] for t in (OFF, HEADER, FOOTER)] == [
+        (240, 0, None),
+        (240, 4, 0),
+        (240, 0, 240),
+    ]
 
 
 # --- hand-built packets --------------------------------------------------------------
