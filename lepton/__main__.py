@@ -15,7 +15,7 @@ bad command-line arguments; 130 on Ctrl-C.
 (:class:`lepton.simulator.VospiSimulator` paced at the camera's rate, plus a
 :class:`lepton.cci.SimulatedCciDevice`); ``--simulate-fault`` shows what a
 dead bus looks like: ``no-power`` (MISO stuck low: all zeros) or
-``miso-high`` (all ones: endless discard packets, specs/vospi.md §4).
+``miso-high`` (all ones: endless discard packets, docs/vospi.md §4).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ EXIT_INTERRUPTED = 130
 
 FRAME_NAME = "lepton-frame"
 CCI_TIMEOUT_S = 1.0
-# The part number a simulated camera reports, by (model, radiometric) (DS §1, specs §1).
+# The part number a simulated camera reports, by (model, radiometric) (DS §1, docs/vospi.md §1).
 SIMULATED_PART = {
     (part.model, part.radiometric): part.part_number for part in PART_NUMBERS.values()
 }

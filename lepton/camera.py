@@ -3,7 +3,7 @@
 It reads whole packets from a :class:`~lepton.transport.Transport`, feeds
 the pure :class:`~lepton.vospi.VospiParser`, resynchronises the bus when the
 parser reports lost sync, and hands out unique frames. pylepton's API is
-kept (specs/vospi.md §12)::
+kept (docs/vospi.md §11)::
 
     with Lepton("/dev/spidev0.0") as camera:
         frame, frame_id = camera.capture()     # (rows, cols, 1) uint16, pixel sum
@@ -50,7 +50,7 @@ class LinkStatus(enum.Enum):
 
     SYNCING = "syncing"  # no frame yet, or lost sync and resynchronising
     STREAMING = "streaming"  # the last event was a frame
-    NO_SIGNAL = "no_signal"  # all-zero packets: camera unpowered or unplugged (specs §5)
+    NO_SIGNAL = "no_signal"  # all-zero packets: camera unpowered or unplugged (docs/vospi.md §5)
 
 
 @dataclass
@@ -99,9 +99,9 @@ class Lepton:
     Args:
         spi_device: spidev node, used when ``transport`` is None.
         model: the camera's :class:`~lepton.vospi.Model`, or None to detect it
-            from the stream (specs §6.2).
+            from the stream (docs/vospi.md §6.2).
         telemetry: where the camera sends telemetry; must match its setting
-            (SYS Telemetry Enable/Location over CCI, specs §7.1).
+            (SYS Telemetry Enable/Location over CCI, docs/vospi.md §7.1).
         spi_speed_hz: SCK frequency when opening ``spi_device``.
         transport: a ready :class:`~lepton.transport.Transport` (simulated,
             replay, ...); None opens ``lepton.spidev.SpidevTransport(spi_device,

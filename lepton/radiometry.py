@@ -5,7 +5,7 @@ pixel is the scene temperature in kelvin x 100 (resolution 0.01 K, "centikelvin"
 or kelvin x 10 (resolution 0.1 K). Otherwise (TLinear off, Lepton 2.0/3.0, or
 AGC on) pixels are sensor counts, not temperatures.
 Sources: FLIR Lepton Engineering Datasheet §3.5.1, §4.1 Table 6; Lepton
-Software IDD §4.8.9-4.8.11 (specs/vospi.md §9).
+Software IDD §4.8.9-4.8.11 (docs/vospi.md §9).
 
 All functions are pure; they accept a scalar or anything ``numpy.asarray``
 takes, and return a ``float`` for a scalar, else ``ndarray float64`` of the
@@ -37,15 +37,15 @@ __all__ = [
 KELVIN_AT_0_C = 273.15
 # Pixels all inside this range look like centikelvin: 200.00..450.00 K (-73..177 C).
 # Raw14 counts sit near 8192 (L2.0/3.0) or 4096 (L2.5/3.5) and AGC output is
-# 0..255, so neither falls in it (specs/vospi.md §9).
+# 0..255, so neither falls in it (docs/vospi.md §9).
 CENTIKELVIN_GUESS_RANGE = (20000, 45000)
 
 
 class PixelUnit(enum.Enum):
     """The unit of a frame's pixel values."""
 
-    CENTIKELVIN = "centikelvin"  # TLinear, resolution 0.01 K (specs §9)
-    DECIKELVIN = "decikelvin"  # TLinear, resolution 0.1 K (specs §9)
+    CENTIKELVIN = "centikelvin"  # TLinear, resolution 0.01 K (docs/vospi.md §9)
+    DECIKELVIN = "decikelvin"  # TLinear, resolution 0.1 K (docs/vospi.md §9)
     COUNTS = "counts"  # Raw14 counts or 8-bit AGC output: not a temperature
 
     @property

@@ -11,7 +11,7 @@ as a real host that lost bytes would be.
 
 Pure apart from its seeded random generator; no clocks or sleeps (pacing is
 :class:`lepton.transport.SimulatedTransport`'s job).
-Sources: specs/vospi.md §3-§8 (FLIR Lepton Engineering Datasheet §4.2).
+Sources: docs/vospi.md §3-§8 (FLIR Lepton Engineering Datasheet §4.2).
 """
 
 from __future__ import annotations
@@ -42,15 +42,15 @@ from .vospi import (
 __all__ = ["DISCARD_PREFIX", "FaultConfig", "FaultKind", "VospiSimulator"]
 
 # Real discard packets: ID 0x1FFF / 0x2FFF, CRC field 0xFFFF, payload starting
-# DC D0 DC AD DC D2 (VI Fig. 12; hardware dump in groupgets/LeptonModule#4; specs §4).
+# DC D0 DC AD DC D2 (VI Fig. 12; hardware dump in groupgets/LeptonModule#4; docs/vospi.md §4).
 DISCARD_IDS = (0x0FFF, 0x1FFF, 0x2FFF)
 DISCARD_PREFIX = bytes.fromhex("DCD0DCADDCD2")
 _DISCARD_POOL = 16
-_SEGMENT_SHIFT = 12  # segment number in ID bits 14-12 (specs §3)
-_TELEMETRY_REVISION = 14  # as on current Lepton 3.5 (specs §7.2)
-_STATUS_FFC_COMPLETE = 0x0830  # bit 11 as observed + FFC state 3 (specs §7.3)
+_SEGMENT_SHIFT = 12  # segment number in ID bits 14-12 (docs/vospi.md §3)
+_TELEMETRY_REVISION = 14  # as on current Lepton 3.5 (docs/vospi.md §7.2)
+_STATUS_FFC_COMPLETE = 0x0830  # bit 11 as observed + FFC state 3 (docs/vospi.md §7.3)
 _VIDEO_FORMAT_RAW14 = 7
-_AGC_CLIP_HIGH = {Model.LEPTON2: 4800, Model.LEPTON3: 19200}  # defaults (specs §7.2)
+_AGC_CLIP_HIGH = {Model.LEPTON2: 4800, Model.LEPTON3: 19200}  # defaults (docs/vospi.md §7.2)
 _AGC_CLIP_LOW = 512
 
 
@@ -97,7 +97,7 @@ class VospiSimulator:
         seed: seed of the random generator (discard payloads, faults).
         discard_packets: discard packets after each frame (Lepton 2) or
             segment (Lepton 3), >= 0. A real camera sends as many as the host
-            reads in its idle time (specs §4).
+            reads in its idle time (docs/vospi.md §4).
 
     Attributes:
         injected: how many faults of each :class:`FaultKind` were injected.
@@ -168,7 +168,7 @@ class VospiSimulator:
         """The telemetry a radiometric Lepton would attach to ``pixels`` now.
 
         Frame counter and uptime are the simulator's; FPA and housing
-        temperatures are those of the tCam sample (specs §7.2); TLinear is
+        temperatures are those of the tCam sample (docs/vospi.md §7.2); TLinear is
         reported on when :func:`lepton.radiometry.guess_unit` says centikelvin;
         the spotmeter covers the centre 2 x 2 pixels.
         """
@@ -231,7 +231,7 @@ class VospiSimulator:
             for segment in segments:
                 if copy and self.model is Model.LEPTON3:
                     # Invalid segment: segment number 0 in packet 20; the top nibble
-                    # is outside the CRC, so the CRC stays right (specs §5, §6.2).
+                    # is outside the CRC, so the CRC stays right (docs/vospi.md §5, §6.2).
                     segment = segment.copy()
                     segment[SEGMENT_NUMBER_PACKET, 0] &= 0x0F
                 gap = self._discard_pool[self._rng.integers(0, _DISCARD_POOL, size=self.discard_packets)]
@@ -243,8 +243,8 @@ class VospiSimulator:
     def encode_frame(self, pixels: np.ndarray, telemetry: Telemetry | None = None) -> bytes:
         """The clean byte stream for one unique frame.
 
-        Lepton 2: the frame three times (repeats, specs §6.1); Lepton 3: four
-        valid segments then eight invalid ones (§6.2); discard packets after
+        Lepton 2: the frame three times (repeats, docs/vospi.md §6.1); Lepton 3: four
+        valid segments then eight invalid ones (docs/vospi.md §6.2); discard packets after
         each frame or segment. Advances the frame counter and uptime.
 
         Args:

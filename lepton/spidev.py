@@ -5,7 +5,7 @@ protocol with nothing but ``os.open``, ``fcntl.ioctl`` and ``os.read``: it sets
 SPI mode 3, 8 bits per word, MSB first and the clock speed, then clocks whole
 164-byte VoSPI packets out of the Lepton with plain ``read()`` calls, each of
 which is one SPI transfer with /CS held asserted (kernel ``spidev.c``,
-specs/vospi.md §10).
+docs/vospi.md §10).
 
 Why no ``spidev`` package: three setup ioctls and ``read()`` are all we use,
 and the request numbers and the ``spi_ioc_transfer`` layout are written out
@@ -23,7 +23,7 @@ Errors (all subclasses of :class:`lepton.errors.LeptonError`)::
 
 Sources: Linux UAPI ``linux/spi/spidev.h`` and ``drivers/spi/spidev.c``;
 FLIR Lepton Engineering Datasheet §4.2.1 (SPI mode 3, 20 MHz max), §4.2.2.3.1
-(resync by idling > 185 ms); all collected in specs/vospi.md §2, §8, §10.
+(resync by idling > 185 ms); all collected in docs/vospi.md §2, §8, §10.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ __all__ = [
 ]
 
 # --- ioctl encoding (asm-generic/ioctl.h, used on x86, ARM and ARM64) -------
-# request = dir << 30 | size << 16 | type << 8 | nr        (specs/vospi.md §10)
+# request = dir << 30 | size << 16 | type << 8 | nr        (docs/vospi.md §10)
 _IOC_NRBITS = 8
 _IOC_TYPEBITS = 8
 _IOC_SIZEBITS = 14
@@ -120,7 +120,7 @@ SPI_IOC_WR_MODE32 = _iow(SPI_IOC_MAGIC, 5, _U32)  # 0x40046B05
 
 # struct spi_ioc_transfer: tx_buf u64, rx_buf u64, len u32, speed_hz u32,
 # delay_usecs u16, bits_per_word u8, cs_change u8, tx_nbits u8, rx_nbits u8,
-# word_delay_usecs u8, pad u8 -- 32 bytes on 32- and 64-bit userspace (§10).
+# word_delay_usecs u8, pad u8 -- 32 bytes on 32- and 64-bit userspace (docs/vospi.md §10).
 SPI_IOC_TRANSFER_FORMAT = "=QQIIHBBBBBB"
 SPI_IOC_TRANSFER_SIZE = struct.calcsize(SPI_IOC_TRANSFER_FORMAT)  # 32
 _SPI_IOC_MESSAGE_MAX = ((1 << _IOC_SIZEBITS) - 1) // SPI_IOC_TRANSFER_SIZE  # 511
@@ -129,12 +129,12 @@ _SPI_IOC_MESSAGE_MAX = ((1 << _IOC_SIZEBITS) - 1) // SPI_IOC_TRANSFER_SIZE  # 51
 SPI_CPHA = 0x01
 SPI_CPOL = 0x02
 SPI_MODE_3 = SPI_CPOL | SPI_CPHA  # Lepton: CPOL=1, CPHA=1 (DS §4.2.1, §2)
-BITS_PER_WORD = 8  # DS §4.2.1 (§2)
+BITS_PER_WORD = 8  # DS §4.2.1 (docs/vospi.md §2)
 LSB_FIRST = 0  # MSB first (DS §4.2.1, §2)
-MAX_SPEED_HZ = 20_000_000  # DS §4.2.1, Table 17 (§2)
-DEFAULT_SPI_SPEED_HZ = 18_000_000  # pylepton's choice, margin below the maximum (§2, §12)
+MAX_SPEED_HZ = 20_000_000  # DS §4.2.1, Table 17 (docs/vospi.md §2)
+DEFAULT_SPI_SPEED_HZ = 18_000_000  # pylepton's choice, margin below the maximum (docs/vospi.md §2, §11)
 
-# spidev's transfer buffer (kernel spidev.c module parameter, §10).
+# spidev's transfer buffer (kernel spidev.c module parameter, docs/vospi.md §10).
 DEFAULT_BUFSIZ = 4096
 BUFSIZ_PATH = "/sys/module/spidev/parameters/bufsiz"
 
@@ -244,7 +244,7 @@ def pack_spi_ioc_transfer(
     Raises:
         struct.error: a field is out of its unsigned range.
 
-    Source: Linux UAPI ``linux/spi/spidev.h`` (specs/vospi.md §10).
+    Source: Linux UAPI ``linux/spi/spidev.h`` (docs/vospi.md §10).
     """
     return struct.pack(
         SPI_IOC_TRANSFER_FORMAT,
@@ -271,7 +271,7 @@ def spi_ioc_message(n: int) -> int:
         ValueError: ``n`` is not 1..511 (the size field is 14 bits; the kernel
             macro encodes size 0 from n=512 on).
 
-    Source: Linux UAPI ``linux/spi/spidev.h`` (specs/vospi.md §10).
+    Source: Linux UAPI ``linux/spi/spidev.h`` (docs/vospi.md §10).
     """
     if not 1 <= n <= _SPI_IOC_MESSAGE_MAX:
         raise ValueError(f"SPI_IOC_MESSAGE(n) needs 1 <= n <= {_SPI_IOC_MESSAGE_MAX}, got {n}")
@@ -286,7 +286,7 @@ def read_bufsiz(path: str = BUFSIZ_PATH) -> int:
     the kernel default, :data:`DEFAULT_BUFSIZ` (4096). A readable value is used
     as is, smaller or larger, since it is the limit the kernel enforces.
 
-    Source: kernel ``drivers/spi/spidev.c`` (specs/vospi.md §10).
+    Source: kernel ``drivers/spi/spidev.c`` (docs/vospi.md §10).
     """
     try:
         with open(path, encoding="ascii") as f:
@@ -301,10 +301,10 @@ class SpidevTransport:
 
     Opening configures the device: ``SPI_IOC_WR_MODE`` 3, ``SPI_IOC_WR_LSB_FIRST``
     0 (MSB first), ``SPI_IOC_WR_BITS_PER_WORD`` 8, ``SPI_IOC_WR_MAX_SPEED_HZ``
-    ``speed_hz`` (the order every C and Python client uses, specs/vospi.md §10).
+    ``speed_hz`` (the order every C and Python client uses, docs/vospi.md §10).
     Each :meth:`read` is one ``read()`` system call of whole packets, no
     longer than :attr:`max_read_bytes`, so no transfer ends inside a packet and
-    none exceeds spidev's ``bufsiz`` (§2, §10).
+    none exceeds spidev's ``bufsiz`` (docs/vospi.md §2, §10).
 
     Not thread-safe: one reader thread owns the transport. A call to
     :meth:`read` blocks for the transfer time (164 bytes take 65.6 us at
@@ -313,7 +313,7 @@ class SpidevTransport:
     Args:
         device: spidev node, ``/dev/spidevB.C`` (Pi: ``/dev/spidev0.0`` = CE0).
         speed_hz: SCK frequency, 1..20,000,000 Hz. The Lepton needs about
-            2.1 MHz (Lepton 2) or 8.5 MHz (Lepton 3) to keep up; use 16-20 MHz (§2).
+            2.1 MHz (Lepton 2) or 8.5 MHz (Lepton 3) to keep up; use 16-20 MHz (docs/vospi.md §2).
         bufsiz_path: where to read spidev's ``bufsiz`` (see :func:`read_bufsiz`).
         sleep: ``time.sleep`` or a test's fake; used only by :meth:`resync`.
         ioctl: ``fcntl.ioctl`` or a test's recorder, called as
@@ -395,7 +395,7 @@ class SpidevTransport:
         Args:
             n_bytes: at least one packet (164 bytes); rounded down to whole
                 packets and capped at :attr:`max_read_bytes`, so a transfer
-                never ends inside a packet (§2) nor exceeds ``bufsiz`` (§10).
+                never ends inside a packet (docs/vospi.md §2) nor exceeds ``bufsiz`` (docs/vospi.md §10).
 
         Returns:
             Whole 164-byte packets, at least one; ``b""`` after :meth:`close`
@@ -428,9 +428,9 @@ class SpidevTransport:
 
         With no transfer in progress spidev leaves /CS de-asserted and SCK idle,
         which resets the Lepton's VoSPI interface; the next read starts with
-        discard packets (DS §4.2.2.3.1, specs/vospi.md §8). Blocks for 185 ms.
+        discard packets (DS §4.2.2.3.1, docs/vospi.md §8). Blocks for 185 ms.
         Whether /CS stays high while idle depends on the SPI controller driver
-        (§8, unconfirmed); the Raspberry Pi's does.
+        (docs/vospi.md §8: our assumption); the Raspberry Pi's does.
         """
         self._sleep(RESYNC_PAUSE_S)
 

@@ -15,7 +15,7 @@ numbers and dead buses become events and :class:`VospiCounters`. A delivered
 frame always has the model's shape and is built only from packets whose CRC
 matched, in order.
 
-Sources (collected in specs/vospi.md): FLIR Lepton Engineering Datasheet
+Sources (collected in docs/vospi.md): FLIR Lepton Engineering Datasheet
 (DS) §4.2.2-4.2.3; FLIR VoSPI Implementation Specification (VI) §4-5; Lepton
 Software IDD §4.5.7-8 for telemetry placement.
 """
@@ -63,29 +63,29 @@ __all__ = [
     "frame_layout",
 ]
 
-# --- Packet format (DS §4.2.2.1 Table 10, VI §3.1; specs/vospi.md §3) -------------
+# --- Packet format (DS §4.2.2.1 Table 10, VI §3.1; docs/vospi.md §3) -------------
 PACKET_ID_BYTES = 2  # big-endian ID: bits 14-12 segment number (L3), 11-0 packet number
-PACKET_CRC_BYTES = 2  # big-endian CRC-16 (specs §5)
+PACKET_CRC_BYTES = 2  # big-endian CRC-16 (docs/vospi.md §5)
 PACKET_PAYLOAD_BYTES = 160  # Raw14: 80 pixels, each a big-endian uint16
 PACKET_BYTES = PACKET_ID_BYTES + PACKET_CRC_BYTES + PACKET_PAYLOAD_BYTES
 PAYLOAD_OFFSET = PACKET_ID_BYTES + PACKET_CRC_BYTES
 PIXELS_PER_PACKET = PACKET_PAYLOAD_BYTES // 2
-PACKET_NUMBER_MASK = 0x0FFF  # always mask: the top nibble is reserved/segment (specs §3)
-# Discard packets have ID xFxx, i.e. the low nibble of byte 0 is 0xF (DS §4.2.2.1, specs §4).
+PACKET_NUMBER_MASK = 0x0FFF  # always mask: the top nibble is reserved/segment (docs/vospi.md §3)
+# Discard packets have ID xFxx, i.e. the low nibble of byte 0 is 0xF (DS §4.2.2.1, docs/vospi.md §4).
 DISCARD_NIBBLE = 0x0F
 # Lepton 3: the segment number (TTT, 1-4; 0 = invalid segment) is valid only in
-# packet 20, in bits 14-12 of the ID = bits 6-4 of byte 0 (DS §4.2.3.1 Fig. 32, specs §6.2).
+# packet 20, in bits 14-12 of the ID = bits 6-4 of byte 0 (DS §4.2.3.1 Fig. 32, docs/vospi.md §6.2).
 SEGMENT_NUMBER_PACKET = 20
 SEGMENT_NUMBER_SHIFT = 4
 SEGMENT_NUMBER_MASK = 0x7
 # Unique frames per second: Lepton 2 sends each frame 3 times at ~26 Hz; Lepton 3
-# follows each valid frame with two invalid ones (DS p.9 note 4, §4.2.2.3, §4.2.3.3; specs §6).
+# follows each valid frame with two invalid ones (DS p.9 note 4, §4.2.2.3, §4.2.3.3; docs/vospi.md §6).
 UNIQUE_FRAME_RATE_HZ = 8.7
 FRAMES_PER_UNIQUE_FRAME = 3
-# De-asserting /CS with SCK idle this long resynchronises VoSPI (DS §4.2.2.3.1, specs §8).
+# De-asserting /CS with SCK idle this long resynchronises VoSPI (DS §4.2.2.3.1, docs/vospi.md §8).
 RESYNC_PAUSE_S = 0.185
 # A dead or unpowered bus reads as all-zero packets, which pass the CRC check as
-# packet 0 (specs §5 caution C). This many in a row is reported as NoSignal:
+# packet 0 (docs/vospi.md §5). This many in a row is reported as NoSignal:
 # one Lepton 2 frame's worth, far more than a live camera ever sends.
 NO_SIGNAL_PACKETS = 60
 # Auto-detection: a Lepton 3 stream never has more than 8 invalid segments
@@ -155,7 +155,7 @@ _MAX_SEGMENT_PACKETS = max(
 
 
 class SyncLossReason(enum.Enum):
-    """Why the parser dropped its partial frame (specs §8 "what loss looks like")."""
+    """Why the parser dropped its partial frame (docs/vospi.md §8 "what loss looks like")."""
 
     CRC_ERROR = "crc_error"  # FLIR recommends a resync after one (DS §4.2.2.3.2)
     PACKET_OUT_OF_ORDER = "packet_out_of_order"
@@ -200,7 +200,7 @@ class SyncLost:
     """The stream is out of step: the partial frame was dropped.
 
     The transport must resynchronise (no transfers, /CS de-asserted, for at
-    least 185 ms, DS §4.2.2.3.1, specs §8) and then call
+    least 185 ms, DS §4.2.2.3.1, docs/vospi.md §8) and then call
     :meth:`VospiParser.reset`. Reported once until the next reset or the next
     complete frame or segment.
     """
@@ -212,7 +212,7 @@ class SyncLost:
 class NoSignal:
     """:data:`NO_SIGNAL_PACKETS` all-zero packets in a row: a dead or unpowered bus.
 
-    Reported once per run of zero packets (specs §5 caution C).
+    Reported once per run of zero packets (docs/vospi.md §5).
     """
 
 
@@ -233,12 +233,12 @@ class VospiCounters:
 
     Attributes:
         packets: whole packets fed, discard packets included.
-        discard_packets: packets with ID xFxx (specs §4).
+        discard_packets: packets with ID xFxx (docs/vospi.md §4).
         crc_errors: non-discard packets whose CRC did not match.
         frames: :class:`FrameParsed` events emitted (unique frames when
             repeats are dropped).
         repeated_frames: frames identical to the previous one (Lepton 2 sends
-            each frame 3 times, specs §6.1), dropped or not.
+            each frame 3 times, docs/vospi.md §6.1), dropped or not.
         invalid_segments: Lepton 3 segments with segment number 0, read and dropped.
         sync_losses: :class:`SyncLost` events emitted.
         no_signal: :class:`NoSignal` events emitted.
@@ -266,7 +266,7 @@ class VospiParser:
     discard IDs, packet numbers), so a whole Lepton 3 frame costs well under
     a millisecond.
 
-    Rules (sources in specs/vospi.md):
+    Rules (sources in docs/vospi.md):
 
     * Discard packets (ID xFxx, §4) are counted and skipped, also inside a frame.
     * Every other packet must have a matching CRC (§5) and the next packet
@@ -327,7 +327,7 @@ class VospiParser:
         self._model: Model | None = None
         # While the model is unknown a segment (L3) or frame (L2) is followed in
         # order up to the longer of the two; a clean packet 0 after the shorter
-        # one ends it (specs §7.1: 60 / 60 packets, or 61 / 63 with telemetry).
+        # one ends it (docs/vospi.md §7.1: 60 / 60 packets, or 61 / 63 with telemetry).
         self._unit_packets = max(frame_layout(m, self._telemetry).packets_per_segment for m in Model)
         self._undecided_min_packets = min(
             frame_layout(m, self._telemetry).packets_per_segment for m in Model
@@ -415,7 +415,7 @@ class VospiParser:
         numbers = (header >> 16).astype(np.int32) & PACKET_NUMBER_MASK
         good = packet_crcs(video) == (header & 0xFFFF)
         counters.crc_errors += v - int(np.count_nonzero(good))
-        # all-zero packets pass the CRC as packet 0 (specs §5 caution C)
+        # all-zero packets pass the CRC as packet 0 (docs/vospi.md §5)
         zero = header == 0
         if zero.any():
             zero[zero] = ~video[zero].any(axis=1)
@@ -500,7 +500,7 @@ class VospiParser:
     # --- segment level ------------------------------------------------------------
 
     def _packet_20(self, events: list[Event]) -> None:
-        """Decide on a segment from its packet 20 (DS §4.2.3.1, specs §6.2)."""
+        """Decide on a segment from its packet 20 (DS §4.2.3.1, docs/vospi.md §6.2)."""
         ttt = (int(self._unit[SEGMENT_NUMBER_PACKET, 0]) >> SEGMENT_NUMBER_SHIFT) & SEGMENT_NUMBER_MASK
         if self._model is None:
             if 1 <= ttt <= 4:

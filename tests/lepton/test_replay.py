@@ -44,7 +44,7 @@ def test_three_dimensional_npy_keeps_its_frames():
     frames = load_recording(L2_STACK)
     assert frames.shape == (6, 60, 80)
     np.testing.assert_array_equal(frames, np.load(L2_STACK))
-    np.testing.assert_array_equal(frames[0], frames[1])  # a Lepton repeats frames (specs §6.1)
+    np.testing.assert_array_equal(frames[0], frames[1])  # a Lepton repeats frames (docs/vospi.md §6.1)
 
 
 def test_cptv_v1_recording():

@@ -1,4 +1,4 @@
-"""lepton.simulator: the bytes a real Lepton would send (specs/vospi.md §3-§8)."""
+"""lepton.simulator: the bytes a real Lepton would send (docs/vospi.md §3-§8)."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def test_lepton3_segments_and_invalid_frames(load_data):
     ],
 )
 def test_telemetry_rows_placement(model, location, positions):
-    """Telemetry rows A-C sit where the datasheet puts them (specs §7.1)."""
+    """Telemetry rows A-C sit where the datasheet puts them (docs/vospi.md §7.1)."""
     simulator = VospiSimulator(model, location, discard_packets=0)
     frame = np.full((model.rows, model.cols), 30000, np.uint16)
     telemetry = simulator.make_telemetry(frame)

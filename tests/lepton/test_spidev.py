@@ -111,7 +111,7 @@ def packets(n, start=0):
 
 
 def test_request_numbers_match_spec_table():
-    """Setup ioctl numbers equal the values in specs/vospi.md §10."""
+    """Setup ioctl numbers equal the values in docs/vospi.md §10."""
     assert spidev.SPI_IOC_RD_MODE == 0x80016B01
     assert spidev.SPI_IOC_WR_MODE == 0x40016B01
     assert spidev.SPI_IOC_RD_LSB_FIRST == 0x80016B02

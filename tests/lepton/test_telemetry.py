@@ -1,4 +1,4 @@
-"""lepton.telemetry: decoding rows A-C (specs/vospi.md §7) on real tCam rows and round trips."""
+"""lepton.telemetry: decoding rows A-C (docs/vospi.md §7) on real tCam rows and round trips."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def base_telemetry(**changes) -> Telemetry:
     ],
 )
 def test_ffc_state_by_revision(revision, states):
-    """Status bits 5-4 decode per telemetry revision: 8 has no 'imminent' state (specs §7.3)."""
+    """Status bits 5-4 decode per telemetry revision: 8 has no 'imminent' state (docs/vospi.md §7.3)."""
     decoded = [base_telemetry(revision=revision, status=v << 4).ffc_state for v in range(4)]
     assert decoded == states
 
@@ -88,7 +88,7 @@ def test_status_flags():
 
 
 def test_32_bit_values_are_least_significant_word_first():
-    """Uptime 0x12345678 is stored as words 0x5678, 0x1234 (specs §7.1)."""
+    """Uptime 0x12345678 is stored as words 0x5678, 0x1234 (docs/vospi.md §7.1)."""
     rows = encode_telemetry(base_telemetry(uptime_ms=0x12345678, frame_counter=0x00010002))
     assert rows[0, 1:3].tolist() == [0x5678, 0x1234]
     assert rows[0, 20:22].tolist() == [0x0002, 0x0001]

@@ -1,4 +1,4 @@
-"""lepton.vospi: the pure VoSPI parser, at byte level (specs/vospi.md §3-§8)."""
+"""lepton.vospi: the pure VoSPI parser, at byte level (docs/vospi.md §3-§8)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ OFF, HEADER, FOOTER = TelemetryLocation.OFF, TelemetryLocation.HEADER, Telemetry
 
 
 def packet(packet_id: int, words) -> bytes:
-    """A Raw14 packet with its CRC computed independently (specs §5)."""
+    """A Raw14 packet with its CRC computed independently (docs/vospi.md §5)."""
     payload = np.asarray(words, dtype=">u2").tobytes()
     assert len(payload) == 160
     body = packet_id.to_bytes(2, "big") + b"\0\0" + payload
