@@ -84,11 +84,11 @@ class CapturedFrame:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CapturedFrame):
             return NotImplemented
-        return (
-            np.array_equal(self.pixels, other.pixels)
-            and (self.timestamp, self.frame_number, self.telemetry)
-            == (other.timestamp, other.frame_number, other.telemetry)
-        )
+        return np.array_equal(self.pixels, other.pixels) and (
+            self.timestamp,
+            self.frame_number,
+            self.telemetry,
+        ) == (other.timestamp, other.frame_number, other.telemetry)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -247,7 +247,9 @@ class Lepton:
         if data_buffer is not None:
             if data_buffer.shape != image.shape or data_buffer.dtype != np.uint16:
                 raise ShapeError(
-                    "data_buffer", f"{image.shape} uint16", f"{data_buffer.shape} {data_buffer.dtype}"
+                    "data_buffer",
+                    f"{image.shape} uint16",
+                    f"{data_buffer.shape} {data_buffer.dtype}",
                 )
             data_buffer[...] = image
             image = data_buffer

@@ -387,9 +387,7 @@ def part_number_to_words(part_number: str, byte_order: ByteOrder) -> list[int]:
     """
     size = OEM_PART_NUMBER.n_words * WORD_BYTES
     raw = part_number.encode("ascii").ljust(size, b"\0")
-    return [
-        int.from_bytes(raw[i : i + WORD_BYTES], byte_order) for i in range(0, size, WORD_BYTES)
-    ]
+    return [int.from_bytes(raw[i : i + WORD_BYTES], byte_order) for i in range(0, size, WORD_BYTES)]
 
 
 def part_number_from_words(words: Sequence[int]) -> str:

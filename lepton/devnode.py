@@ -148,9 +148,7 @@ class DeviceNode(Generic[E]):
         """True once :meth:`close` has run."""
         return self._fd is None
 
-    def call(
-        self, operation: str, syscall: Callable[[int, *Ts], R], *args: *Ts
-    ) -> R:
+    def call(self, operation: str, syscall: Callable[[int, *Ts], R], *args: *Ts) -> R:
         """Run ``syscall(fd, *args)``; an ``OSError`` becomes the node's error naming ``operation``.
 
         Returns:

@@ -14,9 +14,9 @@ The tree (open: other modules add their own subclasses)::
     LeptonError
      ├── ShapeError(ValueError)       name, expected, actual      an array of the wrong shape/dtype
      ├── UnitError(ValueError)        unit, operation             counts asked for as a temperature
-     ├── ResolutionError(ValueError)  resolution_k                TLinear resolution not 0.01 or 0.1 K
+     ├── ResolutionError(ValueError)  resolution_k                TLinear resolution not 0.01/0.1 K
      ├── RangeError(ValueError)       name, value, allowed        an argument out of its range
-     ├── StreamEnded                  frames                      a finite transport ran out of bytes
+     ├── StreamEnded                  frames                      a finite transport ran dry
      ├── DeviceError                  device, reason, fix, os_errno   a /dev node cannot be used
      │    ├── SpiDeviceError          (in spidev.py, with its own subclasses)
      │    └── CciBusError             (in i2cdev.py)

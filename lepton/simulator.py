@@ -154,7 +154,9 @@ class VospiSimulator:
         ids = np.tile(np.arange(per_segment, dtype=np.uint16), self.model.segments)
         if self.model is Model.LEPTON3:
             for segment in range(self.model.segments):
-                ids[segment * per_segment + SEGMENT_NUMBER_PACKET] |= (segment + 1) << _SEGMENT_SHIFT
+                ids[segment * per_segment + SEGMENT_NUMBER_PACKET] |= (
+                    segment + 1
+                ) << _SEGMENT_SHIFT
         return ids
 
     def _check_pixels(self, pixels: np.ndarray) -> np.ndarray:
@@ -234,7 +236,9 @@ class VospiSimulator:
                     # is outside the CRC, so the CRC stays right (docs/vospi.md §5, §6.2).
                     segment = segment.copy()
                     segment[SEGMENT_NUMBER_PACKET, 0] &= 0x0F
-                gap = self._discard_pool[self._rng.integers(0, _DISCARD_POOL, size=self.discard_packets)]
+                gap = self._discard_pool[
+                    self._rng.integers(0, _DISCARD_POOL, size=self.discard_packets)
+                ]
                 units.append(np.concatenate([segment, gap]))
         return units
 
@@ -305,7 +309,9 @@ class VospiSimulator:
             kind = kinds[int(self._rng.integers(len(kinds)))]
             self.injected[kind] += 1
             if kind is FaultKind.BIT_FLIP:
-                unit[hit, int(self._rng.integers(PACKET_BYTES))] ^= np.uint8(1 << int(self._rng.integers(8)))
+                unit[hit, int(self._rng.integers(PACKET_BYTES))] ^= np.uint8(
+                    1 << int(self._rng.integers(8))
+                )
                 continue
             parts.append(unit[begin:hit].tobytes())
             if kind is FaultKind.TRUNCATE:

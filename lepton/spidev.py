@@ -132,7 +132,9 @@ SPI_MODE_3 = SPI_CPOL | SPI_CPHA  # Lepton: CPOL=1, CPHA=1 (DS §4.2.1, §2)
 BITS_PER_WORD = 8  # DS §4.2.1 (docs/vospi.md §2)
 LSB_FIRST = 0  # MSB first (DS §4.2.1, §2)
 MAX_SPEED_HZ = 20_000_000  # DS §4.2.1, Table 17 (docs/vospi.md §2)
-DEFAULT_SPI_SPEED_HZ = 18_000_000  # pylepton's choice, margin below the maximum (docs/vospi.md §2, §11)
+DEFAULT_SPI_SPEED_HZ = (
+    18_000_000  # pylepton's choice, margin below the maximum (docs/vospi.md §2, §11)
+)
 
 # spidev's transfer buffer (kernel spidev.c module parameter, docs/vospi.md §10).
 DEFAULT_BUFSIZ = 4096
@@ -395,7 +397,8 @@ class SpidevTransport:
         Args:
             n_bytes: at least one packet (164 bytes); rounded down to whole
                 packets and capped at :attr:`max_read_bytes`, so a transfer
-                never ends inside a packet (docs/vospi.md §2) nor exceeds ``bufsiz`` (docs/vospi.md §10).
+                never ends inside a packet (docs/vospi.md §2) nor exceeds
+                ``bufsiz`` (docs/vospi.md §10).
 
         Returns:
             Whole 164-byte packets, at least one; ``b""`` after :meth:`close`

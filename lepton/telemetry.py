@@ -84,7 +84,12 @@ class FfcState(enum.Enum):
 
 
 _FFC_STATES = (FfcState.NEVER_COMMANDED, FfcState.IMMINENT, FfcState.IN_PROGRESS, FfcState.COMPLETE)
-_FFC_STATES_REV8 = (FfcState.NEVER_COMMANDED, FfcState.IN_PROGRESS, FfcState.COMPLETE, FfcState.UNKNOWN)
+_FFC_STATES_REV8 = (
+    FfcState.NEVER_COMMANDED,
+    FfcState.IN_PROGRESS,
+    FfcState.COMPLETE,
+    FfcState.UNKNOWN,
+)
 
 
 @dataclass(frozen=True)

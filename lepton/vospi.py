@@ -71,7 +71,8 @@ PACKET_BYTES = PACKET_ID_BYTES + PACKET_CRC_BYTES + PACKET_PAYLOAD_BYTES
 PAYLOAD_OFFSET = PACKET_ID_BYTES + PACKET_CRC_BYTES
 PIXELS_PER_PACKET = PACKET_PAYLOAD_BYTES // 2
 PACKET_NUMBER_MASK = 0x0FFF  # always mask: the top nibble is reserved/segment (docs/vospi.md §3)
-# Discard packets have ID xFxx, i.e. the low nibble of byte 0 is 0xF (DS §4.2.2.1, docs/vospi.md §4).
+# Discard packets have ID xFxx, i.e. the low nibble of byte 0 is 0xF
+# (DS §4.2.2.1, docs/vospi.md §4).
 DISCARD_NIBBLE = 0x0F
 # Lepton 3: the segment number (TTT, 1-4; 0 = invalid segment) is valid only in
 # packet 20, in bits 14-12 of the ID = bits 6-4 of byte 0 (DS §4.2.3.1 Fig. 32, docs/vospi.md §6.2).
@@ -79,7 +80,8 @@ SEGMENT_NUMBER_PACKET = 20
 SEGMENT_NUMBER_SHIFT = 4
 SEGMENT_NUMBER_MASK = 0x7
 # Unique frames per second: Lepton 2 sends each frame 3 times at ~26 Hz; Lepton 3
-# follows each valid frame with two invalid ones (DS p.9 note 4, §4.2.2.3, §4.2.3.3; docs/vospi.md §6).
+# follows each valid frame with two invalid ones
+# (DS p.9 note 4, §4.2.2.3, §4.2.3.3; docs/vospi.md §6).
 UNIQUE_FRAME_RATE_HZ = 8.7
 FRAMES_PER_UNIQUE_FRAME = 3
 # De-asserting /CS with SCK idle this long resynchronises VoSPI (DS §4.2.2.3.1, docs/vospi.md §8).
@@ -95,7 +97,9 @@ NO_SIGNAL_PACKETS = 60
 AUTODETECT_LEPTON2_SIGHTINGS = 12
 
 _ARANGE = np.arange(64, dtype=np.int32)
-_SLAB_PACKETS = 512  # packets checked per numpy batch: large enough to amortise, small enough for cache
+_SLAB_PACKETS = (
+    512  # packets checked per numpy batch: large enough to amortise, small enough for cache
+)
 
 
 class FrameLayout(NamedTuple):
@@ -188,7 +192,10 @@ class FrameParsed:
             np.array_equal(self.pixels, other.pixels)
             and self.pixels.dtype == other.pixels.dtype
             and (self.telemetry_rows is None) == (other.telemetry_rows is None)
-            and (self.telemetry_rows is None or np.array_equal(self.telemetry_rows, other.telemetry_rows))
+            and (
+                self.telemetry_rows is None
+                or np.array_equal(self.telemetry_rows, other.telemetry_rows)
+            )
             and self.telemetry == other.telemetry
         )
 
@@ -328,7 +335,9 @@ class VospiParser:
         # While the model is unknown a segment (L3) or frame (L2) is followed in
         # order up to the longer of the two; a clean packet 0 after the shorter
         # one ends it (docs/vospi.md §7.1: 60 / 60 packets, or 61 / 63 with telemetry).
-        self._unit_packets = max(frame_layout(m, self._telemetry).packets_per_segment for m in Model)
+        self._unit_packets = max(
+            frame_layout(m, self._telemetry).packets_per_segment for m in Model
+        )
         self._undecided_min_packets = min(
             frame_layout(m, self._telemetry).packets_per_segment for m in Model
         )
@@ -428,11 +437,10 @@ class VospiParser:
         j = 0
         while j < v:
             start = self._next
-            if start == 0:
-                if not (clean[j] and numbers[j] == 0):
-                    self._idle_packet(j, video_index, numbers, good, zero, events)
-                    j += 1
-                    continue
+            if start == 0 and not (clean[j] and numbers[j] == 0):
+                self._idle_packet(j, video_index, numbers, good, zero, events)
+                j += 1
+                continue
             stop = self._unit_packets
             if self._check_packet_20 and start <= SEGMENT_NUMBER_PACKET:
                 stop = SEGMENT_NUMBER_PACKET + 1
@@ -501,13 +509,17 @@ class VospiParser:
 
     def _packet_20(self, events: list[Event]) -> None:
         """Decide on a segment from its packet 20 (DS §4.2.3.1, docs/vospi.md §6.2)."""
-        ttt = (int(self._unit[SEGMENT_NUMBER_PACKET, 0]) >> SEGMENT_NUMBER_SHIFT) & SEGMENT_NUMBER_MASK
+        ttt = (
+            int(self._unit[SEGMENT_NUMBER_PACKET, 0]) >> SEGMENT_NUMBER_SHIFT
+        ) & SEGMENT_NUMBER_MASK
         if self._model is None:
             if 1 <= ttt <= 4:
                 detected = Model.LEPTON3
             elif ttt == 0:
                 self._sightings += 1
-                detected = Model.LEPTON2 if self._sightings >= AUTODETECT_LEPTON2_SIGHTINGS else None
+                detected = (
+                    Model.LEPTON2 if self._sightings >= AUTODETECT_LEPTON2_SIGHTINGS else None
+                )
             else:
                 self._lose(SyncLossReason.BAD_SEGMENT_NUMBER, events)
                 return
@@ -557,7 +569,9 @@ class VospiParser:
         image = payload[layout.image_start : layout.image_start + layout.image_packets]
         telemetry_bytes = None
         if layout.telemetry_start is not None:
-            telemetry_bytes = payload[layout.telemetry_start : layout.telemetry_start + TELEMETRY_ROWS]
+            telemetry_bytes = payload[
+                layout.telemetry_start : layout.telemetry_start + TELEMETRY_ROWS
+            ]
             b = FRAME_COUNTER_WORD * 2
             lo_hi, lo_lo, hi_hi, hi_lo = telemetry_bytes[0, b : b + 4].tolist()
             counter = (lo_hi << 8 | lo_lo) | (hi_hi << 8 | hi_lo) << 16

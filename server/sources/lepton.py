@@ -1,4 +1,4 @@
-"""Sources that run through the ``lepton`` package's VoSPI path: ``lepton``, ``simulated``, ``replay``.
+"""Sources that use the ``lepton`` package's VoSPI path: ``lepton``, ``simulated``, ``replay``.
 
 All three read a byte stream with :class:`lepton.Lepton` and its real VoSPI parser;
 they differ only in where the bytes come from: the SPI bus, the simulator fed by a

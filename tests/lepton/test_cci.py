@@ -48,7 +48,7 @@ def make(device=None, **kwargs):
 
 
 def wire_bytes(accesses):
-    """Turn register accesses into the I2C transactions of docs/cci.md §4: ("write"|"read", bytes)."""
+    """Register accesses as the I2C transactions of docs/cci.md §4: ("write"|"read", bytes)."""
     out = []
     for op, register, words in accesses:
         if op == "write":
@@ -67,7 +67,7 @@ def status_read(value=READY):
 
 
 def test_get_fpa_temperature_sequence_matches_spec_bytes():
-    """GET FPA temp: status, length 1 -> 0x0006, 0x0214 -> 0x0004, status, read DATA0 (docs/cci.md §4)."""
+    """GET FPA temp: status, 1 -> 0x0006, 0x0214 -> 0x0004, status, read DATA0 (docs/cci.md §4)."""
     c, device, _ = make()
     assert c.fpa_temp_ck() == 30613  # 306.13 K = 32.98 C
     assert device.accesses == [
@@ -90,7 +90,7 @@ def test_get_fpa_temperature_sequence_matches_spec_bytes():
 
 
 def test_run_ffc_sequence_matches_spec_bytes():
-    """RUN FFC: read status 00 06, write 00 06 00 00, write 00 04 02 42, poll status (docs/cci.md §4)."""
+    """RUN FFC: status 00 06, write 00 06 00 00, write 00 04 02 42, poll (docs/cci.md §4)."""
     c, device, _ = make()
     c.run_ffc()
     assert wire_bytes(device.accesses) == [
@@ -218,9 +218,7 @@ def test_unknown_command_is_undefined_function():
     c, _, _ = make()
     with pytest.raises(CciCommandError) as info:
         c.get(CciCommand(CciModule.VID, 0x0C, "VID output format", 2))
-    assert str(info.value) == (
-        "CCI command 0x0330 failed: response code -7 (undefined function)"
-    )
+    assert str(info.value) == ("CCI command 0x0330 failed: response code -7 (undefined function)")
 
 
 # --- typed helpers ----------------------------------------------------------------------
@@ -378,16 +376,28 @@ def test_oem_reboot_does_not_wait_for_an_answer_and_restores_defaults():
             "SYS FFC status",
             "-2 (WRITE_ERROR), -1 (ERROR), 0 (READY), 1 (BUSY), 2 (COLLECTING_FRAMES)",
         ),
-        ("telemetry_location", 2, Cci.telemetry_location, "SYS telemetry location",
-         "0 (HEADER), 1 (FOOTER)"),
+        (
+            "telemetry_location",
+            2,
+            Cci.telemetry_location,
+            "SYS telemetry location",
+            "0 (HEADER), 1 (FOOTER)",
+        ),
         ("telemetry_enabled", 2, Cci.telemetry, "SYS telemetry enable", "0 (False), 1 (True)"),
-        ("tlinear_resolution", -1, Cci.tlinear_resolution_k, "RAD TLinear resolution",
-         "0 (0.1), 1 (0.01)"),
+        (
+            "tlinear_resolution",
+            -1,
+            Cci.tlinear_resolution_k,
+            "RAD TLinear resolution",
+            "0 (0.1), 1 (0.01)",
+        ),
         ("agc_enabled", 5, Cci.pixel_unit, "AGC enable", "0 (False), 1 (True)"),
     ],
 )
-def test_unknown_code_from_the_camera_raises_unknown_value_error(attribute, code, read, field, known):
-    """A GET answered with a code outside the enum raises CciUnknownValueError, not KeyError/ValueError."""
+def test_unknown_code_from_the_camera_raises_unknown_value_error(
+    attribute, code, read, field, known
+):
+    """A GET answered with an unknown code raises CciUnknownValueError, not KeyError/ValueError."""
     device = SimulatedCciDevice()
     setattr(device, attribute, code)
     c, _, _ = make(device)

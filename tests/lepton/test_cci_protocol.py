@@ -48,21 +48,36 @@ def test_command_constants_match_the_spec_table():
     assert cci_protocol.SYS_UPTIME.word(get) == 0x020C
     assert cci_protocol.SYS_AUX_TEMPERATURE.word(get) == 0x0210
     assert cci_protocol.SYS_FPA_TEMPERATURE.word(get) == 0x0214
-    assert (cci_protocol.SYS_TELEMETRY_ENABLE.word(get), cci_protocol.SYS_TELEMETRY_ENABLE.word(set_)) == (
+    assert (
+        cci_protocol.SYS_TELEMETRY_ENABLE.word(get),
+        cci_protocol.SYS_TELEMETRY_ENABLE.word(set_),
+    ) == (
         0x0218,
         0x0219,
     )
-    assert (cci_protocol.SYS_TELEMETRY_LOCATION.word(get), cci_protocol.SYS_TELEMETRY_LOCATION.word(set_)) == (
+    assert (
+        cci_protocol.SYS_TELEMETRY_LOCATION.word(get),
+        cci_protocol.SYS_TELEMETRY_LOCATION.word(set_),
+    ) == (
         0x021C,
         0x021D,
     )
     assert cci_protocol.SYS_FFC.word(run) == 0x0242
     assert cci_protocol.SYS_FFC_STATUS.word(get) == 0x0244
-    assert (cci_protocol.SYS_GAIN_MODE.word(get), cci_protocol.SYS_GAIN_MODE.word(set_)) == (0x0248, 0x0249)
-    assert (cci_protocol.AGC_ENABLE.word(get), cci_protocol.AGC_ENABLE.word(set_)) == (0x0100, 0x0101)
+    assert (cci_protocol.SYS_GAIN_MODE.word(get), cci_protocol.SYS_GAIN_MODE.word(set_)) == (
+        0x0248,
+        0x0249,
+    )
+    assert (cci_protocol.AGC_ENABLE.word(get), cci_protocol.AGC_ENABLE.word(set_)) == (
+        0x0100,
+        0x0101,
+    )
     assert cci_protocol.OEM_PART_NUMBER.word(get) == 0x481C
     assert cci_protocol.OEM_REBOOT.word(run) == 0x4842
-    assert (cci_protocol.RAD_TLINEAR_ENABLE.word(get), cci_protocol.RAD_TLINEAR_ENABLE.word(set_)) == (0x4EC0, 0x4EC1)
+    assert (
+        cci_protocol.RAD_TLINEAR_ENABLE.word(get),
+        cci_protocol.RAD_TLINEAR_ENABLE.word(set_),
+    ) == (0x4EC0, 0x4EC1)
     assert cci_protocol.RAD_TLINEAR_RESOLUTION.word(set_) == 0x4EC5
 
 
@@ -124,7 +139,7 @@ def test_status_word_encodes_busy_and_the_signed_response_code():
 
 @pytest.mark.parametrize("order", ["big", "little"])
 def test_part_number_words_decode_in_either_byte_order(order):
-    """The 16 words of OEM part number decode to the string whichever byte order (docs/cci.md §5)."""
+    """The 16 part-number words decode whichever the byte order (docs/cci.md §5)."""
     words = part_number_to_words("500-0771-01", order)
     assert len(words) == 16
     assert part_number_from_words(words) == "500-0771-01"
@@ -138,7 +153,7 @@ def test_known_codes_decode_and_encode():
 
 
 def test_unknown_code_raises_an_error_with_field_and_code():
-    """A code missing from the table is a CciUnknownValueError naming field, code and the known codes."""
+    """A code not in the table: CciUnknownValueError naming field, code and the known codes."""
     with pytest.raises(CciUnknownValueError) as info:
         decode_code("SYS gain mode", 7, GAIN_MODE_CODES)
     error = info.value

@@ -28,9 +28,9 @@ def ids(packets: np.ndarray) -> list[int]:
 
 def crc_ok(row: np.ndarray) -> bool:
     data = row.tobytes()
-    return binascii.crc_hqx(bytes([data[0] & 0x0F]) + data[1:2] + b"\0\0" + data[4:], 0) == int.from_bytes(
-        data[2:4], "big"
-    )
+    return binascii.crc_hqx(
+        bytes([data[0] & 0x0F]) + data[1:2] + b"\0\0" + data[4:], 0
+    ) == int.from_bytes(data[2:4], "big")
 
 
 def is_discard(row: np.ndarray) -> bool:
@@ -38,7 +38,7 @@ def is_discard(row: np.ndarray) -> bool:
 
 
 def test_lepton2_stream_layout(load_data):
-    """Lepton 2: the frame 3 times, rows 0-59 as big-endian words with valid CRCs, 2 discards after each."""
+    """Lepton 2: the frame 3 times, rows 0-59 big-endian with valid CRCs, 2 discards after each."""
     frame = load_data("brandoncurtis_LeptonModule__raw1.npy")
     packets = packets_of(VospiSimulator(L2).encode_frame(frame))
     assert len(packets) == 3 * (60 + 2)
@@ -50,7 +50,9 @@ def test_lepton2_stream_layout(load_data):
 
 def test_discard_packets_look_real():
     """Discard packets have ID xFFF, CRC field FFFF and the payload start seen on real hardware."""
-    packets = packets_of(VospiSimulator(L2, discard_packets=5).encode_frame(np.zeros((60, 80), np.uint16)))
+    packets = packets_of(
+        VospiSimulator(L2, discard_packets=5).encode_frame(np.zeros((60, 80), np.uint16))
+    )
     discards = [p for p in packets if is_discard(p)]
     assert len(discards) == 15
     for p in discards:

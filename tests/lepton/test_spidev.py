@@ -127,13 +127,13 @@ def test_request_numbers_match_spec_table():
 def test_request_numbers_match_ioc_encoding_with_ctypes_sizes():
     """Each request is _IOR/_IOW('k', nr, sizeof(argument)) with C type sizes."""
     u8, u32 = ctypes.sizeof(ctypes.c_uint8), ctypes.sizeof(ctypes.c_uint32)
-    assert spidev.SPI_IOC_WR_MODE == iow(1, u8)
-    assert spidev.SPI_IOC_RD_MODE == ior(1, u8)
-    assert spidev.SPI_IOC_WR_LSB_FIRST == iow(2, u8)
-    assert spidev.SPI_IOC_WR_BITS_PER_WORD == iow(3, u8)
-    assert spidev.SPI_IOC_WR_MAX_SPEED_HZ == iow(4, u32)
-    assert spidev.SPI_IOC_RD_MAX_SPEED_HZ == ior(4, u32)
-    assert spidev.SPI_IOC_WR_MODE32 == iow(5, u32)
+    assert iow(1, u8) == spidev.SPI_IOC_WR_MODE
+    assert ior(1, u8) == spidev.SPI_IOC_RD_MODE
+    assert iow(2, u8) == spidev.SPI_IOC_WR_LSB_FIRST
+    assert iow(3, u8) == spidev.SPI_IOC_WR_BITS_PER_WORD
+    assert iow(4, u32) == spidev.SPI_IOC_WR_MAX_SPEED_HZ
+    assert ior(4, u32) == spidev.SPI_IOC_RD_MAX_SPEED_HZ
+    assert iow(5, u32) == spidev.SPI_IOC_WR_MODE32
 
 
 def test_spi_ioc_message_matches_spec_table():
@@ -393,9 +393,8 @@ def test_read_of_less_than_a_packet_is_refused(tmp_path, bufsiz_file, n_bytes):
     """read() needs room for at least one 164-byte packet."""
     path = tmp_path / "stream"
     path.write_bytes(packets(3))
-    with open_stream(path, bufsiz_file(4096)) as transport:
-        with pytest.raises(RangeError) as info:
-            transport.read(n_bytes)
+    with open_stream(path, bufsiz_file(4096)) as transport, pytest.raises(RangeError) as info:
+        transport.read(n_bytes)
     assert str(info.value) == f"n_bytes must be >= 164 (one packet), got {n_bytes}"
 
 
@@ -463,5 +462,5 @@ def test_is_a_transport_and_feeds_the_camera(tmp_path, bufsiz_file):
         frames = list(camera.frames())
         assert camera.counters.crc_errors == 0
     assert len(frames) == 3
-    for frame, expected in zip(frames, stack):
+    for frame, expected in zip(frames, stack, strict=True):
         np.testing.assert_array_equal(frame.pixels, expected)
