@@ -44,7 +44,7 @@ from .replay import load_recording
 from .simulator import FaultConfig, FaultKind, VospiSimulator
 from .spidev import DEFAULT_SPI_SPEED_HZ, MAX_SPEED_HZ
 from .telemetry import Telemetry
-from .transport import SimulatedTransport
+from .transport import SimulatedTransport, Transport
 from .vospi import PACKET_BYTES
 
 EXIT_OK = 0
@@ -253,6 +253,10 @@ def _configure(
 def open_camera(args: argparse.Namespace, err: TextIO) -> Setup:
     """Open the CCI and the camera (real or simulated) as the arguments say."""
     requested_model = MODEL_ARGS[args.model] if args.model else None
+    model: Model | None
+    cci: Cci | None
+    part_number: str | None
+    transport: Transport
     if args.simulate:
         frames: Iterator[np.ndarray]
         if args.replay:
@@ -342,11 +346,13 @@ def report(setup: Setup, frames: list[CapturedFrame], seconds: float, out: TextI
     rows, cols = pixels.shape
     if setup.part is not None:
         model = f"{setup.part.name} (part {setup.part.part_number}, from CCI)"
-    elif setup.part_number:
-        name = MODEL_NAMES[camera.model]
-        model = f"{name} (unknown part {setup.part_number!r}; from the VoSPI stream)"
     else:
-        model = f"{MODEL_NAMES[camera.model]} (from the VoSPI stream)"
+        # Frames were parsed, so the parser knows the model by now.
+        name = MODEL_NAMES[camera.model] if camera.model else "unknown model"
+        if setup.part_number:
+            model = f"{name} (unknown part {setup.part_number!r}; from the VoSPI stream)"
+        else:
+            model = f"{name} (from the VoSPI stream)"
     if len(frames) > 1 and seconds > 0:
         rate = f"{(len(frames) - 1) / seconds:.1f} unique frames/s ({len(frames)} frames)"
     else:

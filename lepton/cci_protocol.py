@@ -171,16 +171,19 @@ def command_word(module: CciModule, index: int, kind: CommandKind) -> int:
 
 
 class CciCommand(NamedTuple):
-    """A CCI command: module, index, a name for messages, data words for GET/SET."""
+    """A CCI command: module, command index, a name for messages, data words for GET/SET.
+
+    (The index field is ``command_index``: ``index`` would hide ``tuple.index``.)
+    """
 
     module: CciModule
-    index: int
+    command_index: int
     name: str
     n_words: int
 
     def word(self, kind: CommandKind) -> int:
         """The command word for ``kind`` (see :func:`command_word`)."""
-        return command_word(self.module, self.index, kind)
+        return command_word(self.module, self.command_index, kind)
 
 
 # The commands this product uses (IDD Rev 303 §4.4-4.8; docs/cci.md §5).

@@ -19,6 +19,7 @@ import math
 import numbers
 
 import numpy as np
+import numpy.typing as npt
 
 from .errors import ResolutionError, UnitError
 
@@ -68,7 +69,7 @@ def _result(values: np.ndarray) -> np.ndarray | float:
     return float(values) if values.ndim == 0 else values
 
 
-def to_kelvin(pixels, unit: PixelUnit) -> np.ndarray | float:
+def to_kelvin(pixels: npt.ArrayLike, unit: PixelUnit) -> np.ndarray | float:
     """Convert TLinear pixel values to kelvin.
 
     Args:
@@ -85,7 +86,7 @@ def to_kelvin(pixels, unit: PixelUnit) -> np.ndarray | float:
     return _result(np.asarray(pixels, dtype=np.float64) / scale)
 
 
-def to_celsius(pixels, unit: PixelUnit) -> np.ndarray | float:
+def to_celsius(pixels: npt.ArrayLike, unit: PixelUnit) -> np.ndarray | float:
     """Convert TLinear pixel values to degrees Celsius (K - 273.15).
 
     Args and Raises as :func:`to_kelvin`, naming ``to_celsius`` in the error.
@@ -97,7 +98,7 @@ def to_celsius(pixels, unit: PixelUnit) -> np.ndarray | float:
     return _result(np.asarray(pixels, dtype=np.float64) / scale - KELVIN_AT_0_C)
 
 
-def to_fahrenheit(pixels, unit: PixelUnit) -> np.ndarray | float:
+def to_fahrenheit(pixels: npt.ArrayLike, unit: PixelUnit) -> np.ndarray | float:
     """Convert TLinear pixel values to degrees Fahrenheit (C * 9/5 + 32).
 
     Args and Raises as :func:`to_kelvin`, naming ``to_fahrenheit`` in the error.
@@ -110,7 +111,7 @@ def to_fahrenheit(pixels, unit: PixelUnit) -> np.ndarray | float:
     return _result(celsius * 9.0 / 5.0 + 32.0)
 
 
-def celsius_to_pixels(celsius, unit: PixelUnit) -> np.ndarray | float:
+def celsius_to_pixels(celsius: npt.ArrayLike, unit: PixelUnit) -> np.ndarray | float:
     """Inverse of :func:`to_celsius`: the pixel value of a temperature.
 
     Used for fixed AGC ranges given in degrees Celsius. The result is not
@@ -130,7 +131,7 @@ def celsius_to_pixels(celsius, unit: PixelUnit) -> np.ndarray | float:
     return _result((np.asarray(celsius, dtype=np.float64) + KELVIN_AT_0_C) * scale)
 
 
-def guess_unit(pixels) -> PixelUnit:
+def guess_unit(pixels: npt.ArrayLike) -> PixelUnit:
     """Guess the unit of a frame from its values alone.
 
     Args:

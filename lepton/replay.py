@@ -139,7 +139,7 @@ def _load_image_folder(folder: Path) -> np.ndarray:
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise ReplayError(folder, "no .png, .tif or .tiff files in this folder")
-    frames = []
+    frames: list[np.ndarray] = []
     for f in files:
         try:
             with Image.open(f) as image:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -220,7 +220,7 @@ class VospiSimulator:
         packets[:, 3] = crcs & 0xFF
         return packets
 
-    def _frame_units(self, pixels, telemetry: Telemetry | None) -> list[np.ndarray]:
+    def _frame_units(self, pixels: np.ndarray, telemetry: Telemetry | None) -> list[np.ndarray]:
         """One unique frame as units (a L2 frame or a L3 segment, each followed by discards)."""
         pixels = self._check_pixels(pixels)
         self.frame_counter += 1
@@ -264,7 +264,7 @@ class VospiSimulator:
         """
         return b"".join(unit.tobytes() for unit in self._frame_units(pixels, telemetry))
 
-    def units(self, frames: Iterable[np.ndarray]) -> Iterator[tuple[int, bytes]]:
+    def units(self, frames: Iterable[np.ndarray]) -> Generator[tuple[int, bytes], None, None]:
         """The stream for ``frames``, one unit (L2 frame / L3 segment + discards) at a time.
 
         Faults are applied here. After :meth:`resync` the units the camera

@@ -97,6 +97,7 @@ NO_SIGNAL_PACKETS = 60
 AUTODETECT_LEPTON2_SIGHTINGS = 12
 
 _ARANGE = np.arange(64, dtype=np.int32)
+_NO_ZEROS = np.empty(0, dtype=np.intp)
 _SLAB_PACKETS = (
     512  # packets checked per numpy batch: large enough to amortise, small enough for cache
 )
@@ -191,15 +192,15 @@ class FrameParsed:
         return (
             np.array_equal(self.pixels, other.pixels)
             and self.pixels.dtype == other.pixels.dtype
-            and (self.telemetry_rows is None) == (other.telemetry_rows is None)
-            and (
-                self.telemetry_rows is None
-                or np.array_equal(self.telemetry_rows, other.telemetry_rows)
-            )
+            and _same_rows(self.telemetry_rows, other.telemetry_rows)
             and self.telemetry == other.telemetry
         )
 
-    __hash__ = None  # type: ignore[assignment]
+
+def _same_rows(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return np.array_equal(a, b)
 
 
 @dataclass(frozen=True)
@@ -432,7 +433,7 @@ class VospiParser:
             video_index = np.flatnonzero(keep)
         else:
             clean = good
-            video_index = None
+            video_index = _NO_ZEROS  # only read for zero packets, and there are none
 
         j = 0
         while j < v:
@@ -470,7 +471,15 @@ class VospiParser:
                 j += 1
         self._last_was_zero = bool(keep[-1] and zero[-1])
 
-    def _idle_packet(self, j, video_index, numbers, good, zero, events) -> None:
+    def _idle_packet(
+        self,
+        j: int,
+        video_index: np.ndarray,
+        numbers: np.ndarray,
+        good: np.ndarray,
+        zero: np.ndarray,
+        events: list[Event],
+    ) -> None:
         """A packet seen while no segment is in progress that cannot begin one."""
         if zero[j]:
             self._sightings = 0  # units may be hidden in the zeros
@@ -513,6 +522,7 @@ class VospiParser:
             int(self._unit[SEGMENT_NUMBER_PACKET, 0]) >> SEGMENT_NUMBER_SHIFT
         ) & SEGMENT_NUMBER_MASK
         if self._model is None:
+            detected: Model | None
             if 1 <= ttt <= 4:
                 detected = Model.LEPTON3
             elif ttt == 0:
@@ -585,7 +595,7 @@ class VospiParser:
             self.counters.repeated_frames += 1
             if self._drop_repeats:
                 return
-        pixels = image.view(">u2").astype(np.uint16).reshape(self._model.rows, self._model.cols)
+        pixels = image.view(">u2").astype(np.uint16).reshape(layout.model.rows, layout.model.cols)
         rows = telemetry = None
         if telemetry_bytes is not None:
             rows = telemetry_bytes.view(">u2").astype(np.uint16)
