@@ -13,7 +13,7 @@ bad command-line arguments; 130 on Ctrl-C.
 
 ``--simulate`` runs the same VoSPI parsing on a simulated camera
 (:class:`lepton.simulator.VospiSimulator` paced at the camera's rate, plus a
-:class:`lepton.cci.SimulatedCciDevice`); ``--simulate-fault`` shows what a
+:class:`lepton.cci_simulator.SimulatedCciDevice`); ``--simulate-fault`` shows what a
 dead bus looks like: ``no-power`` (MISO stuck low: all zeros) or
 ``miso-high`` (all ones: endless discard packets, docs/vospi.md §4).
 """
