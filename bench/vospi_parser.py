@@ -25,12 +25,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from lepton.models import Model, TelemetryLocation  # noqa: E402
 from lepton.simulator import VospiSimulator  # noqa: E402
 from lepton.vospi import (  # noqa: E402
     PACKET_BYTES,
     UNIQUE_FRAME_RATE_HZ,
-    Model,
-    TelemetryLocation,
     VospiParser,
 )
 
@@ -56,20 +55,30 @@ def measure(data: bytes, chunk: int, frames: int, repeats: int) -> tuple[float, 
 def main() -> None:
     options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     options.add_argument("--frames", type=int, default=300, help="unique frames in the stream")
-    options.add_argument("--discards", type=int, default=20, help="discard packets after each segment")
-    options.add_argument("--repeats", type=int, default=3, help="runs per chunk size (best is kept)")
+    options.add_argument(
+        "--discards", type=int, default=20, help="discard packets after each segment"
+    )
+    options.add_argument(
+        "--repeats", type=int, default=3, help="runs per chunk size (best is kept)"
+    )
     args = options.parse_args()
 
     stack = np.load(STACK)
-    simulator = VospiSimulator(Model.LEPTON3, TelemetryLocation.FOOTER, discard_packets=args.discards)
+    simulator = VospiSimulator(
+        Model.LEPTON3, TelemetryLocation.FOOTER, discard_packets=args.discards
+    )
     data = b"".join(simulator.encode_frame(stack[k % len(stack)]) for k in range(args.frames))
     packets = len(data) // PACKET_BYTES
     print(
-        f"Lepton 3, telemetry footer, {args.frames} unique frames, {packets / args.frames:.0f} packets "
+        f"Lepton 3, telemetry footer, {args.frames} unique frames, "
+        f"{packets / args.frames:.0f} packets "
         f"({len(data) / args.frames / 1024:.0f} KiB) per unique frame incl. 8 invalid segments "
         f"and {args.discards} discards per segment"
     )
-    print(f"{'chunk bytes':>12} {'unique fps':>11} {'ms/frame':>9} {'CPU ms/frame':>13} {'x camera':>9}")
+    print(
+        f"{'chunk bytes':>12} {'unique fps':>11} {'ms/frame':>9} "
+        f"{'CPU ms/frame':>13} {'x camera':>9}"
+    )
     sizes = [24 * PACKET_BYTES, 61 * PACKET_BYTES, 65536 // PACKET_BYTES * PACKET_BYTES, len(data)]
     speedup = {}
     for chunk in sizes:

@@ -4,16 +4,31 @@ The camera is :class:`Lepton` (a drop-in for ``pylepton.Lepton``); the VoSPI
 parsing underneath is pure (:class:`VospiParser`: bytes in, events out) and
 is tested against :class:`VospiSimulator` and real recorded frames.
 
-Modules, in data-flow order: ``transport`` (where bytes come from; ``spidev``
-is the only module that opens ``/dev/spidev*``), ``crc``, ``vospi`` (packets
-to frames), ``telemetry``, ``radiometry`` (pixel values to temperatures),
-``simulator`` (frames to the bytes a camera sends), ``camera`` (the read
-loop), ``errors``.
+Modules, in data-flow order:
+
+* video: ``transport`` (where bytes come from; ``spidev`` is the only module
+  that opens ``/dev/spidev*``), ``crc``, ``vospi`` (packets to frames, pure),
+  ``telemetry``, ``radiometry`` (pixel values to temperatures), ``simulator``
+  (frames to the bytes a camera sends), ``replay`` (recordings to frames),
+  ``camera`` (the read loop);
+* control: ``cci_protocol`` (registers, command words, codes; pure),
+  ``i2cdev`` (the only module that opens ``/dev/i2c-*``), ``cci`` (the
+  client, :class:`Cci`), ``cci_simulator`` (a simulated camera's registers);
+* shared: ``models`` (models, part numbers, telemetry location), ``devnode``
+  (opening a device node and explaining its errors), ``errors``.
+
+Protocol facts are documented, with their FLIR sources, in docs/vospi.md and
+docs/cci.md.
 """
 
 from .camera import CaptureCounters, CapturedFrame, Lepton, LinkStatus
+from .cci import Cci, CciBus, CciTimeoutError
+from .cci_protocol import CciCommandError, CciError, CciUnknownValueError, FfcStatus, GainMode
+from .cci_simulator import SimulatedCciDevice
 from .crc import crc16, packet_crcs
 from .errors import LeptonError, RangeError, ResolutionError, ShapeError, StreamEnded, UnitError
+from .i2cdev import CciBusError, I2cBus
+from .models import LeptonPart, Model, TelemetryLocation
 from .radiometry import (
     PixelUnit,
     celsius_to_pixels,
@@ -23,38 +38,10 @@ from .radiometry import (
     to_kelvin,
     unit_for_tlinear_resolution,
 )
-from .simulator import FaultConfig, FaultKind, VospiSimulator
-from .telemetry import FfcState, Telemetry, encode_telemetry, parse_telemetry
-from .transport import SimulatedTransport, Transport
-from .vospi import (
-    Event,
-    FrameParsed,
-    Model,
-    ModelDetected,
-    NoSignal,
-    SyncLossReason,
-    SyncLost,
-    TelemetryLocation,
-    VospiCounters,
-    VospiParser,
-)
-
-# --- Added by the engineers of spidev.py / cci.py / replay.py (keep this block) ---
-from .cci import (
-    Cci,
-    CciBus,
-    CciBusError,
-    CciCommandError,
-    CciError,
-    CciTimeoutError,
-    FfcStatus,
-    GainMode,
-    I2cBus,
-    LeptonPart,
-    SimulatedCciDevice,
-)
 from .replay import ReplayError, load_recording
+from .simulator import FaultConfig, FaultKind, VospiSimulator
 from .spidev import (
+    DEFAULT_SPI_SPEED_HZ,
     NotASpiDeviceError,
     SpiBufferSizeError,
     SpiDeviceError,
@@ -62,10 +49,21 @@ from .spidev import (
     SpidevTransport,
     SpiPermissionError,
 )
-
-# --- end of the block -------------------------------------------------------------
+from .telemetry import FfcState, Telemetry, encode_telemetry, parse_telemetry
+from .transport import SimulatedTransport, Transport
+from .vospi import (
+    Event,
+    FrameParsed,
+    ModelDetected,
+    NoSignal,
+    SyncLossReason,
+    SyncLost,
+    VospiCounters,
+    VospiParser,
+)
 
 __all__ = [
+    "DEFAULT_SPI_SPEED_HZ",
     "CaptureCounters",
     "CapturedFrame",
     "Cci",
@@ -74,6 +72,7 @@ __all__ = [
     "CciCommandError",
     "CciError",
     "CciTimeoutError",
+    "CciUnknownValueError",
     "Event",
     "FaultConfig",
     "FaultKind",

@@ -13,9 +13,9 @@ bad command-line arguments; 130 on Ctrl-C.
 
 ``--simulate`` runs the same VoSPI parsing on a simulated camera
 (:class:`lepton.simulator.VospiSimulator` paced at the camera's rate, plus a
-:class:`lepton.cci.SimulatedCciDevice`); ``--simulate-fault`` shows what a
+:class:`lepton.cci_simulator.SimulatedCciDevice`); ``--simulate-fault`` shows what a
 dead bus looks like: ``no-power`` (MISO stuck low: all zeros) or
-``miso-high`` (all ones: endless discard packets, specs/vospi.md §4).
+``miso-high`` (all ones: endless discard packets, docs/vospi.md §4).
 """
 
 from __future__ import annotations
@@ -32,25 +32,20 @@ from typing import TextIO
 
 import numpy as np
 
-from .camera import DEFAULT_SPI_SPEED_HZ, CaptureCounters, CapturedFrame, Lepton, LinkStatus
-from .cci import (
-    MODEL_NAMES,
-    PART_NUMBERS,
-    Cci,
-    CciError,
-    I2cBus,
-    LeptonPart,
-    SimulatedCciDevice,
-    lepton_part,
-)
+from .camera import CaptureCounters, CapturedFrame, Lepton, LinkStatus
+from .cci import Cci
+from .cci_protocol import CciError
+from .cci_simulator import SimulatedCciDevice
 from .errors import LeptonError, RangeError
+from .i2cdev import I2cBus
+from .models import MODEL_NAMES, PART_NUMBERS, LeptonPart, Model, TelemetryLocation, lepton_part
 from .radiometry import PixelUnit, guess_unit, to_celsius, unit_for_tlinear_resolution
 from .replay import load_recording
 from .simulator import FaultConfig, FaultKind, VospiSimulator
-from .spidev import MAX_SPEED_HZ
+from .spidev import DEFAULT_SPI_SPEED_HZ, MAX_SPEED_HZ
 from .telemetry import Telemetry
-from .transport import SimulatedTransport
-from .vospi import PACKET_BYTES, Model, TelemetryLocation
+from .transport import SimulatedTransport, Transport
+from .vospi import PACKET_BYTES
 
 EXIT_OK = 0
 EXIT_FAULT = 1
@@ -59,7 +54,7 @@ EXIT_INTERRUPTED = 130
 
 FRAME_NAME = "lepton-frame"
 CCI_TIMEOUT_S = 1.0
-# The part number a simulated camera reports, by (model, radiometric) (DS §1, specs §1).
+# The part number a simulated camera reports, by (model, radiometric) (DS §1, docs/vospi.md §1).
 SIMULATED_PART = {
     (part.model, part.radiometric): part.part_number for part in PART_NUMBERS.values()
 }
@@ -258,6 +253,10 @@ def _configure(
 def open_camera(args: argparse.Namespace, err: TextIO) -> Setup:
     """Open the CCI and the camera (real or simulated) as the arguments say."""
     requested_model = MODEL_ARGS[args.model] if args.model else None
+    model: Model | None
+    cci: Cci | None
+    part_number: str | None
+    transport: Transport
     if args.simulate:
         frames: Iterator[np.ndarray]
         if args.replay:
@@ -347,11 +346,13 @@ def report(setup: Setup, frames: list[CapturedFrame], seconds: float, out: TextI
     rows, cols = pixels.shape
     if setup.part is not None:
         model = f"{setup.part.name} (part {setup.part.part_number}, from CCI)"
-    elif setup.part_number:
-        name = MODEL_NAMES[camera.model]
-        model = f"{name} (unknown part {setup.part_number!r}; from the VoSPI stream)"
     else:
-        model = f"{MODEL_NAMES[camera.model]} (from the VoSPI stream)"
+        # Frames were parsed, so the parser knows the model by now.
+        name = MODEL_NAMES[camera.model] if camera.model else "unknown model"
+        if setup.part_number:
+            model = f"{name} (unknown part {setup.part_number!r}; from the VoSPI stream)"
+        else:
+            model = f"{name} (from the VoSPI stream)"
     if len(frames) > 1 and seconds > 0:
         rate = f"{(len(frames) - 1) / seconds:.1f} unique frames/s ({len(frames)} frames)"
     else:

@@ -3,7 +3,7 @@
 It reads whole packets from a :class:`~lepton.transport.Transport`, feeds
 the pure :class:`~lepton.vospi.VospiParser`, resynchronises the bus when the
 parser reports lost sync, and hands out unique frames. pylepton's API is
-kept (specs/vospi.md §12)::
+kept (docs/vospi.md §11)::
 
     with Lepton("/dev/spidev0.0") as camera:
         frame, frame_id = camera.capture()     # (rows, cols, 1) uint16, pixel sum
@@ -24,17 +24,18 @@ from typing import Any
 
 import numpy as np
 
+from .cci import Cci
 from .errors import RangeError, ShapeError, StreamEnded
+from .models import Model, TelemetryLocation
+from .spidev import DEFAULT_SPI_SPEED_HZ, SpidevTransport
 from .telemetry import Telemetry
 from .transport import DEFAULT_MAX_READ_BYTES, Transport
 from .vospi import (
     PACKET_BYTES,
     RESYNC_PAUSE_S,
     FrameParsed,
-    Model,
     NoSignal,
     SyncLost,
-    TelemetryLocation,
     VospiCounters,
     VospiParser,
 )
@@ -42,7 +43,6 @@ from .vospi import (
 __all__ = ["CaptureCounters", "CapturedFrame", "Lepton", "LinkStatus"]
 
 DEFAULT_SPI_DEVICE = "/dev/spidev0.0"
-DEFAULT_SPI_SPEED_HZ = 18_000_000  # pylepton's speed; max 20 MHz (DS §4.2.1, specs §2)
 
 
 class LinkStatus(enum.Enum):
@@ -50,7 +50,7 @@ class LinkStatus(enum.Enum):
 
     SYNCING = "syncing"  # no frame yet, or lost sync and resynchronising
     STREAMING = "streaming"  # the last event was a frame
-    NO_SIGNAL = "no_signal"  # all-zero packets: camera unpowered or unplugged (specs §5)
+    NO_SIGNAL = "no_signal"  # all-zero packets: camera unpowered or unplugged (docs/vospi.md §5)
 
 
 @dataclass
@@ -84,11 +84,11 @@ class CapturedFrame:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CapturedFrame):
             return NotImplemented
-        return (
-            np.array_equal(self.pixels, other.pixels)
-            and (self.timestamp, self.frame_number, self.telemetry)
-            == (other.timestamp, other.frame_number, other.telemetry)
-        )
+        return np.array_equal(self.pixels, other.pixels) and (
+            self.timestamp,
+            self.frame_number,
+            self.telemetry,
+        ) == (other.timestamp, other.frame_number, other.telemetry)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -99,9 +99,9 @@ class Lepton:
     Args:
         spi_device: spidev node, used when ``transport`` is None.
         model: the camera's :class:`~lepton.vospi.Model`, or None to detect it
-            from the stream (specs §6.2).
+            from the stream (docs/vospi.md §6.2).
         telemetry: where the camera sends telemetry; must match its setting
-            (SYS Telemetry Enable/Location over CCI, specs §7.1).
+            (SYS Telemetry Enable/Location over CCI, docs/vospi.md §7.1).
         spi_speed_hz: SCK frequency when opening ``spi_device``.
         transport: a ready :class:`~lepton.transport.Transport` (simulated,
             replay, ...); None opens ``lepton.spidev.SpidevTransport(spi_device,
@@ -126,7 +126,7 @@ class Lepton:
         telemetry: TelemetryLocation = TelemetryLocation.OFF,
         spi_speed_hz: int = DEFAULT_SPI_SPEED_HZ,
         transport: Transport | None = None,
-        cci: Any = None,
+        cci: Cci | None = None,
         resync_pause_s: float = RESYNC_PAUSE_S,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -136,8 +136,6 @@ class Lepton:
             raise RangeError("resync_pause_s", resync_pause_s, ">= 0")
         self._parser = VospiParser(model, telemetry)
         if transport is None:
-            from .spidev import SpidevTransport  # only here: the one module that opens spidev
-
             transport = SpidevTransport(spi_device, spi_speed_hz)
         self._transport = transport
         self._cci = cci
@@ -186,7 +184,7 @@ class Lepton:
         return CaptureCounters(**dataclasses.asdict(self._parser.counters), resyncs=self._resyncs)
 
     @property
-    def cci(self) -> Any:
+    def cci(self) -> Cci | None:
         """The CCI object passed in, or None."""
         return self._cci
 
@@ -249,7 +247,9 @@ class Lepton:
         if data_buffer is not None:
             if data_buffer.shape != image.shape or data_buffer.dtype != np.uint16:
                 raise ShapeError(
-                    "data_buffer", f"{image.shape} uint16", f"{data_buffer.shape} {data_buffer.dtype}"
+                    "data_buffer",
+                    f"{image.shape} uint16",
+                    f"{data_buffer.shape} {data_buffer.dtype}",
                 )
             data_buffer[...] = image
             image = data_buffer

@@ -5,7 +5,7 @@ XOR; identical to ``binascii.crc_hqx(data, 0)``. A packet's CRC is computed over
 all of its bytes after zeroing the top 4 bits of byte 0 (the Lepton 3 segment
 number) and bytes 2-3 (the CRC field itself).
 Sources: FLIR Lepton Engineering Datasheet §4.2.2.1, §4.2.3.1; VoSPI
-Implementation Specification §4.1 (specs/vospi.md §5).
+Implementation Specification §4.1 (docs/vospi.md §5).
 
 :func:`packet_crcs` checks many packets at once. Because this CRC has initial
 value 0 and no final XOR it is linear over GF(2): the CRC of a packet is the
@@ -21,9 +21,9 @@ import numpy as np
 
 __all__ = ["CRC_POLY", "crc16", "packet_crcs"]
 
-CRC_POLY = 0x1021  # x^16 + x^12 + x^5 + 1 (DS §4.2.2.1, specs/vospi.md §5)
-_CRC_FIELD = slice(2, 4)  # bytes 2-3 of a packet carry the CRC (specs §3)
-_BYTE0_KEEP = 0x0F  # top nibble of byte 0 (segment number) is outside the CRC (specs §5)
+CRC_POLY = 0x1021  # x^16 + x^12 + x^5 + 1 (DS §4.2.2.1, docs/vospi.md §5)
+_CRC_FIELD = slice(2, 4)  # bytes 2-3 of a packet carry the CRC (docs/vospi.md §3)
+_BYTE0_KEEP = 0x0F  # top nibble of byte 0 (segment number) is outside the CRC (docs/vospi.md §5)
 
 
 def _byte_table() -> np.ndarray:
@@ -85,7 +85,7 @@ def packet_crcs(packets: np.ndarray) -> np.ndarray:
     Returns:
         ndarray uint16 (n,): the CRC of each row with the top nibble of byte 0
         and bytes 2-3 taken as zero; compare with the big-endian word in
-        bytes 2-3 (specs/vospi.md §5).
+        bytes 2-3 (docs/vospi.md §5).
     """
     n, length = packets.shape
     cached = _POSITION_TABLES.get(length)

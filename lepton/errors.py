@@ -14,13 +14,17 @@ The tree (open: other modules add their own subclasses)::
     LeptonError
      ├── ShapeError(ValueError)       name, expected, actual      an array of the wrong shape/dtype
      ├── UnitError(ValueError)        unit, operation             counts asked for as a temperature
-     ├── ResolutionError(ValueError)  resolution_k                TLinear resolution not 0.01 or 0.1 K
+     ├── ResolutionError(ValueError)  resolution_k                TLinear resolution not 0.01/0.1 K
      ├── RangeError(ValueError)       name, value, allowed        an argument out of its range
-     ├── StreamEnded                  frames                      a finite transport ran out of bytes
+     ├── StreamEnded                  frames                      a finite transport ran dry
      ├── DeviceError                  device, reason, fix, os_errno   a /dev node cannot be used
      │    ├── SpiDeviceError          (in spidev.py, with its own subclasses)
-     │    └── CciBusError             (in cci.py)
-     └── CciError                     (in cci.py: CciBusError, CciTimeoutError, CciCommandError)
+     │    └── CciBusError             (in i2cdev.py)
+     └── CciError                     (in cci_protocol.py)
+          ├── CciCommandError         (cci_protocol.py)  a non-zero response code
+          ├── CciUnknownValueError    (cci_protocol.py)  an enum code the driver does not know
+          ├── CciTimeoutError         (cci.py)           BUSY never cleared
+          └── CciBusError             (i2cdev.py)        also a DeviceError
 
 The ``ValueError`` subclasses are also ``ValueError`` so callers that only know
 the standard library still catch them.
@@ -78,7 +82,7 @@ class UnitError(LeptonError, ValueError):
 
 
 class ResolutionError(LeptonError, ValueError):
-    """A TLinear resolution other than the two the Lepton has (IDD §4.8.10-11).
+    """A TLinear resolution other than the two the Lepton has (IDD §4.8.10-11; docs/cci.md §5).
 
     Attributes:
         resolution_k: the resolution given, kelvin per count.

@@ -5,7 +5,7 @@ pixel is the scene temperature in kelvin x 100 (resolution 0.01 K, "centikelvin"
 or kelvin x 10 (resolution 0.1 K). Otherwise (TLinear off, Lepton 2.0/3.0, or
 AGC on) pixels are sensor counts, not temperatures.
 Sources: FLIR Lepton Engineering Datasheet §3.5.1, §4.1 Table 6; Lepton
-Software IDD §4.8.9-4.8.11 (specs/vospi.md §9).
+Software IDD §4.8.9-4.8.11 (docs/vospi.md §9).
 
 All functions are pure; they accept a scalar or anything ``numpy.asarray``
 takes, and return a ``float`` for a scalar, else ``ndarray float64`` of the
@@ -19,6 +19,7 @@ import math
 import numbers
 
 import numpy as np
+import numpy.typing as npt
 
 from .errors import ResolutionError, UnitError
 
@@ -37,15 +38,15 @@ __all__ = [
 KELVIN_AT_0_C = 273.15
 # Pixels all inside this range look like centikelvin: 200.00..450.00 K (-73..177 C).
 # Raw14 counts sit near 8192 (L2.0/3.0) or 4096 (L2.5/3.5) and AGC output is
-# 0..255, so neither falls in it (specs/vospi.md §9).
+# 0..255, so neither falls in it (docs/vospi.md §9).
 CENTIKELVIN_GUESS_RANGE = (20000, 45000)
 
 
 class PixelUnit(enum.Enum):
     """The unit of a frame's pixel values."""
 
-    CENTIKELVIN = "centikelvin"  # TLinear, resolution 0.01 K (specs §9)
-    DECIKELVIN = "decikelvin"  # TLinear, resolution 0.1 K (specs §9)
+    CENTIKELVIN = "centikelvin"  # TLinear, resolution 0.01 K (docs/vospi.md §9)
+    DECIKELVIN = "decikelvin"  # TLinear, resolution 0.1 K (docs/vospi.md §9)
     COUNTS = "counts"  # Raw14 counts or 8-bit AGC output: not a temperature
 
     @property
@@ -68,7 +69,7 @@ def _result(values: np.ndarray) -> np.ndarray | float:
     return float(values) if values.ndim == 0 else values
 
 
-def to_kelvin(pixels, unit: PixelUnit) -> np.ndarray | float:
+def to_kelvin(pixels: npt.ArrayLike, unit: PixelUnit) -> np.ndarray | float:
     """Convert TLinear pixel values to kelvin.
 
     Args:
@@ -85,7 +86,7 @@ def to_kelvin(pixels, unit: PixelUnit) -> np.ndarray | float:
     return _result(np.asarray(pixels, dtype=np.float64) / scale)
 
 
-def to_celsius(pixels, unit: PixelUnit) -> np.ndarray | float:
+def to_celsius(pixels: npt.ArrayLike, unit: PixelUnit) -> np.ndarray | float:
     """Convert TLinear pixel values to degrees Celsius (K - 273.15).
 
     Args and Raises as :func:`to_kelvin`, naming ``to_celsius`` in the error.
@@ -97,7 +98,7 @@ def to_celsius(pixels, unit: PixelUnit) -> np.ndarray | float:
     return _result(np.asarray(pixels, dtype=np.float64) / scale - KELVIN_AT_0_C)
 
 
-def to_fahrenheit(pixels, unit: PixelUnit) -> np.ndarray | float:
+def to_fahrenheit(pixels: npt.ArrayLike, unit: PixelUnit) -> np.ndarray | float:
     """Convert TLinear pixel values to degrees Fahrenheit (C * 9/5 + 32).
 
     Args and Raises as :func:`to_kelvin`, naming ``to_fahrenheit`` in the error.
@@ -110,7 +111,7 @@ def to_fahrenheit(pixels, unit: PixelUnit) -> np.ndarray | float:
     return _result(celsius * 9.0 / 5.0 + 32.0)
 
 
-def celsius_to_pixels(celsius, unit: PixelUnit) -> np.ndarray | float:
+def celsius_to_pixels(celsius: npt.ArrayLike, unit: PixelUnit) -> np.ndarray | float:
     """Inverse of :func:`to_celsius`: the pixel value of a temperature.
 
     Used for fixed AGC ranges given in degrees Celsius. The result is not
@@ -130,7 +131,7 @@ def celsius_to_pixels(celsius, unit: PixelUnit) -> np.ndarray | float:
     return _result((np.asarray(celsius, dtype=np.float64) + KELVIN_AT_0_C) * scale)
 
 
-def guess_unit(pixels) -> PixelUnit:
+def guess_unit(pixels: npt.ArrayLike) -> PixelUnit:
     """Guess the unit of a frame from its values alone.
 
     Args:

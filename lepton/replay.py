@@ -9,7 +9,7 @@ raw frames, ``ndarray uint16 (n, rows, cols)``:
   only when needed).
 
 Frames must have a Lepton shape, ``(60, 80)`` (Lepton 2.x) or ``(120, 160)``
-(Lepton 3.x) (FLIR Lepton Engineering Datasheet §1, specs/vospi.md §1),
+(Lepton 3.x) (FLIR Lepton Engineering Datasheet §1; docs/vospi.md §1),
 because the replay source plays them through the VoSPI simulator. Values are
 kept as recorded: centikelvin from a radiometric camera with TLinear on, raw
 counts otherwise (:func:`lepton.radiometry.guess_unit` tells them apart).
@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .cci import MODEL_NAMES
+from .models import MODEL_NAMES
 from .errors import LeptonError
 
 __all__ = ["IMAGE_SUFFIXES", "LEPTON_SHAPES", "ReplayError", "load_recording"]
 
-# (rows, cols) of the two VoSPI frame sizes (DS §1; specs/vospi.md §1, §6).
+# (rows, cols) of the two VoSPI frame sizes (DS §1; docs/vospi.md §1, §6).
 LEPTON_SHAPES = tuple((model.rows, model.cols) for model in MODEL_NAMES)
 _ALLOWED_SHAPES = " or ".join(
     f"{(model.rows, model.cols)} ({name})" for model, name in MODEL_NAMES.items()
@@ -139,7 +139,7 @@ def _load_image_folder(folder: Path) -> np.ndarray:
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise ReplayError(folder, "no .png, .tif or .tiff files in this folder")
-    frames = []
+    frames: list[np.ndarray] = []
     for f in files:
         try:
             with Image.open(f) as image:

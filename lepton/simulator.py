@@ -11,20 +11,21 @@ as a real host that lost bytes would be.
 
 Pure apart from its seeded random generator; no clocks or sleeps (pacing is
 :class:`lepton.transport.SimulatedTransport`'s job).
-Sources: specs/vospi.md §3-§8 (FLIR Lepton Engineering Datasheet §4.2).
+Sources: docs/vospi.md §3-§8 (FLIR Lepton Engineering Datasheet §4.2).
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from .crc import packet_crcs
 from .errors import RangeError, ShapeError
+from .models import Model, TelemetryLocation
 from .radiometry import PixelUnit, guess_unit
 from .telemetry import TELEMETRY_ROWS, Telemetry, encode_telemetry
 from .vospi import (
@@ -35,23 +36,21 @@ from .vospi import (
     RESYNC_PAUSE_S,
     SEGMENT_NUMBER_PACKET,
     UNIQUE_FRAME_RATE_HZ,
-    Model,
-    TelemetryLocation,
     frame_layout,
 )
 
 __all__ = ["DISCARD_PREFIX", "FaultConfig", "FaultKind", "VospiSimulator"]
 
 # Real discard packets: ID 0x1FFF / 0x2FFF, CRC field 0xFFFF, payload starting
-# DC D0 DC AD DC D2 (VI Fig. 12; hardware dump in groupgets/LeptonModule#4; specs §4).
+# DC D0 DC AD DC D2 (VI Fig. 12; hardware dump in groupgets/LeptonModule#4; docs/vospi.md §4).
 DISCARD_IDS = (0x0FFF, 0x1FFF, 0x2FFF)
 DISCARD_PREFIX = bytes.fromhex("DCD0DCADDCD2")
 _DISCARD_POOL = 16
-_SEGMENT_SHIFT = 12  # segment number in ID bits 14-12 (specs §3)
-_TELEMETRY_REVISION = 14  # as on current Lepton 3.5 (specs §7.2)
-_STATUS_FFC_COMPLETE = 0x0830  # bit 11 as observed + FFC state 3 (specs §7.3)
+_SEGMENT_SHIFT = 12  # segment number in ID bits 14-12 (docs/vospi.md §3)
+_TELEMETRY_REVISION = 14  # as on current Lepton 3.5 (docs/vospi.md §7.2)
+_STATUS_FFC_COMPLETE = 0x0830  # bit 11 as observed + FFC state 3 (docs/vospi.md §7.3)
 _VIDEO_FORMAT_RAW14 = 7
-_AGC_CLIP_HIGH = {Model.LEPTON2: 4800, Model.LEPTON3: 19200}  # defaults (specs §7.2)
+_AGC_CLIP_HIGH = {Model.LEPTON2: 4800, Model.LEPTON3: 19200}  # defaults (docs/vospi.md §7.2)
 _AGC_CLIP_LOW = 512
 
 
@@ -98,7 +97,7 @@ class VospiSimulator:
         seed: seed of the random generator (discard payloads, faults).
         discard_packets: discard packets after each frame (Lepton 2) or
             segment (Lepton 3), >= 0. A real camera sends as many as the host
-            reads in its idle time (specs §4).
+            reads in its idle time (docs/vospi.md §4).
 
     Attributes:
         injected: how many faults of each :class:`FaultKind` were injected.
@@ -155,7 +154,9 @@ class VospiSimulator:
         ids = np.tile(np.arange(per_segment, dtype=np.uint16), self.model.segments)
         if self.model is Model.LEPTON3:
             for segment in range(self.model.segments):
-                ids[segment * per_segment + SEGMENT_NUMBER_PACKET] |= (segment + 1) << _SEGMENT_SHIFT
+                ids[segment * per_segment + SEGMENT_NUMBER_PACKET] |= (
+                    segment + 1
+                ) << _SEGMENT_SHIFT
         return ids
 
     def _check_pixels(self, pixels: np.ndarray) -> np.ndarray:
@@ -169,7 +170,7 @@ class VospiSimulator:
         """The telemetry a radiometric Lepton would attach to ``pixels`` now.
 
         Frame counter and uptime are the simulator's; FPA and housing
-        temperatures are those of the tCam sample (specs §7.2); TLinear is
+        temperatures are those of the tCam sample (docs/vospi.md §7.2); TLinear is
         reported on when :func:`lepton.radiometry.guess_unit` says centikelvin;
         the spotmeter covers the centre 2 x 2 pixels.
         """
@@ -202,9 +203,8 @@ class VospiSimulator:
         """The packets of one valid frame: ndarray uint8 (packets, 164), CRCs filled in."""
         layout = self._layout
         words = np.zeros((layout.packets, PIXELS_PER_PACKET), dtype=">u2")
-        words[layout.image_start : layout.image_start + self.model.image_packets] = pixels.reshape(
-            -1, PIXELS_PER_PACKET
-        )
+        image = slice(layout.image_start, layout.image_start + layout.image_packets)
+        words[image] = pixels.reshape(-1, PIXELS_PER_PACKET)
         if layout.telemetry_start is not None:
             if telemetry is None:
                 telemetry = self.make_telemetry(pixels)
@@ -220,7 +220,7 @@ class VospiSimulator:
         packets[:, 3] = crcs & 0xFF
         return packets
 
-    def _frame_units(self, pixels, telemetry: Telemetry | None) -> list[np.ndarray]:
+    def _frame_units(self, pixels: np.ndarray, telemetry: Telemetry | None) -> list[np.ndarray]:
         """One unique frame as units (a L2 frame or a L3 segment, each followed by discards)."""
         pixels = self._check_pixels(pixels)
         self.frame_counter += 1
@@ -233,10 +233,12 @@ class VospiSimulator:
             for segment in segments:
                 if copy and self.model is Model.LEPTON3:
                     # Invalid segment: segment number 0 in packet 20; the top nibble
-                    # is outside the CRC, so the CRC stays right (specs §5, §6.2).
+                    # is outside the CRC, so the CRC stays right (docs/vospi.md §5, §6.2).
                     segment = segment.copy()
                     segment[SEGMENT_NUMBER_PACKET, 0] &= 0x0F
-                gap = self._discard_pool[self._rng.integers(0, _DISCARD_POOL, size=self.discard_packets)]
+                gap = self._discard_pool[
+                    self._rng.integers(0, _DISCARD_POOL, size=self.discard_packets)
+                ]
                 units.append(np.concatenate([segment, gap]))
         return units
 
@@ -245,8 +247,8 @@ class VospiSimulator:
     def encode_frame(self, pixels: np.ndarray, telemetry: Telemetry | None = None) -> bytes:
         """The clean byte stream for one unique frame.
 
-        Lepton 2: the frame three times (repeats, specs §6.1); Lepton 3: four
-        valid segments then eight invalid ones (§6.2); discard packets after
+        Lepton 2: the frame three times (repeats, docs/vospi.md §6.1); Lepton 3: four
+        valid segments then eight invalid ones (docs/vospi.md §6.2); discard packets after
         each frame or segment. Advances the frame counter and uptime.
 
         Args:
@@ -262,7 +264,7 @@ class VospiSimulator:
         """
         return b"".join(unit.tobytes() for unit in self._frame_units(pixels, telemetry))
 
-    def units(self, frames: Iterable[np.ndarray]) -> Iterator[tuple[int, bytes]]:
+    def units(self, frames: Iterable[np.ndarray]) -> Generator[tuple[int, bytes], None, None]:
         """The stream for ``frames``, one unit (L2 frame / L3 segment + discards) at a time.
 
         Faults are applied here. After :meth:`resync` the units the camera
@@ -307,7 +309,9 @@ class VospiSimulator:
             kind = kinds[int(self._rng.integers(len(kinds)))]
             self.injected[kind] += 1
             if kind is FaultKind.BIT_FLIP:
-                unit[hit, int(self._rng.integers(PACKET_BYTES))] ^= np.uint8(1 << int(self._rng.integers(8)))
+                unit[hit, int(self._rng.integers(PACKET_BYTES))] ^= np.uint8(
+                    1 << int(self._rng.integers(8))
+                )
                 continue
             parts.append(unit[begin:hit].tobytes())
             if kind is FaultKind.TRUNCATE:

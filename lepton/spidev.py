@@ -5,7 +5,7 @@ protocol with nothing but ``os.open``, ``fcntl.ioctl`` and ``os.read``: it sets
 SPI mode 3, 8 bits per word, MSB first and the clock speed, then clocks whole
 164-byte VoSPI packets out of the Lepton with plain ``read()`` calls, each of
 which is one SPI transfer with /CS held asserted (kernel ``spidev.c``,
-specs/vospi.md §10).
+docs/vospi.md §10).
 
 Why no ``spidev`` package: three setup ioctls and ``read()`` are all we use,
 and the request numbers and the ``spi_ioc_transfer`` layout are written out
@@ -23,7 +23,7 @@ Errors (all subclasses of :class:`lepton.errors.LeptonError`)::
 
 Sources: Linux UAPI ``linux/spi/spidev.h`` and ``drivers/spi/spidev.c``;
 FLIR Lepton Engineering Datasheet §4.2.1 (SPI mode 3, 20 MHz max), §4.2.2.3.1
-(resync by idling > 185 ms); all collected in specs/vospi.md §2, §8, §10.
+(resync by idling > 185 ms); all collected in docs/vospi.md §2, §8, §10.
 """
 
 from __future__ import annotations
@@ -36,12 +36,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .devnode import DeviceKind, DeviceNode, device_error_from_oserror
 from .errors import DeviceError, RangeError
 from .vospi import PACKET_BYTES, RESYNC_PAUSE_S
 
 __all__ = [
     "BUFSIZ_PATH",
     "DEFAULT_BUFSIZ",
+    "DEFAULT_SPI_SPEED_HZ",
     "MAX_SPEED_HZ",
     "NotASpiDeviceError",
     "SPI_IOC_MAGIC",
@@ -70,7 +72,7 @@ __all__ = [
 ]
 
 # --- ioctl encoding (asm-generic/ioctl.h, used on x86, ARM and ARM64) -------
-# request = dir << 30 | size << 16 | type << 8 | nr        (specs/vospi.md §10)
+# request = dir << 30 | size << 16 | type << 8 | nr        (docs/vospi.md §10)
 _IOC_NRBITS = 8
 _IOC_TYPEBITS = 8
 _IOC_SIZEBITS = 14
@@ -118,7 +120,7 @@ SPI_IOC_WR_MODE32 = _iow(SPI_IOC_MAGIC, 5, _U32)  # 0x40046B05
 
 # struct spi_ioc_transfer: tx_buf u64, rx_buf u64, len u32, speed_hz u32,
 # delay_usecs u16, bits_per_word u8, cs_change u8, tx_nbits u8, rx_nbits u8,
-# word_delay_usecs u8, pad u8 -- 32 bytes on 32- and 64-bit userspace (§10).
+# word_delay_usecs u8, pad u8 -- 32 bytes on 32- and 64-bit userspace (docs/vospi.md §10).
 SPI_IOC_TRANSFER_FORMAT = "=QQIIHBBBBBB"
 SPI_IOC_TRANSFER_SIZE = struct.calcsize(SPI_IOC_TRANSFER_FORMAT)  # 32
 _SPI_IOC_MESSAGE_MAX = ((1 << _IOC_SIZEBITS) - 1) // SPI_IOC_TRANSFER_SIZE  # 511
@@ -127,12 +129,14 @@ _SPI_IOC_MESSAGE_MAX = ((1 << _IOC_SIZEBITS) - 1) // SPI_IOC_TRANSFER_SIZE  # 51
 SPI_CPHA = 0x01
 SPI_CPOL = 0x02
 SPI_MODE_3 = SPI_CPOL | SPI_CPHA  # Lepton: CPOL=1, CPHA=1 (DS §4.2.1, §2)
-BITS_PER_WORD = 8  # DS §4.2.1 (§2)
+BITS_PER_WORD = 8  # DS §4.2.1 (docs/vospi.md §2)
 LSB_FIRST = 0  # MSB first (DS §4.2.1, §2)
-MAX_SPEED_HZ = 20_000_000  # DS §4.2.1, Table 17 (§2)
-DEFAULT_SPEED_HZ = 18_000_000  # pylepton's choice, margin below the maximum (§2, §12)
+MAX_SPEED_HZ = 20_000_000  # DS §4.2.1, Table 17 (docs/vospi.md §2)
+DEFAULT_SPI_SPEED_HZ = (
+    18_000_000  # pylepton's choice, margin below the maximum (docs/vospi.md §2, §11)
+)
 
-# spidev's transfer buffer (kernel spidev.c module parameter, §10).
+# spidev's transfer buffer (kernel spidev.c module parameter, docs/vospi.md §10).
 DEFAULT_BUFSIZ = 4096
 BUFSIZ_PATH = "/sys/module/spidev/parameters/bufsiz"
 
@@ -141,10 +145,6 @@ ENABLE_SPI_FIX = (
     "Enable SPI with `sudo raspi-config` (Interface Options > SPI) or add "
     "`dtparam=spi=on` to /boot/firmware/config.txt, then reboot; check the name "
     "with `ls /dev/spidev*`"
-)
-SPI_GROUP_FIX = (
-    "Add your user to the spi group with `sudo usermod -aG spi $USER`, "
-    "then log out and in again"
 )
 NOT_SPI_FIX = "Give a spidev node such as /dev/spidev0.0 (see `ls /dev/spidev*`)"
 BUFSIZ_FIX = (
@@ -174,6 +174,20 @@ class SpiBufferSizeError(SpiDeviceError):
     """A transfer was longer than spidev's ``bufsiz`` (EMSGSIZE)."""
 
 
+SPIDEV = DeviceKind(
+    node="device",
+    what="a SPI device",
+    missing="no such device",
+    enable_fix=ENABLE_SPI_FIX,
+    group="spi",
+    wrong_node_fix=NOT_SPI_FIX,
+    error=SpiDeviceError,
+    not_found_error=SpiDeviceNotFoundError,
+    permission_error=SpiPermissionError,
+    wrong_node_error=NotASpiDeviceError,
+)
+
+
 def spi_error_from_oserror(device: str, exc: OSError, operation: str) -> SpiDeviceError:
     """Translate an ``OSError`` from a spidev system call into an actionable error.
 
@@ -184,29 +198,18 @@ def spi_error_from_oserror(device: str, exc: OSError, operation: str) -> SpiDevi
             or ``"read of 3936 bytes"``; named in the message when it helps.
 
     Returns:
-        A :class:`SpiDeviceError` subclass chosen by ``exc.errno``: ENOENT ->
+        A :class:`SpiDeviceError` subclass chosen by ``exc.errno``: EMSGSIZE ->
+        :class:`SpiBufferSizeError`; otherwise the shared ladder of
+        :func:`lepton.devnode.device_error_from_oserror`: ENOENT ->
         :class:`SpiDeviceNotFoundError`; EACCES/EPERM -> :class:`SpiPermissionError`;
-        EISDIR, ENOTTY -> :class:`NotASpiDeviceError`; EMSGSIZE ->
-        :class:`SpiBufferSizeError`; anything else -> :class:`SpiDeviceError`
-        with the system's error text.
+        EISDIR, ENOTTY -> :class:`NotASpiDeviceError`; anything else ->
+        :class:`SpiDeviceError` with the system's error text.
     """
-    code = exc.errno
-    text = os.strerror(code) if code is not None else str(exc)
-    if code == errno.ENOENT:
-        return SpiDeviceNotFoundError(device, "no such device", ENABLE_SPI_FIX, code)
-    if code in (errno.EACCES, errno.EPERM):
-        return SpiPermissionError(device, f"{operation}: permission denied", SPI_GROUP_FIX, code)
-    if code == errno.EISDIR:
-        return NotASpiDeviceError(device, "not a SPI device (it is a directory)", NOT_SPI_FIX, code)
-    if code == errno.ENOTTY:
-        return NotASpiDeviceError(
-            device, f"not a SPI device ({operation} failed: {text})", NOT_SPI_FIX, code
-        )
-    if code == errno.EMSGSIZE:
+    if exc.errno == errno.EMSGSIZE:
         return SpiBufferSizeError(
-            device, f"{operation} is longer than the spidev buffer (bufsiz)", BUFSIZ_FIX, code
+            device, f"{operation} is longer than the spidev buffer (bufsiz)", BUFSIZ_FIX, exc.errno
         )
-    return SpiDeviceError(device, f"{operation} failed: {text}", "", code)
+    return device_error_from_oserror(SPIDEV, device, exc, operation)
 
 
 # --- spi_ioc_transfer -------------------------------------------------------------
@@ -243,7 +246,7 @@ def pack_spi_ioc_transfer(
     Raises:
         struct.error: a field is out of its unsigned range.
 
-    Source: Linux UAPI ``linux/spi/spidev.h`` (specs/vospi.md §10).
+    Source: Linux UAPI ``linux/spi/spidev.h`` (docs/vospi.md §10).
     """
     return struct.pack(
         SPI_IOC_TRANSFER_FORMAT,
@@ -270,7 +273,7 @@ def spi_ioc_message(n: int) -> int:
         ValueError: ``n`` is not 1..511 (the size field is 14 bits; the kernel
             macro encodes size 0 from n=512 on).
 
-    Source: Linux UAPI ``linux/spi/spidev.h`` (specs/vospi.md §10).
+    Source: Linux UAPI ``linux/spi/spidev.h`` (docs/vospi.md §10).
     """
     if not 1 <= n <= _SPI_IOC_MESSAGE_MAX:
         raise ValueError(f"SPI_IOC_MESSAGE(n) needs 1 <= n <= {_SPI_IOC_MESSAGE_MAX}, got {n}")
@@ -285,7 +288,7 @@ def read_bufsiz(path: str = BUFSIZ_PATH) -> int:
     the kernel default, :data:`DEFAULT_BUFSIZ` (4096). A readable value is used
     as is, smaller or larger, since it is the limit the kernel enforces.
 
-    Source: kernel ``drivers/spi/spidev.c`` (specs/vospi.md §10).
+    Source: kernel ``drivers/spi/spidev.c`` (docs/vospi.md §10).
     """
     try:
         with open(path, encoding="ascii") as f:
@@ -300,10 +303,10 @@ class SpidevTransport:
 
     Opening configures the device: ``SPI_IOC_WR_MODE`` 3, ``SPI_IOC_WR_LSB_FIRST``
     0 (MSB first), ``SPI_IOC_WR_BITS_PER_WORD`` 8, ``SPI_IOC_WR_MAX_SPEED_HZ``
-    ``speed_hz`` (the order every C and Python client uses, specs/vospi.md §10).
+    ``speed_hz`` (the order every C and Python client uses, docs/vospi.md §10).
     Each :meth:`read` is one ``read()`` system call of whole packets, no
     longer than :attr:`max_read_bytes`, so no transfer ends inside a packet and
-    none exceeds spidev's ``bufsiz`` (§2, §10).
+    none exceeds spidev's ``bufsiz`` (docs/vospi.md §2, §10).
 
     Not thread-safe: one reader thread owns the transport. A call to
     :meth:`read` blocks for the transfer time (164 bytes take 65.6 us at
@@ -312,7 +315,7 @@ class SpidevTransport:
     Args:
         device: spidev node, ``/dev/spidevB.C`` (Pi: ``/dev/spidev0.0`` = CE0).
         speed_hz: SCK frequency, 1..20,000,000 Hz. The Lepton needs about
-            2.1 MHz (Lepton 2) or 8.5 MHz (Lepton 3) to keep up; use 16-20 MHz (§2).
+            2.1 MHz (Lepton 2) or 8.5 MHz (Lepton 3) to keep up; use 16-20 MHz (docs/vospi.md §2).
         bufsiz_path: where to read spidev's ``bufsiz`` (see :func:`read_bufsiz`).
         sleep: ``time.sleep`` or a test's fake; used only by :meth:`resync`.
         ioctl: ``fcntl.ioctl`` or a test's recorder, called as
@@ -337,7 +340,7 @@ class SpidevTransport:
     def __init__(
         self,
         device: str = "/dev/spidev0.0",
-        speed_hz: int = DEFAULT_SPEED_HZ,
+        speed_hz: int = DEFAULT_SPI_SPEED_HZ,
         *,
         bufsiz_path: str = BUFSIZ_PATH,
         sleep: Callable[[float], Any] = time.sleep,
@@ -362,18 +365,14 @@ class SpidevTransport:
             )
         self._sleep = sleep
         self._ioctl = ioctl
-        self._fd: int | None = None
-        try:
-            self._fd = os.open(device, os.O_RDWR | os.O_CLOEXEC)
-        except OSError as exc:
-            raise spi_error_from_oserror(device, exc, "open") from exc
-        try:
-            self._configure()
-        except BaseException:
-            self.close()
-            raise
+        self._node = DeviceNode(
+            device,
+            SPIDEV,
+            explain=lambda exc, operation: spi_error_from_oserror(device, exc, operation),
+            setup=self._configure,
+        )
 
-    def _configure(self) -> None:
+    def _configure(self, node: DeviceNode[SpiDeviceError]) -> None:
         settings = (
             ("SPI_IOC_WR_MODE", SPI_IOC_WR_MODE, struct.pack("=B", SPI_MODE_3)),
             ("SPI_IOC_WR_LSB_FIRST", SPI_IOC_WR_LSB_FIRST, struct.pack("=B", LSB_FIRST)),
@@ -385,15 +384,12 @@ class SpidevTransport:
             ("SPI_IOC_WR_MAX_SPEED_HZ", SPI_IOC_WR_MAX_SPEED_HZ, struct.pack("=I", self.speed_hz)),
         )
         for name, request, argument in settings:
-            try:
-                self._ioctl(self._fd, request, argument)
-            except OSError as exc:
-                raise spi_error_from_oserror(self.device, exc, f"ioctl {name}") from exc
+            node.call(f"ioctl {name}", self._ioctl, request, argument)
 
     @property
     def closed(self) -> bool:
         """True once :meth:`close` has run."""
-        return self._fd is None
+        return self._node.closed
 
     def read(self, n_bytes: int) -> bytes:
         """Clock up to ``n_bytes`` of VoSPI packets out of the camera in one transfer.
@@ -401,7 +397,8 @@ class SpidevTransport:
         Args:
             n_bytes: at least one packet (164 bytes); rounded down to whole
                 packets and capped at :attr:`max_read_bytes`, so a transfer
-                never ends inside a packet (§2) nor exceeds ``bufsiz`` (§10).
+                never ends inside a packet (docs/vospi.md §2) nor exceeds
+                ``bufsiz`` (docs/vospi.md §10).
 
         Returns:
             Whole 164-byte packets, at least one; ``b""`` after :meth:`close`
@@ -416,18 +413,14 @@ class SpidevTransport:
         """
         if n_bytes < self.packet_bytes:
             raise RangeError("n_bytes", n_bytes, f">= {self.packet_bytes} (one packet)")
-        fd = self._fd
-        if fd is None:
+        if self.closed:
             return b""
         want = min(n_bytes, self.max_read_bytes) // self.packet_bytes * self.packet_bytes
         data = b""
         # spidev returns the whole transfer at once; a stand-in FIFO may return
         # less, so gather until the packets are whole.
         while len(data) < want:
-            try:
-                chunk = os.read(fd, want - len(data))
-            except OSError as exc:
-                raise spi_error_from_oserror(self.device, exc, f"read of {want} bytes") from exc
+            chunk = self._node.call(f"read of {want} bytes", os.read, want - len(data))
             if not chunk:
                 return data[: len(data) // self.packet_bytes * self.packet_bytes]
             data += chunk
@@ -438,17 +431,15 @@ class SpidevTransport:
 
         With no transfer in progress spidev leaves /CS de-asserted and SCK idle,
         which resets the Lepton's VoSPI interface; the next read starts with
-        discard packets (DS §4.2.2.3.1, specs/vospi.md §8). Blocks for 185 ms.
+        discard packets (DS §4.2.2.3.1, docs/vospi.md §8). Blocks for 185 ms.
         Whether /CS stays high while idle depends on the SPI controller driver
-        (§8, unconfirmed); the Raspberry Pi's does.
+        (docs/vospi.md §8: our assumption); the Raspberry Pi's does.
         """
         self._sleep(RESYNC_PAUSE_S)
 
     def close(self) -> None:
         """Close the device. Idempotent."""
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
+        self._node.close()
 
     def __enter__(self) -> SpidevTransport:
         return self

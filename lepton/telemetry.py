@@ -7,8 +7,9 @@ the frame header or footer (where they sit in the stream is
 first. Word offsets below are into the 240-word block (row B starts at 80,
 row C at 160).
 Sources: FLIR Lepton Engineering Datasheet §3.4 Tables 2-3; Lepton Software
-IDD §4.5.7-8 (specs/vospi.md §7). Checked against real tCam Lepton 3.5 rows
-(shared/data/lepton/danjulio_tCam__*.telemetry.npy).
+IDD §4.5.7-8 (docs/vospi.md §7). Checked against real Lepton 3.5 rows
+captured by danjulio's tCam (GPL-3.0 data, not in this repository;
+tests/lepton/test_telemetry.py reads them when they are present).
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ __all__ = [
     "parse_telemetry",
 ]
 
-TELEMETRY_ROWS = 3  # rows A, B, C (specs §7.1)
-TELEMETRY_WORDS_PER_ROW = 80  # one Raw14 packet payload (specs §3)
+TELEMETRY_ROWS = 3  # rows A, B, C (docs/vospi.md §7.1)
+TELEMETRY_WORDS_PER_ROW = 80  # one Raw14 packet payload (docs/vospi.md §3)
 _ROW_B = TELEMETRY_WORDS_PER_ROW
 _ROW_C = 2 * TELEMETRY_WORDS_PER_ROW
 
-# Row A (DS Table 2, specs §7.2)
+# Row A (DS Table 2, docs/vospi.md §7.2)
 _REVISION = 0
 _UPTIME_MS = 1  # 32-bit
 _STATUS = 3  # 32-bit
@@ -46,11 +47,11 @@ _FPA_TEMP_CK = 24
 _HOUSING_TEMP_CK = 26
 _FPA_TEMP_AT_LAST_FFC_CK = 29
 _UPTIME_AT_LAST_FFC_MS = 30  # 32-bit
-_AGC_ROI = 34  # 4 words: start col, start row, end col, end row (as observed, specs §7.2)
+_AGC_ROI = 34  # 4 words: start col, start row, end col, end row (as observed, docs/vospi.md §7.2)
 _AGC_CLIP_HIGH = 38
 _AGC_CLIP_LOW = 39
 _VIDEO_FORMAT = 72  # 32-bit enum: 7 RAW14, 3 RGB888
-# Row C (DS Table 2, specs §7.4)
+# Row C (DS Table 2, docs/vospi.md §7.4)
 _GAIN_MODE = _ROW_C + 5
 _EFFECTIVE_GAIN = _ROW_C + 6
 _TLINEAR_ENABLED = _ROW_C + 48
@@ -59,21 +60,21 @@ _SPOTMETER_MEAN = _ROW_C + 50
 _SPOTMETER_MAX = _ROW_C + 51
 _SPOTMETER_MIN = _ROW_C + 52
 
-# Status bits, row A words 3-4 as one 32-bit value (DS Table 3, specs §7.3)
+# Status bits, row A words 3-4 as one 32-bit value (DS Table 3, docs/vospi.md §7.3)
 STATUS_FFC_DESIRED = 1 << 3
 STATUS_FFC_STATE_SHIFT = 4
 STATUS_FFC_STATE_MASK = 0x3
 STATUS_AGC_ENABLED = 1 << 12
 STATUS_SHUTTER_LOCKOUT = 1 << 15
 STATUS_OVERTEMP_IMMINENT = 1 << 20
-# Telemetry revision 8 numbers the FFC states differently (specs §7.3).
+# Telemetry revision 8 numbers the FFC states differently (docs/vospi.md §7.3).
 _REV8 = 8
 
 _RESOLUTION_K = {0: 0.1, 1: 0.01}
 
 
 class FfcState(enum.Enum):
-    """Flat-field correction state, status bits 5-4 (DS Table 3, specs §7.3)."""
+    """Flat-field correction state, status bits 5-4 (DS Table 3, docs/vospi.md §7.3)."""
 
     NEVER_COMMANDED = "never_commanded"
     IMMINENT = "imminent"
@@ -83,7 +84,12 @@ class FfcState(enum.Enum):
 
 
 _FFC_STATES = (FfcState.NEVER_COMMANDED, FfcState.IMMINENT, FfcState.IN_PROGRESS, FfcState.COMPLETE)
-_FFC_STATES_REV8 = (FfcState.NEVER_COMMANDED, FfcState.IN_PROGRESS, FfcState.COMPLETE, FfcState.UNKNOWN)
+_FFC_STATES_REV8 = (
+    FfcState.NEVER_COMMANDED,
+    FfcState.IN_PROGRESS,
+    FfcState.COMPLETE,
+    FfcState.UNKNOWN,
+)
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,7 @@ class Telemetry:
         fpa_temp_ck, housing_temp_ck: A24, A26.
         fpa_temp_at_last_ffc_ck: A29. uptime_at_last_ffc_ms: A30-31.
         agc_roi: A34-37, (start_col, start_row, end_col, end_row) as real
-            cameras fill it (the datasheet's order differs, specs §7.2).
+            cameras fill it (the datasheet's order differs, docs/vospi.md §7.2).
         agc_clip_high, agc_clip_low: A38, A39.
         video_format: A72-73, 7 = RAW14, 3 = RGB888.
         gain_mode: C5, 0 high, 1 low, 2 auto. effective_gain: C6, 0 high, 1 low.
@@ -139,7 +145,7 @@ class Telemetry:
 
     @property
     def ffc_state(self) -> FfcState:
-        """Status bits 5-4, decoded per revision (8 differs from >= 9, specs §7.3)."""
+        """Status bits 5-4, decoded per revision (8 differs from >= 9, docs/vospi.md §7.3)."""
         value = (self.status >> STATUS_FFC_STATE_SHIFT) & STATUS_FFC_STATE_MASK
         states = _FFC_STATES_REV8 if self.revision <= _REV8 else _FFC_STATES
         return states[value]

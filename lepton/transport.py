@@ -21,7 +21,7 @@ from .vospi import PACKET_BYTES, RESYNC_PAUSE_S, UNIQUE_FRAME_RATE_HZ
 
 __all__ = ["DEFAULT_MAX_READ_BYTES", "MAX_SLEEP_PER_READ_S", "SimulatedTransport", "Transport"]
 
-# Linux spidev's default buffer (bufsiz) is 4096 bytes (specs §10): 24 whole packets.
+# Linux spidev's default buffer (bufsiz) is 4096 bytes (docs/vospi.md §10): 24 whole packets.
 DEFAULT_MAX_READ_BYTES = 4096 // PACKET_BYTES * PACKET_BYTES
 # A simulated read in real time never sleeps longer than this, so callers stay responsive.
 MAX_SLEEP_PER_READ_S = 0.2
@@ -52,7 +52,7 @@ class Transport(Protocol):
         """Resynchronise VoSPI: no transfers, /CS de-asserted, for >= 185 ms.
 
         The camera restarts its stream at a packet boundary (DS §4.2.2.3.1,
-        specs §8). The real transport sleeps.
+        docs/vospi.md §8). The real transport sleeps.
         """
         ...
 

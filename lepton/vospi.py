@@ -15,7 +15,7 @@ numbers and dead buses become events and :class:`VospiCounters`. A delivered
 frame always has the model's shape and is built only from packets whose CRC
 matched, in order.
 
-Sources (collected in specs/vospi.md): FLIR Lepton Engineering Datasheet
+Sources (collected in docs/vospi.md): FLIR Lepton Engineering Datasheet
 (DS) §4.2.2-4.2.3; FLIR VoSPI Implementation Specification (VI) §4-5; Lepton
 Software IDD §4.5.7-8 for telemetry placement.
 """
@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import NamedTuple, Union
+from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 
 from .crc import packet_crcs
+from .models import Model, TelemetryLocation
 from .telemetry import FRAME_COUNTER_WORD, TELEMETRY_ROWS, Telemetry, parse_telemetry
 
 __all__ = [
@@ -62,29 +63,31 @@ __all__ = [
     "frame_layout",
 ]
 
-# --- Packet format (DS §4.2.2.1 Table 10, VI §3.1; specs/vospi.md §3) -------------
+# --- Packet format (DS §4.2.2.1 Table 10, VI §3.1; docs/vospi.md §3) -------------
 PACKET_ID_BYTES = 2  # big-endian ID: bits 14-12 segment number (L3), 11-0 packet number
-PACKET_CRC_BYTES = 2  # big-endian CRC-16 (specs §5)
+PACKET_CRC_BYTES = 2  # big-endian CRC-16 (docs/vospi.md §5)
 PACKET_PAYLOAD_BYTES = 160  # Raw14: 80 pixels, each a big-endian uint16
 PACKET_BYTES = PACKET_ID_BYTES + PACKET_CRC_BYTES + PACKET_PAYLOAD_BYTES
 PAYLOAD_OFFSET = PACKET_ID_BYTES + PACKET_CRC_BYTES
 PIXELS_PER_PACKET = PACKET_PAYLOAD_BYTES // 2
-PACKET_NUMBER_MASK = 0x0FFF  # always mask: the top nibble is reserved/segment (specs §3)
-# Discard packets have ID xFxx, i.e. the low nibble of byte 0 is 0xF (DS §4.2.2.1, specs §4).
+PACKET_NUMBER_MASK = 0x0FFF  # always mask: the top nibble is reserved/segment (docs/vospi.md §3)
+# Discard packets have ID xFxx, i.e. the low nibble of byte 0 is 0xF
+# (DS §4.2.2.1, docs/vospi.md §4).
 DISCARD_NIBBLE = 0x0F
 # Lepton 3: the segment number (TTT, 1-4; 0 = invalid segment) is valid only in
-# packet 20, in bits 14-12 of the ID = bits 6-4 of byte 0 (DS §4.2.3.1 Fig. 32, specs §6.2).
+# packet 20, in bits 14-12 of the ID = bits 6-4 of byte 0 (DS §4.2.3.1 Fig. 32, docs/vospi.md §6.2).
 SEGMENT_NUMBER_PACKET = 20
 SEGMENT_NUMBER_SHIFT = 4
 SEGMENT_NUMBER_MASK = 0x7
 # Unique frames per second: Lepton 2 sends each frame 3 times at ~26 Hz; Lepton 3
-# follows each valid frame with two invalid ones (DS p.9 note 4, §4.2.2.3, §4.2.3.3; specs §6).
+# follows each valid frame with two invalid ones
+# (DS p.9 note 4, §4.2.2.3, §4.2.3.3; docs/vospi.md §6).
 UNIQUE_FRAME_RATE_HZ = 8.7
 FRAMES_PER_UNIQUE_FRAME = 3
-# De-asserting /CS with SCK idle this long resynchronises VoSPI (DS §4.2.2.3.1, specs §8).
+# De-asserting /CS with SCK idle this long resynchronises VoSPI (DS §4.2.2.3.1, docs/vospi.md §8).
 RESYNC_PAUSE_S = 0.185
 # A dead or unpowered bus reads as all-zero packets, which pass the CRC check as
-# packet 0 (specs §5 caution C). This many in a row is reported as NoSignal:
+# packet 0 (docs/vospi.md §5). This many in a row is reported as NoSignal:
 # one Lepton 2 frame's worth, far more than a live camera ever sends.
 NO_SIGNAL_PACKETS = 60
 # Auto-detection: a Lepton 3 stream never has more than 8 invalid segments
@@ -94,90 +97,60 @@ NO_SIGNAL_PACKETS = 60
 AUTODETECT_LEPTON2_SIGHTINGS = 12
 
 _ARANGE = np.arange(64, dtype=np.int32)
-_SLAB_PACKETS = 512  # packets checked per numpy batch: large enough to amortise, small enough for cache
-
-
-class TelemetryLocation(enum.Enum):
-    """Where the camera puts the telemetry rows (SYS Telemetry Location, IDD §4.5.8)."""
-
-    OFF = "off"
-    HEADER = "header"
-    FOOTER = "footer"
-
-
-class Model(enum.Enum):
-    """Lepton family, as far as VoSPI is concerned (DS §1, specs §1, §6)."""
-
-    LEPTON2 = "lepton2"  # 2.0 / 2.5: 80x60, one 60-packet frame
-    LEPTON3 = "lepton3"  # 3.0 / 3.5: 160x120, four 60-packet segments
-
-    @property
-    def rows(self) -> int:
-        """Image rows: 60 (Lepton 2) or 120 (Lepton 3)."""
-        return _GEOMETRY[self][0]
-
-    @property
-    def cols(self) -> int:
-        """Image columns: 80 (Lepton 2) or 160 (Lepton 3)."""
-        return _GEOMETRY[self][1]
-
-    @property
-    def segments(self) -> int:
-        """Segments per frame: 1 (Lepton 2) or 4 (Lepton 3)."""
-        return _GEOMETRY[self][2]
-
-    @property
-    def telemetry_packets(self) -> int:
-        """Packets of telemetry per frame: 3 (Lepton 2) or 4, the last unused (Lepton 3) (specs §7.1)."""
-        return _GEOMETRY[self][3]
-
-    @property
-    def image_packets(self) -> int:
-        """Packets of image per frame (one packet = 80 pixels)."""
-        return self.rows * self.cols // PIXELS_PER_PACKET
-
-    def packets_per_segment(self, telemetry: TelemetryLocation) -> int:
-        """Video packets per segment (the whole frame on Lepton 2).
-
-        60, or with telemetry 63 (Lepton 2) / 61 (Lepton 3) (DS Table 11, specs §7.1).
-        """
-        extra = self.telemetry_packets if telemetry is not TelemetryLocation.OFF else 0
-        return (self.image_packets + extra) // self.segments
-
-
-# rows, cols, segments, telemetry packets
-_GEOMETRY = {Model.LEPTON2: (60, 80, 1, 3), Model.LEPTON3: (120, 160, 4, 4)}
+_NO_ZEROS = np.empty(0, dtype=np.intp)
+_SLAB_PACKETS = (
+    512  # packets checked per numpy batch: large enough to amortise, small enough for cache
+)
 
 
 class FrameLayout(NamedTuple):
-    """Where image and telemetry sit among a frame's packets (specs §7.1).
+    """Where image and telemetry sit among a frame's packets (docs/vospi.md §6, §7.1).
 
     A frame's packets are numbered in stream order across its segments
-    (``segment_index * packets_per_segment + packet_number``). Lepton 3 with
-    telemetry: header = packets 0-2 of segment 1 are rows A-C, packet 3 unused;
-    footer = rows A-C right after the last image packet, then one unused.
+    (``segment_index * packets_per_segment + packet_number``). Telemetry adds
+    its 3 rows rounded up to one more packet per segment: 3 packets on
+    Lepton 2 (63 per frame), 4 on Lepton 3 (61 per segment, the 4th unused)
+    (DS Table 11, §4.2.3.2). Lepton 3 header: packets 0-2 of segment 1 are
+    rows A-C, packet 3 unused; footer: rows A-C right after the last image
+    packet, then one unused.
     """
 
     model: Model
     telemetry: TelemetryLocation
     packets_per_segment: int
     packets: int  # per frame, all segments
+    image_packets: int  # one packet = PIXELS_PER_PACKET pixels
     image_start: int
     telemetry_start: int | None  # None when telemetry is OFF
 
 
-@lru_cache(maxsize=None)
+@cache
 def frame_layout(model: Model, telemetry: TelemetryLocation) -> FrameLayout:
-    """The :class:`FrameLayout` of ``model`` with ``telemetry``."""
-    per_segment = model.packets_per_segment(telemetry)
+    """The :class:`FrameLayout` of ``model`` with ``telemetry``.
+
+    Packets per segment: 60, or with telemetry 63 (Lepton 2) / 61 (Lepton 3)
+    (DS Table 11; docs/vospi.md §7.1).
+    """
+    image_packets = model.rows * model.cols // PIXELS_PER_PACKET
+    extra_per_segment = 0
+    if telemetry is not TelemetryLocation.OFF:
+        extra_per_segment = -(-TELEMETRY_ROWS // model.segments)  # rows, rounded up
+    per_segment = image_packets // model.segments + extra_per_segment
+    telemetry_packets = extra_per_segment * model.segments
     if telemetry is TelemetryLocation.HEADER:
-        image_start, telemetry_start = model.telemetry_packets, 0
+        image_start, telemetry_start = telemetry_packets, 0
     elif telemetry is TelemetryLocation.FOOTER:
-        image_start, telemetry_start = 0, model.image_packets
+        image_start, telemetry_start = 0, image_packets
     else:
         image_start, telemetry_start = 0, None
     return FrameLayout(
-        model, telemetry, per_segment, per_segment * model.segments, image_start, telemetry_start
+        model,
+        telemetry,
+        per_segment,
+        per_segment * model.segments,
+        image_packets,
+        image_start,
+        telemetry_start,
     )
 
 
@@ -187,7 +160,7 @@ _MAX_SEGMENT_PACKETS = max(
 
 
 class SyncLossReason(enum.Enum):
-    """Why the parser dropped its partial frame (specs §8 "what loss looks like")."""
+    """Why the parser dropped its partial frame (docs/vospi.md §8 "what loss looks like")."""
 
     CRC_ERROR = "crc_error"  # FLIR recommends a resync after one (DS §4.2.2.3.2)
     PACKET_OUT_OF_ORDER = "packet_out_of_order"
@@ -219,12 +192,15 @@ class FrameParsed:
         return (
             np.array_equal(self.pixels, other.pixels)
             and self.pixels.dtype == other.pixels.dtype
-            and (self.telemetry_rows is None) == (other.telemetry_rows is None)
-            and (self.telemetry_rows is None or np.array_equal(self.telemetry_rows, other.telemetry_rows))
+            and _same_rows(self.telemetry_rows, other.telemetry_rows)
             and self.telemetry == other.telemetry
         )
 
-    __hash__ = None  # type: ignore[assignment]
+
+def _same_rows(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return np.array_equal(a, b)
 
 
 @dataclass(frozen=True)
@@ -232,7 +208,7 @@ class SyncLost:
     """The stream is out of step: the partial frame was dropped.
 
     The transport must resynchronise (no transfers, /CS de-asserted, for at
-    least 185 ms, DS §4.2.2.3.1, specs §8) and then call
+    least 185 ms, DS §4.2.2.3.1, docs/vospi.md §8) and then call
     :meth:`VospiParser.reset`. Reported once until the next reset or the next
     complete frame or segment.
     """
@@ -244,7 +220,7 @@ class SyncLost:
 class NoSignal:
     """:data:`NO_SIGNAL_PACKETS` all-zero packets in a row: a dead or unpowered bus.
 
-    Reported once per run of zero packets (specs §5 caution C).
+    Reported once per run of zero packets (docs/vospi.md §5).
     """
 
 
@@ -255,7 +231,7 @@ class ModelDetected:
     model: Model
 
 
-Event = Union[FrameParsed, SyncLost, NoSignal, ModelDetected]
+Event = FrameParsed | SyncLost | NoSignal | ModelDetected
 _NO_SIGNAL = NoSignal()
 
 
@@ -265,12 +241,12 @@ class VospiCounters:
 
     Attributes:
         packets: whole packets fed, discard packets included.
-        discard_packets: packets with ID xFxx (specs §4).
+        discard_packets: packets with ID xFxx (docs/vospi.md §4).
         crc_errors: non-discard packets whose CRC did not match.
         frames: :class:`FrameParsed` events emitted (unique frames when
             repeats are dropped).
         repeated_frames: frames identical to the previous one (Lepton 2 sends
-            each frame 3 times, specs §6.1), dropped or not.
+            each frame 3 times, docs/vospi.md §6.1), dropped or not.
         invalid_segments: Lepton 3 segments with segment number 0, read and dropped.
         sync_losses: :class:`SyncLost` events emitted.
         no_signal: :class:`NoSignal` events emitted.
@@ -298,7 +274,7 @@ class VospiParser:
     discard IDs, packet numbers), so a whole Lepton 3 frame costs well under
     a millisecond.
 
-    Rules (sources in specs/vospi.md):
+    Rules (sources in docs/vospi.md):
 
     * Discard packets (ID xFxx, §4) are counted and skipped, also inside a frame.
     * Every other packet must have a matching CRC (§5) and the next packet
@@ -359,9 +335,13 @@ class VospiParser:
         self._model: Model | None = None
         # While the model is unknown a segment (L3) or frame (L2) is followed in
         # order up to the longer of the two; a clean packet 0 after the shorter
-        # one ends it (specs §7.1: 60 / 60 packets, or 61 / 63 with telemetry).
-        self._unit_packets = max(m.packets_per_segment(self._telemetry) for m in Model)
-        self._undecided_min_packets = min(m.packets_per_segment(self._telemetry) for m in Model)
+        # one ends it (docs/vospi.md §7.1: 60 / 60 packets, or 61 / 63 with telemetry).
+        self._unit_packets = max(
+            frame_layout(m, self._telemetry).packets_per_segment for m in Model
+        )
+        self._undecided_min_packets = min(
+            frame_layout(m, self._telemetry).packets_per_segment for m in Model
+        )
         self._check_packet_20 = True
         if model is not None:
             self._set_model(Model(model))
@@ -445,7 +425,7 @@ class VospiParser:
         numbers = (header >> 16).astype(np.int32) & PACKET_NUMBER_MASK
         good = packet_crcs(video) == (header & 0xFFFF)
         counters.crc_errors += v - int(np.count_nonzero(good))
-        # all-zero packets pass the CRC as packet 0 (specs §5 caution C)
+        # all-zero packets pass the CRC as packet 0 (docs/vospi.md §5)
         zero = header == 0
         if zero.any():
             zero[zero] = ~video[zero].any(axis=1)
@@ -453,16 +433,15 @@ class VospiParser:
             video_index = np.flatnonzero(keep)
         else:
             clean = good
-            video_index = None
+            video_index = _NO_ZEROS  # only read for zero packets, and there are none
 
         j = 0
         while j < v:
             start = self._next
-            if start == 0:
-                if not (clean[j] and numbers[j] == 0):
-                    self._idle_packet(j, video_index, numbers, good, zero, events)
-                    j += 1
-                    continue
+            if start == 0 and not (clean[j] and numbers[j] == 0):
+                self._idle_packet(j, video_index, numbers, good, zero, events)
+                j += 1
+                continue
             stop = self._unit_packets
             if self._check_packet_20 and start <= SEGMENT_NUMBER_PACKET:
                 stop = SEGMENT_NUMBER_PACKET + 1
@@ -492,7 +471,15 @@ class VospiParser:
                 j += 1
         self._last_was_zero = bool(keep[-1] and zero[-1])
 
-    def _idle_packet(self, j, video_index, numbers, good, zero, events) -> None:
+    def _idle_packet(
+        self,
+        j: int,
+        video_index: np.ndarray,
+        numbers: np.ndarray,
+        good: np.ndarray,
+        zero: np.ndarray,
+        events: list[Event],
+    ) -> None:
         """A packet seen while no segment is in progress that cannot begin one."""
         if zero[j]:
             self._sightings = 0  # units may be hidden in the zeros
@@ -530,14 +517,19 @@ class VospiParser:
     # --- segment level ------------------------------------------------------------
 
     def _packet_20(self, events: list[Event]) -> None:
-        """Decide on a segment from its packet 20 (DS §4.2.3.1, specs §6.2)."""
-        ttt = (int(self._unit[SEGMENT_NUMBER_PACKET, 0]) >> SEGMENT_NUMBER_SHIFT) & SEGMENT_NUMBER_MASK
+        """Decide on a segment from its packet 20 (DS §4.2.3.1, docs/vospi.md §6.2)."""
+        ttt = (
+            int(self._unit[SEGMENT_NUMBER_PACKET, 0]) >> SEGMENT_NUMBER_SHIFT
+        ) & SEGMENT_NUMBER_MASK
         if self._model is None:
+            detected: Model | None
             if 1 <= ttt <= 4:
                 detected = Model.LEPTON3
             elif ttt == 0:
                 self._sightings += 1
-                detected = Model.LEPTON2 if self._sightings >= AUTODETECT_LEPTON2_SIGHTINGS else None
+                detected = (
+                    Model.LEPTON2 if self._sightings >= AUTODETECT_LEPTON2_SIGHTINGS else None
+                )
             else:
                 self._lose(SyncLossReason.BAD_SEGMENT_NUMBER, events)
                 return
@@ -584,10 +576,12 @@ class VospiParser:
     def _deliver(self, packets: np.ndarray, events: list[Event]) -> None:
         layout = self._layout
         payload = packets[:, PAYLOAD_OFFSET:]
-        image = payload[layout.image_start : layout.image_start + self._model.image_packets]
+        image = payload[layout.image_start : layout.image_start + layout.image_packets]
         telemetry_bytes = None
         if layout.telemetry_start is not None:
-            telemetry_bytes = payload[layout.telemetry_start : layout.telemetry_start + TELEMETRY_ROWS]
+            telemetry_bytes = payload[
+                layout.telemetry_start : layout.telemetry_start + TELEMETRY_ROWS
+            ]
             b = FRAME_COUNTER_WORD * 2
             lo_hi, lo_lo, hi_hi, hi_lo = telemetry_bytes[0, b : b + 4].tolist()
             counter = (lo_hi << 8 | lo_lo) | (hi_hi << 8 | hi_lo) << 16
@@ -601,7 +595,7 @@ class VospiParser:
             self.counters.repeated_frames += 1
             if self._drop_repeats:
                 return
-        pixels = image.view(">u2").astype(np.uint16).reshape(self._model.rows, self._model.cols)
+        pixels = image.view(">u2").astype(np.uint16).reshape(layout.model.rows, layout.model.cols)
         rows = telemetry = None
         if telemetry_bytes is not None:
             rows = telemetry_bytes.view(">u2").astype(np.uint16)

@@ -1,4 +1,4 @@
-"""Sources that run through the ``lepton`` package's VoSPI path: ``lepton``, ``simulated``, ``replay``.
+"""Sources that use the ``lepton`` package's VoSPI path: ``lepton``, ``simulated``, ``replay``.
 
 All three read a byte stream with :class:`lepton.Lepton` and its real VoSPI parser;
 they differ only in where the bytes come from: the SPI bus, the simulator fed by a
@@ -17,11 +17,22 @@ from typing import Any
 
 import numpy as np
 
-from lepton import Lepton, LeptonError, SimulatedTransport, VospiSimulator
-from lepton.cci import Cci, CciError, GainMode, I2cBus, SimulatedCciDevice
-from lepton.radiometry import PixelUnit, guess_unit
-from lepton.replay import load_recording
-from lepton.vospi import Model, TelemetryLocation
+from lepton import (
+    Cci,
+    CciError,
+    GainMode,
+    I2cBus,
+    Lepton,
+    LeptonError,
+    Model,
+    PixelUnit,
+    SimulatedCciDevice,
+    SimulatedTransport,
+    TelemetryLocation,
+    VospiSimulator,
+    guess_unit,
+    load_recording,
+)
 
 from ..config import Config, ConfigError
 from ..frames import RawFrame
@@ -66,8 +77,8 @@ def configure_camera(cci: Cci | None, config: Config) -> CameraSetup:
 
     Enables telemetry (needed for FPA temperature and exact repeat detection),
     TLinear at the configured resolution and the gain mode on radiometric parts
-    (FLIR Lepton Engineering Datasheet §3.5, IDD §4.5.7-8, §4.8.9-10; specs/vospi.md
-    §7.1, §9, §11.5); then reads back the pixel unit. Without CCI nothing can be
+    (FLIR Lepton Engineering Datasheet §3.5, IDD §4.5.7-8, §4.8.9-10; docs/vospi.md
+    §7, §9; docs/cci.md §5); then reads back the pixel unit. Without CCI nothing can be
     set: the camera's power-on defaults apply (telemetry off) and the unit is guessed.
 
     Raises:

@@ -49,7 +49,9 @@ def shared_lepton():
     def get(name: str) -> Path:
         path = SHARED_LEPTON_DIR / name
         if not path.exists():
-            pytest.skip(f"needs {path} (GPL-3.0 tCam data, kept outside the repository in ../shared)")
+            pytest.skip(
+                f"needs {path} (GPL-3.0 tCam data, kept outside the repository in ../shared)"
+            )
         return path
 
     return get

@@ -1,4 +1,4 @@
-"""lepton.camera: the Lepton read loop over a simulated transport (pylepton API and the richer one)."""
+"""lepton.camera: the read loop over a simulated transport (pylepton API and the richer one)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,17 @@ from hypothesis import strategies as st
 
 from lepton.camera import CaptureCounters, Lepton, LinkStatus
 from lepton.errors import LeptonError
+from lepton.models import Model, TelemetryLocation
 from lepton.simulator import FaultConfig, VospiSimulator
 from lepton.transport import SimulatedTransport
-from lepton.vospi import PACKET_BYTES, Model, TelemetryLocation
+from lepton.vospi import PACKET_BYTES
 
 L2, L3 = Model.LEPTON2, Model.LEPTON3
-CPTV_STACK = np.load(Path(__file__).parents[1] / "data" / "TheCacophonyProject_python-cptv__v1.frames000-008.stack.npy")
+CPTV_STACK = np.load(
+    Path(__file__).parents[1]
+    / "data"
+    / "TheCacophonyProject_python-cptv__v1.frames000-008.stack.npy"
+)
 
 
 class Ticker:
@@ -53,18 +58,25 @@ class ZeroBus:
 def simulated_lepton(
     frames, model=L2, telemetry=TelemetryLocation.OFF, faults=None, seed=0, detect=False, **kwargs
 ):
-    """A Lepton over a SimulatedTransport of ``frames``; ``detect`` leaves the model to auto-detection."""
+    """A Lepton over a SimulatedTransport of ``frames``; ``detect``: the model is auto-detected."""
     simulator = VospiSimulator(model, telemetry, faults=faults, seed=seed)
     transport = SimulatedTransport(simulator, frames)
     camera = Lepton(
-        transport=transport, model=None if detect else model, telemetry=telemetry, resync_pause_s=0, **kwargs
+        transport=transport,
+        model=None if detect else model,
+        telemetry=telemetry,
+        resync_pause_s=0,
+        **kwargs,
     )
     return camera, transport
 
 
 def test_capture_is_pylepton_compatible(load_data):
     """capture() returns ((60, 80, 1) uint16, pixel sum) and fills a given buffer."""
-    frames = [load_data("brandoncurtis_LeptonModule__raw1.npy"), load_data("brandoncurtis_LeptonModule__raw2.npy")]
+    frames = [
+        load_data("brandoncurtis_LeptonModule__raw1.npy"),
+        load_data("brandoncurtis_LeptonModule__raw2.npy"),
+    ]
     camera, _ = simulated_lepton(frames)
     with camera:
         image, frame_id = camera.capture()
@@ -88,15 +100,19 @@ def test_capture_rejects_a_wrong_buffer(load_data):
 
 
 def test_next_frame_fields(load_data):
-    """next_frame gives numbered frames with wall-clock timestamps and decoded telemetry; status and model follow."""
+    """next_frame: numbered frames, wall-clock timestamps, decoded telemetry; status and model."""
     frames = [load_data(f"Jkillelea_Lepton-3-Module__raw{k}.npy") for k in (1, 3, 6)]
     camera, _ = simulated_lepton(
-        frames, model=L3, telemetry=TelemetryLocation.HEADER, detect=True, wall_clock=lambda: 1700000000.5
+        frames,
+        model=L3,
+        telemetry=TelemetryLocation.HEADER,
+        detect=True,
+        wall_clock=lambda: 1700000000.5,
     )
     assert camera.status is LinkStatus.SYNCING and camera.model is None
     got = [camera.next_frame(1.0) for _ in range(3)]
     assert [f.frame_number for f in got] == [1, 2, 3]
-    assert all(np.array_equal(f.pixels, s) for f, s in zip(got, frames))
+    assert all(np.array_equal(f.pixels, s) for f, s in zip(got, frames, strict=True))
     assert {f.timestamp for f in got} == {1700000000.5}
     assert [f.telemetry.frame_counter for f in got] == [1, 2, 3]
     assert got[0].telemetry.tlinear_enabled
@@ -106,19 +122,19 @@ def test_next_frame_fields(load_data):
 
 
 def test_frames_iterates_unique_frames(load_data):
-    """frames() yields each unique frame once (repeats dropped) and stops at the end of a finite stream."""
+    """frames() yields each unique frame once (repeats dropped) and stops at a finite end."""
     stack = load_data("brandoncurtis_LeptonModule__trace_raw00000001-06.stack.npy")
     camera, _ = simulated_lepton(list(stack))
     got = [f.pixels for f in camera.frames()]
     assert len(got) == 3
-    assert all(np.array_equal(g, stack[i]) for g, i in zip(got, (0, 2, 5)))
+    assert all(np.array_equal(g, stack[i]) for g, i in zip(got, (0, 2, 5), strict=True))
     counters = camera.counters
     assert isinstance(counters, CaptureCounters)
     assert (counters.frames, counters.repeated_frames, counters.resyncs) == (3, 15, 0)
 
 
 def test_next_frame_times_out():
-    """With only zeros on the bus next_frame returns None once timeout_s passes; status is NO_SIGNAL."""
+    """With only zeros on the bus next_frame returns None after timeout_s; status NO_SIGNAL."""
     clock = Ticker(0.01)
     bus = ZeroBus()
     camera = Lepton(transport=bus, clock=clock, resync_pause_s=0)
@@ -171,7 +187,7 @@ def test_bad_resync_pause():
 
 
 def test_default_transport_is_spidev(tmp_path):
-    """Without a transport the Lepton opens lepton.spidev.SpidevTransport, whose error is a LeptonError."""
+    """Without a transport the Lepton opens a SpidevTransport, whose error is a LeptonError."""
     with pytest.raises(LeptonError) as caught:
         Lepton(str(tmp_path / "spidev9.9"))
     assert "spidev9.9" in str(caught.value)
@@ -191,7 +207,7 @@ def assert_all_from(frames, source) -> None:
 @settings(max_examples=15, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.sampled_from(list(TelemetryLocation)))
 def test_lepton2_recovers_from_one_percent_faults(seed, telemetry):
-    """With 1% of packets faulty (flips, drops, truncations) a Lepton 2 resyncs and keeps delivering correct frames."""
+    """With 1% faulty packets (flips, drops, truncations) a Lepton 2 resyncs; frames are right."""
     source = [(np.arange(4800, dtype=np.uint16).reshape(60, 80) + 100 * k) for k in range(7)]
     camera, transport = simulated_lepton(
         itertools.cycle(source),
@@ -210,10 +226,15 @@ def test_lepton2_recovers_from_one_percent_faults(seed, telemetry):
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), model=st.sampled_from([L2, L3]))
 def test_detection_under_faults(seed, model):
-    """With 0.1% faults and resyncs that skip segments, auto-detection still names the right model."""
+    """With 0.1% faults and resyncs that skip segments, auto-detection names the right model."""
     source = [np.full((model.rows, model.cols), 8000 + k, np.uint16) for k in range(5)]
     camera, _ = simulated_lepton(
-        itertools.cycle(source), model=model, faults=FaultConfig(0.001), seed=seed, detect=True, clock=Ticker()
+        itertools.cycle(source),
+        model=model,
+        faults=FaultConfig(0.001),
+        seed=seed,
+        detect=True,
+        clock=Ticker(),
     )
     got = [camera.next_frame(60.0) for _ in range(3)]
     assert None not in got
@@ -224,10 +245,15 @@ def test_detection_under_faults(seed, model):
 @settings(max_examples=8, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), rate=st.sampled_from([0.001, 0.01]))
 def test_lepton3_recovers_from_faults(seed, rate):
-    """A Lepton 3 stream with faults resyncs and delivers only correct frames (rare at 1%: ~800 packets per frame)."""
+    """A faulty Lepton 3 stream resyncs and delivers only correct frames (~800 packets a frame)."""
     source = list(CPTV_STACK)
     camera, transport = simulated_lepton(
-        itertools.cycle(source), model=L3, faults=FaultConfig(rate), seed=seed, detect=True, clock=Ticker()
+        itertools.cycle(source),
+        model=L3,
+        faults=FaultConfig(rate),
+        seed=seed,
+        detect=True,
+        clock=Ticker(),
     )
     wanted = 5 if rate < 0.005 else 1
     got = [camera.next_frame(600.0) for _ in range(wanted)]

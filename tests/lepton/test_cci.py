@@ -1,36 +1,24 @@
-"""Tests for lepton.cci: command words, §11.4 register sequences, BUSY, errors, I2C bus."""
-
-import errno
-import os
+"""lepton.cci: the CCI client's register sequences, BUSY, errors and typed helpers (docs/cci.md)."""
 
 import pytest
 
-from lepton import cci
-from lepton.cci import (
-    Cci,
-    CciAccess,
-    CciBus,
-    CciBusError,
+from lepton import cci_protocol
+from lepton.cci import Cci, CciTimeoutError
+from lepton.cci_protocol import (
     CciCommand,
     CciCommandError,
     CciError,
     CciModule,
-    CciTimeoutError,
-    CommandKind,
+    CciUnknownValueError,
     FfcStatus,
     GainMode,
-    I2cBus,
-    LeptonPart,
-    SimulatedCciDevice,
-    command_word,
-    decode_words,
     encode_register_address,
     encode_register_write,
-    i2c_error_from_oserror,
 )
+from lepton.cci_simulator import CciAccess, SimulatedCciDevice
 from lepton.errors import LeptonError, RangeError, ResolutionError, ShapeError
+from lepton.models import LeptonPart, Model, TelemetryLocation
 from lepton.radiometry import PixelUnit
-from lepton.vospi import Model, TelemetryLocation
 
 READY = 0x0006  # status: boot mode + booted, not BUSY, response 0
 
@@ -60,7 +48,7 @@ def make(device=None, **kwargs):
 
 
 def wire_bytes(accesses):
-    """Turn register accesses into the I2C transactions of §11.4: ("write"|"read", bytes)."""
+    """Register accesses as the I2C transactions of docs/cci.md §4: ("write"|"read", bytes)."""
     out = []
     for op, register, words in accesses:
         if op == "write":
@@ -75,84 +63,11 @@ def status_read(value=READY):
     return CciAccess("read", 0x0002, (value,))
 
 
-# --- command words -------------------------------------------------------------
-
-
-def test_worked_examples_of_idd_2_1_3():
-    """run FFC = 0x0242, OEM reboot = 0x4842, RAD TLinear enable SET = 0x4EC1 (specs §11.3)."""
-    assert command_word(CciModule.SYS, 0x10, CommandKind.RUN) == 0x0242
-    assert command_word(CciModule.OEM, 0x10, CommandKind.RUN) == 0x4842
-    assert command_word(CciModule.RAD, 0x30, CommandKind.SET) == 0x4EC1
-    assert 0x0242 == 0b0000_0010_0100_0010
-
-
-def test_command_constants_match_the_spec_table():
-    """Every command the product uses has the GET/SET/RUN words of specs §11.5."""
-    get, set_, run = CommandKind.GET, CommandKind.SET, CommandKind.RUN
-    assert cci.SYS_PING.word(run) == 0x0202
-    assert cci.SYS_SERIAL_NUMBER.word(get) == 0x0208
-    assert cci.SYS_UPTIME.word(get) == 0x020C
-    assert cci.SYS_AUX_TEMPERATURE.word(get) == 0x0210
-    assert cci.SYS_FPA_TEMPERATURE.word(get) == 0x0214
-    assert (cci.SYS_TELEMETRY_ENABLE.word(get), cci.SYS_TELEMETRY_ENABLE.word(set_)) == (
-        0x0218,
-        0x0219,
-    )
-    assert (cci.SYS_TELEMETRY_LOCATION.word(get), cci.SYS_TELEMETRY_LOCATION.word(set_)) == (
-        0x021C,
-        0x021D,
-    )
-    assert cci.SYS_FFC.word(run) == 0x0242
-    assert cci.SYS_FFC_STATUS.word(get) == 0x0244
-    assert (cci.SYS_GAIN_MODE.word(get), cci.SYS_GAIN_MODE.word(set_)) == (0x0248, 0x0249)
-    assert (cci.AGC_ENABLE.word(get), cci.AGC_ENABLE.word(set_)) == (0x0100, 0x0101)
-    assert cci.OEM_PART_NUMBER.word(get) == 0x481C
-    assert cci.OEM_REBOOT.word(run) == 0x4842
-    assert (cci.RAD_TLINEAR_ENABLE.word(get), cci.RAD_TLINEAR_ENABLE.word(set_)) == (0x4EC0, 0x4EC1)
-    assert cci.RAD_TLINEAR_RESOLUTION.word(set_) == 0x4EC5
-
-
-def test_oem_bit_only_for_oem_and_rad():
-    """Bit 14 is set for OEM and RAD commands and clear for AGC, SYS and VID."""
-    for module in CciModule:
-        word = command_word(module, 0, CommandKind.GET)
-        assert bool(word & 0x4000) == (module in (CciModule.OEM, CciModule.RAD))
-        assert (word >> 8) & 0xF == module
-
-
-@pytest.mark.parametrize("index", [-1, 64])
-def test_command_index_outside_six_bits_is_rejected(index):
-    """The command index has bits 7-2 only: 0..63."""
-    with pytest.raises(RangeError) as info:
-        command_word(CciModule.SYS, index, CommandKind.GET)
-    assert str(info.value) == f"CCI command index must be 0..63, got {index}"
-
-
-def test_describe_command_names_known_words():
-    """Messages show the word and the command's name and kind."""
-    assert cci.describe_command(0x0242) == "0x0242 (SYS FFC RUN)"
-    assert cci.describe_command(0x4EC1) == "0x4EC1 (RAD TLinear enable SET)"
-    assert cci.describe_command(0x1234) == "0x1234"
-
-
-# --- wire encoding ------------------------------------------------------------------
-
-
-def test_wire_encoding_is_big_endian_address_then_words():
-    """Register writes and reads are big-endian byte strings as in §11.4."""
-    assert encode_register_write(0x0006, [0x0000]) == bytes.fromhex("0006 0000")
-    assert encode_register_write(0x0004, [0x0242]) == bytes.fromhex("0004 0242")
-    assert encode_register_write(0x0008, [1, 0]) == bytes.fromhex("0008 0001 0000")
-    assert encode_register_address(0x0008) == bytes.fromhex("0008")
-    assert decode_words(bytes.fromhex("7795")) == [30613]
-    assert decode_words(b"") == []
-
-
-# --- §11.4 sequences against the simulated device -------------------------------------
+# --- sequences (docs/cci.md §4) against the simulated device -------------------------------------
 
 
 def test_get_fpa_temperature_sequence_matches_spec_bytes():
-    """GET FPA temp: status, length 1 -> 0x0006, 0x0214 -> 0x0004, status, read DATA0 (§11.4)."""
+    """GET FPA temp: status, 1 -> 0x0006, 0x0214 -> 0x0004, status, read DATA0 (docs/cci.md §4)."""
     c, device, _ = make()
     assert c.fpa_temp_ck() == 30613  # 306.13 K = 32.98 C
     assert device.accesses == [
@@ -175,7 +90,7 @@ def test_get_fpa_temperature_sequence_matches_spec_bytes():
 
 
 def test_run_ffc_sequence_matches_spec_bytes():
-    """RUN FFC: read status 00 06, write 00 06 00 00, write 00 04 02 42, poll status (§11.4)."""
+    """RUN FFC: status 00 06, write 00 06 00 00, write 00 04 02 42, poll (docs/cci.md §4)."""
     c, device, _ = make()
     c.run_ffc()
     assert wire_bytes(device.accesses) == [
@@ -221,7 +136,7 @@ def test_set_with_wrong_word_count_is_rejected_before_the_bus():
     """set() checks the number of words against the command and touches nothing."""
     c, device, _ = make()
     with pytest.raises(ShapeError) as info:
-        c.set(cci.SYS_GAIN_MODE, [1])
+        c.set(cci_protocol.SYS_GAIN_MODE, [1])
     assert str(info.value) == "SYS gain mode data must be 2 words, got 1 words"
     assert device.accesses == []
 
@@ -303,9 +218,7 @@ def test_unknown_command_is_undefined_function():
     c, _, _ = make()
     with pytest.raises(CciCommandError) as info:
         c.get(CciCommand(CciModule.VID, 0x0C, "VID output format", 2))
-    assert str(info.value) == (
-        "CCI command 0x0330 failed: response code -7 (undefined function)"
-    )
+    assert str(info.value) == ("CCI command 0x0330 failed: response code -7 (undefined function)")
 
 
 # --- typed helpers ----------------------------------------------------------------------
@@ -323,7 +236,7 @@ def test_32_bit_values_are_low_word_first():
 
 @pytest.mark.parametrize("order", ["big", "little"])
 def test_part_number_read_in_either_byte_order(order):
-    """The part number is found whichever byte order the words carry (specs §11.5)."""
+    """The part number is found whichever byte order the words carry (docs/cci.md §5)."""
     c, _, _ = make(SimulatedCciDevice(part_number_byte_order=order))
     assert c.part_number() == "500-0771-01"
     assert c.model() == LeptonPart("500-0771-01", "Lepton 3.5", Model.LEPTON3, True)
@@ -414,7 +327,7 @@ def test_gain_mode_round_trip_and_range():
     c.set_gain_mode(GainMode.AUTO)
     assert c.gain_mode() is GainMode.AUTO
     with pytest.raises(CciCommandError) as info:
-        c.set(cci.SYS_GAIN_MODE, [3, 0])
+        c.set(cci_protocol.SYS_GAIN_MODE, [3, 0])
     assert info.value.name == "range error"
 
 
@@ -449,73 +362,62 @@ def test_oem_reboot_does_not_wait_for_an_answer_and_restores_defaults():
     assert not c.agc_enabled()
 
 
-def test_simulated_device_is_a_cci_bus():
-    """SimulatedCciDevice satisfies the CciBus protocol."""
-    assert isinstance(SimulatedCciDevice(), CciBus)
+# --- codes the driver does not know, sent by the simulated camera -------------------------
 
 
-# --- I2C bus ---------------------------------------------------------------------------
-
-
-ENABLE_I2C = (
-    "Enable I2C with `sudo raspi-config` (Interface Options > I2C) or add "
-    "`dtparam=i2c_arm=on` to /boot/firmware/config.txt, then reboot"
+@pytest.mark.parametrize(
+    "attribute, code, read, field, known",
+    [
+        ("gain_mode", 3, Cci.gain_mode, "SYS gain mode", "0 (HIGH), 1 (LOW), 2 (AUTO)"),
+        (
+            "ffc_state",
+            7,
+            Cci.ffc_state,
+            "SYS FFC status",
+            "-2 (WRITE_ERROR), -1 (ERROR), 0 (READY), 1 (BUSY), 2 (COLLECTING_FRAMES)",
+        ),
+        (
+            "telemetry_location",
+            2,
+            Cci.telemetry_location,
+            "SYS telemetry location",
+            "0 (HEADER), 1 (FOOTER)",
+        ),
+        ("telemetry_enabled", 2, Cci.telemetry, "SYS telemetry enable", "0 (False), 1 (True)"),
+        (
+            "tlinear_resolution",
+            -1,
+            Cci.tlinear_resolution_k,
+            "RAD TLinear resolution",
+            "0 (0.1), 1 (0.01)",
+        ),
+        ("agc_enabled", 5, Cci.pixel_unit, "AGC enable", "0 (False), 1 (True)"),
+    ],
 )
-
-
-def test_missing_i2c_bus_says_how_to_enable_i2c(tmp_path):
-    """A nonexistent /dev/i2c-N raises CciBusError with the raspi-config fix."""
-    device = str(tmp_path / "i2c-7")
-    with pytest.raises(CciBusError) as info:
-        I2cBus(7, device=device)
-    assert str(info.value) == f"{device}: no such I2C bus. {ENABLE_I2C}"
-
-
-def test_regular_file_is_not_an_i2c_bus(tmp_path):
-    """I2C_SLAVE on a regular file fails with ENOTTY: not an I2C bus."""
-    path = tmp_path / "file"
-    path.write_bytes(b"")
-    with pytest.raises(CciBusError) as info:
-        I2cBus(device=str(path))
-    assert str(info.value) == (
-        f"{path}: not an I2C bus (ioctl I2C_SLAVE 0x2A failed: Inappropriate ioctl for device)"
+def test_unknown_code_from_the_camera_raises_unknown_value_error(
+    attribute, code, read, field, known
+):
+    """A GET answered with an unknown code raises CciUnknownValueError, not KeyError/ValueError."""
+    device = SimulatedCciDevice()
+    setattr(device, attribute, code)
+    c, _, _ = make(device)
+    with pytest.raises(CciUnknownValueError) as info:
+        read(c)
+    error = info.value
+    assert (error.field, error.code, error.allowed) == (field, code, known)
+    assert str(error) == (
+        f"the camera answered {field} with code {code}, which this driver does not know "
+        f"(known: {known})"
     )
+    assert isinstance(error, CciError)
 
 
-def test_permission_and_no_answer_errors_are_actionable():
-    """EACCES says to join group i2c; EREMOTEIO (NACK) says to check power and wiring."""
-    denied = i2c_error_from_oserror("/dev/i2c-1", 0x2A, OSError(errno.EACCES, "x"), "open")
-    assert str(denied) == (
-        "/dev/i2c-1: open: permission denied. Add your user to the i2c group with "
-        "`sudo usermod -aG i2c $USER`, then log out and in again"
-    )
-    nack = i2c_error_from_oserror(
-        "/dev/i2c-1", 0x2A, OSError(errno.EREMOTEIO, "x"), "write of register 0x0004"
-    )
-    assert str(nack) == (
-        "/dev/i2c-1: no answer from the Lepton at address 0x2A (write of register 0x0004: "
-        "Remote I/O error). Check the camera's power and its SDA/SCL wiring; "
-        "`i2cdetect -y 1` should show 2a"
-    )
-
-
-def test_i2c_bus_bytes_through_a_fifo(tmp_path):
-    """I2cBus selects 0x2A with I2C_SLAVE and writes/reads the §11.4 bytes."""
-    fifo = tmp_path / "i2c"
-    os.mkfifo(fifo)
-    calls = []
-    bus = I2cBus(device=str(fifo), ioctl=lambda fd, request, arg: calls.append((request, arg)))
-    peer = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
-    try:
-        assert calls == [(0x0703, 0x2A)]
-        bus.write_words(0x0004, [0x0242])
-        assert os.read(peer, 64) == bytes.fromhex("0004 0242")
-        os.write(peer, bytes.fromhex("7795"))  # the camera's answer, queued first
-        assert bus.read_words(0x0008, 1) == [30613]
-        assert os.read(peer, 64) == bytes.fromhex("0008")  # the address write
-    finally:
-        bus.close()
-        os.close(peer)
-    with pytest.raises(CciBusError) as info:
-        bus.read_words(0x0002, 1)
-    assert str(info.value) == f"{fifo}: the bus is closed"
+def test_unknown_location_after_enabling_is_reported_by_telemetry():
+    """telemetry() with telemetry on and location code 9 raises, naming the location field."""
+    device = SimulatedCciDevice()
+    c, _, _ = make(device)
+    c.set_telemetry(True, TelemetryLocation.HEADER)
+    device.telemetry_location = 9
+    with pytest.raises(CciUnknownValueError) as info:
+        c.telemetry()
+    assert (info.value.field, info.value.code) == ("SYS telemetry location", 9)

@@ -1,4 +1,4 @@
-"""lepton.crc against the published vectors (specs/vospi.md §5) and binascii.crc_hqx."""
+"""lepton.crc against the published vectors (docs/vospi.md §5) and binascii.crc_hqx."""
 
 from __future__ import annotations
 

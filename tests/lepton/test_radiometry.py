@@ -1,4 +1,4 @@
-"""lepton.radiometry: pixel units and temperature conversion (specs/vospi.md §9)."""
+"""lepton.radiometry: pixel units and temperature conversion (docs/vospi.md §9)."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ NOT_LEPTON = "the replay needs (60, 80) (Lepton 2.x) or (120, 160) (Lepton 3.x)"
 def write_images(folder, frames, names, suffix=".png"):
     """Save each frame as a 16-bit grayscale image under the given names."""
     folder.mkdir(exist_ok=True)
-    for frame, name in zip(frames, names):
+    for frame, name in zip(frames, names, strict=True):
         Image.fromarray(frame).save(folder / f"{name}{suffix}")
 
 
@@ -44,7 +44,9 @@ def test_three_dimensional_npy_keeps_its_frames():
     frames = load_recording(L2_STACK)
     assert frames.shape == (6, 60, 80)
     np.testing.assert_array_equal(frames, np.load(L2_STACK))
-    np.testing.assert_array_equal(frames[0], frames[1])  # a Lepton repeats frames (specs §6.1)
+    np.testing.assert_array_equal(
+        frames[0], frames[1]
+    )  # a Lepton repeats frames (docs/vospi.md §6.1)
 
 
 def test_cptv_v1_recording():

@@ -1,4 +1,4 @@
-"""lepton.simulator: the bytes a real Lepton would send (specs/vospi.md §3-§8)."""
+"""lepton.simulator: the bytes a real Lepton would send (docs/vospi.md §3-§8)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from lepton.errors import LeptonError
+from lepton.models import Model, TelemetryLocation
 from lepton.simulator import DISCARD_PREFIX, FaultConfig, FaultKind, VospiSimulator
 from lepton.telemetry import encode_telemetry, parse_telemetry
-from lepton.vospi import PACKET_BYTES, Model, TelemetryLocation, VospiParser
+from lepton.vospi import PACKET_BYTES, VospiParser
 
 L2, L3 = Model.LEPTON2, Model.LEPTON3
 OFF, HEADER, FOOTER = TelemetryLocation.OFF, TelemetryLocation.HEADER, TelemetryLocation.FOOTER
@@ -27,9 +28,9 @@ def ids(packets: np.ndarray) -> list[int]:
 
 def crc_ok(row: np.ndarray) -> bool:
     data = row.tobytes()
-    return binascii.crc_hqx(bytes([data[0] & 0x0F]) + data[1:2] + b"\0\0" + data[4:], 0) == int.from_bytes(
-        data[2:4], "big"
-    )
+    return binascii.crc_hqx(
+        bytes([data[0] & 0x0F]) + data[1:2] + b"\0\0" + data[4:], 0
+    ) == int.from_bytes(data[2:4], "big")
 
 
 def is_discard(row: np.ndarray) -> bool:
@@ -37,7 +38,7 @@ def is_discard(row: np.ndarray) -> bool:
 
 
 def test_lepton2_stream_layout(load_data):
-    """Lepton 2: the frame 3 times, rows 0-59 as big-endian words with valid CRCs, 2 discards after each."""
+    """Lepton 2: the frame 3 times, rows 0-59 big-endian with valid CRCs, 2 discards after each."""
     frame = load_data("brandoncurtis_LeptonModule__raw1.npy")
     packets = packets_of(VospiSimulator(L2).encode_frame(frame))
     assert len(packets) == 3 * (60 + 2)
@@ -49,7 +50,9 @@ def test_lepton2_stream_layout(load_data):
 
 def test_discard_packets_look_real():
     """Discard packets have ID xFFF, CRC field FFFF and the payload start seen on real hardware."""
-    packets = packets_of(VospiSimulator(L2, discard_packets=5).encode_frame(np.zeros((60, 80), np.uint16)))
+    packets = packets_of(
+        VospiSimulator(L2, discard_packets=5).encode_frame(np.zeros((60, 80), np.uint16))
+    )
     discards = [p for p in packets if is_discard(p)]
     assert len(discards) == 15
     for p in discards:
@@ -81,7 +84,7 @@ def test_lepton3_segments_and_invalid_frames(load_data):
     ],
 )
 def test_telemetry_rows_placement(model, location, positions):
-    """Telemetry rows A-C sit where the datasheet puts them (specs §7.1)."""
+    """Telemetry rows A-C sit where the datasheet puts them (docs/vospi.md §7.1)."""
     simulator = VospiSimulator(model, location, discard_packets=0)
     frame = np.full((model.rows, model.cols), 30000, np.uint16)
     telemetry = simulator.make_telemetry(frame)

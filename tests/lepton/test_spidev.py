@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import lepton
 from lepton import spidev
 from lepton.camera import Lepton
 from lepton.errors import LeptonError, RangeError
 from lepton.simulator import VospiSimulator
 from lepton.transport import Transport
-from lepton.vospi import RESYNC_PAUSE_S, Model
+from lepton.models import Model
+from lepton.vospi import RESYNC_PAUSE_S
 from lepton.spidev import (
     NotASpiDeviceError,
     SpiBufferSizeError,
@@ -109,7 +111,7 @@ def packets(n, start=0):
 
 
 def test_request_numbers_match_spec_table():
-    """Setup ioctl numbers equal the values in specs/vospi.md §10."""
+    """Setup ioctl numbers equal the values in docs/vospi.md §10."""
     assert spidev.SPI_IOC_RD_MODE == 0x80016B01
     assert spidev.SPI_IOC_WR_MODE == 0x40016B01
     assert spidev.SPI_IOC_RD_LSB_FIRST == 0x80016B02
@@ -125,13 +127,13 @@ def test_request_numbers_match_spec_table():
 def test_request_numbers_match_ioc_encoding_with_ctypes_sizes():
     """Each request is _IOR/_IOW('k', nr, sizeof(argument)) with C type sizes."""
     u8, u32 = ctypes.sizeof(ctypes.c_uint8), ctypes.sizeof(ctypes.c_uint32)
-    assert spidev.SPI_IOC_WR_MODE == iow(1, u8)
-    assert spidev.SPI_IOC_RD_MODE == ior(1, u8)
-    assert spidev.SPI_IOC_WR_LSB_FIRST == iow(2, u8)
-    assert spidev.SPI_IOC_WR_BITS_PER_WORD == iow(3, u8)
-    assert spidev.SPI_IOC_WR_MAX_SPEED_HZ == iow(4, u32)
-    assert spidev.SPI_IOC_RD_MAX_SPEED_HZ == ior(4, u32)
-    assert spidev.SPI_IOC_WR_MODE32 == iow(5, u32)
+    assert iow(1, u8) == spidev.SPI_IOC_WR_MODE
+    assert ior(1, u8) == spidev.SPI_IOC_RD_MODE
+    assert iow(2, u8) == spidev.SPI_IOC_WR_LSB_FIRST
+    assert iow(3, u8) == spidev.SPI_IOC_WR_BITS_PER_WORD
+    assert iow(4, u32) == spidev.SPI_IOC_WR_MAX_SPEED_HZ
+    assert ior(4, u32) == spidev.SPI_IOC_RD_MAX_SPEED_HZ
+    assert iow(5, u32) == spidev.SPI_IOC_WR_MODE32
 
 
 def test_spi_ioc_message_matches_spec_table():
@@ -323,6 +325,16 @@ def test_setup_ioctls_set_mode3_msb_first_8_bits_and_speed(tmp_path, bufsiz_file
     ]
 
 
+def test_default_speed_is_18_mhz_and_exported(tmp_path, bufsiz_file):
+    """Without a speed the transport clocks at lepton.DEFAULT_SPI_SPEED_HZ, 18 MHz."""
+    path = tmp_path / "stream"
+    path.write_bytes(b"")
+    ioctl = RecordingIoctl()
+    with SpidevTransport(str(path), bufsiz_path=bufsiz_file(4096), ioctl=ioctl) as transport:
+        assert transport.speed_hz == lepton.DEFAULT_SPI_SPEED_HZ == 18_000_000
+    assert ioctl.calls[-1] == (0x40046B04, struct.pack("=I", 18_000_000))
+
+
 @pytest.mark.parametrize(
     "bufsiz, max_read",
     [(4096, 3936), (65536, 65436), (10000, 9840), (10004, 10004), (164, 164)],
@@ -381,9 +393,8 @@ def test_read_of_less_than_a_packet_is_refused(tmp_path, bufsiz_file, n_bytes):
     """read() needs room for at least one 164-byte packet."""
     path = tmp_path / "stream"
     path.write_bytes(packets(3))
-    with open_stream(path, bufsiz_file(4096)) as transport:
-        with pytest.raises(RangeError) as info:
-            transport.read(n_bytes)
+    with open_stream(path, bufsiz_file(4096)) as transport, pytest.raises(RangeError) as info:
+        transport.read(n_bytes)
     assert str(info.value) == f"n_bytes must be >= 164 (one packet), got {n_bytes}"
 
 
@@ -451,5 +462,5 @@ def test_is_a_transport_and_feeds_the_camera(tmp_path, bufsiz_file):
         frames = list(camera.frames())
         assert camera.counters.crc_errors == 0
     assert len(frames) == 3
-    for frame, expected in zip(frames, stack):
+    for frame, expected in zip(frames, stack, strict=True):
         np.testing.assert_array_equal(frame.pixels, expected)

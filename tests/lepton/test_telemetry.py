@@ -1,4 +1,4 @@
-"""lepton.telemetry: decoding rows A-C (specs/vospi.md §7) on real tCam rows and round trips."""
+"""lepton.telemetry: decoding rows A-C (docs/vospi.md §7) on real tCam rows and round trips."""
 
 from __future__ import annotations
 
@@ -56,11 +56,26 @@ def test_tcam_fox(shared_lepton):
 
 def base_telemetry(**changes) -> Telemetry:
     fields = dict(
-        revision=14, uptime_ms=1, status=0, frame_counter=1, frame_mean=0, fpa_temp_ck=30000,
-        housing_temp_ck=30000, fpa_temp_at_last_ffc_ck=0, uptime_at_last_ffc_ms=0,
-        agc_roi=(0, 0, 79, 59), agc_clip_high=4800, agc_clip_low=512, video_format=7, gain_mode=0,
-        effective_gain=0, tlinear_enabled=False, tlinear_resolution_k=0.1, spotmeter_mean=0,
-        spotmeter_max=0, spotmeter_min=0,
+        revision=14,
+        uptime_ms=1,
+        status=0,
+        frame_counter=1,
+        frame_mean=0,
+        fpa_temp_ck=30000,
+        housing_temp_ck=30000,
+        fpa_temp_at_last_ffc_ck=0,
+        uptime_at_last_ffc_ms=0,
+        agc_roi=(0, 0, 79, 59),
+        agc_clip_high=4800,
+        agc_clip_low=512,
+        video_format=7,
+        gain_mode=0,
+        effective_gain=0,
+        tlinear_enabled=False,
+        tlinear_resolution_k=0.1,
+        spotmeter_mean=0,
+        spotmeter_max=0,
+        spotmeter_min=0,
     )
     fields.update(changes)
     return Telemetry(**fields)
@@ -71,11 +86,14 @@ def base_telemetry(**changes) -> Telemetry:
     [
         (8, [FfcState.NEVER_COMMANDED, FfcState.IN_PROGRESS, FfcState.COMPLETE, FfcState.UNKNOWN]),
         (9, [FfcState.NEVER_COMMANDED, FfcState.IMMINENT, FfcState.IN_PROGRESS, FfcState.COMPLETE]),
-        (14, [FfcState.NEVER_COMMANDED, FfcState.IMMINENT, FfcState.IN_PROGRESS, FfcState.COMPLETE]),
+        (
+            14,
+            [FfcState.NEVER_COMMANDED, FfcState.IMMINENT, FfcState.IN_PROGRESS, FfcState.COMPLETE],
+        ),
     ],
 )
 def test_ffc_state_by_revision(revision, states):
-    """Status bits 5-4 decode per telemetry revision: 8 has no 'imminent' state (specs §7.3)."""
+    """Status bits 5-4 decode per revision: 8 has no 'imminent' state (docs/vospi.md §7.3)."""
     decoded = [base_telemetry(revision=revision, status=v << 4).ffc_state for v in range(4)]
     assert decoded == states
 
@@ -84,11 +102,13 @@ def test_status_flags():
     """Bits 3, 12, 15 and 20 are FFC desired, AGC, shutter lockout, over-temperature."""
     t = base_telemetry(status=(1 << 3) | (1 << 12) | (1 << 15) | (1 << 20))
     assert t.ffc_desired and t.agc_enabled and t.shutter_lockout and t.overtemp_imminent
-    assert not base_telemetry(status=0xFFFFFFFF & ~((1 << 3) | (1 << 12) | (1 << 15) | (1 << 20))).agc_enabled
+    assert not base_telemetry(
+        status=0xFFFFFFFF & ~((1 << 3) | (1 << 12) | (1 << 15) | (1 << 20))
+    ).agc_enabled
 
 
 def test_32_bit_values_are_least_significant_word_first():
-    """Uptime 0x12345678 is stored as words 0x5678, 0x1234 (specs §7.1)."""
+    """Uptime 0x12345678 is stored as words 0x5678, 0x1234 (docs/vospi.md §7.1)."""
     rows = encode_telemetry(base_telemetry(uptime_ms=0x12345678, frame_counter=0x00010002))
     assert rows[0, 1:3].tolist() == [0x5678, 0x1234]
     assert rows[0, 20:22].tolist() == [0x0002, 0x0001]
@@ -101,11 +121,25 @@ u32 = st.integers(0, 0xFFFFFFFF)
 @given(
     st.builds(
         Telemetry,
-        revision=u16, uptime_ms=u32, status=u32, frame_counter=u32, frame_mean=u16, fpa_temp_ck=u16,
-        housing_temp_ck=u16, fpa_temp_at_last_ffc_ck=u16, uptime_at_last_ffc_ms=u32,
-        agc_roi=st.tuples(u16, u16, u16, u16), agc_clip_high=u16, agc_clip_low=u16,
-        video_format=u32, gain_mode=u16, effective_gain=u16, tlinear_enabled=st.booleans(),
-        tlinear_resolution_k=st.sampled_from([0.01, 0.1]), spotmeter_mean=u16, spotmeter_max=u16,
+        revision=u16,
+        uptime_ms=u32,
+        status=u32,
+        frame_counter=u32,
+        frame_mean=u16,
+        fpa_temp_ck=u16,
+        housing_temp_ck=u16,
+        fpa_temp_at_last_ffc_ck=u16,
+        uptime_at_last_ffc_ms=u32,
+        agc_roi=st.tuples(u16, u16, u16, u16),
+        agc_clip_high=u16,
+        agc_clip_low=u16,
+        video_format=u32,
+        gain_mode=u16,
+        effective_gain=u16,
+        tlinear_enabled=st.booleans(),
+        tlinear_resolution_k=st.sampled_from([0.01, 0.1]),
+        spotmeter_mean=u16,
+        spotmeter_max=u16,
         spotmeter_min=u16,
     )
 )

@@ -7,9 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
+from lepton.models import Model
 from lepton.simulator import FaultConfig, FaultKind, VospiSimulator
 from lepton.transport import MAX_SLEEP_PER_READ_S, SimulatedTransport, Transport
-from lepton.vospi import PACKET_BYTES, UNIQUE_FRAME_RATE_HZ, FrameParsed, Model, VospiParser
+from lepton.vospi import PACKET_BYTES, UNIQUE_FRAME_RATE_HZ, FrameParsed, VospiParser
 
 
 class FakeTime:
@@ -58,14 +59,21 @@ def test_read_smaller_than_a_packet():
 def test_max_read_bytes_rounded_to_packets():
     """max_read_bytes defaults to spidev's 4096 rounded down to 24 packets."""
     assert SimulatedTransport(VospiSimulator(Model.LEPTON2), []).max_read_bytes == 3936
-    assert SimulatedTransport(VospiSimulator(Model.LEPTON2), [], max_read_bytes=500).max_read_bytes == 492
+    assert (
+        SimulatedTransport(VospiSimulator(Model.LEPTON2), [], max_read_bytes=500).max_read_bytes
+        == 492
+    )
 
 
 def test_realtime_pacing():
-    """In realtime, unique frames come out at 8.7 Hz, no read sleeps over 0.2 s, idle reads are discards."""
+    """In realtime unique frames come at 8.7 Hz, no read sleeps over 0.2 s, idle reads discard."""
     fake = FakeTime()
     transport = SimulatedTransport(
-        VospiSimulator(Model.LEPTON2), frames_l2(5), realtime=True, sleep=fake.sleep, clock=fake.clock
+        VospiSimulator(Model.LEPTON2),
+        frames_l2(5),
+        realtime=True,
+        sleep=fake.sleep,
+        clock=fake.clock,
     )
     parser = VospiParser(Model.LEPTON2)
     arrivals = []
@@ -77,24 +85,32 @@ def test_realtime_pacing():
 
 
 def test_read_ahead_of_the_camera_returns_discards():
-    """A realtime read before the next frame is due sleeps at most 0.2 s, then returns discard packets."""
+    """A realtime read before the next frame is due sleeps at most 0.2 s, then returns discards."""
     sleeps = []
     transport = SimulatedTransport(
-        VospiSimulator(Model.LEPTON2), frames_l2(3), realtime=True, sleep=sleeps.append, clock=lambda: 5.0
+        VospiSimulator(Model.LEPTON2),
+        frames_l2(3),
+        realtime=True,
+        sleep=sleeps.append,
+        clock=lambda: 5.0,
     )
     first = transport.read(transport.max_read_bytes)  # frame 0 is due at once
     assert first and sleeps == []
     while not sleeps:  # the rest of frame 0 (three copies), then a read that has to wait
         assert transport.read(transport.max_read_bytes)
-    packets = np.frombuffer(transport.read(transport.max_read_bytes), np.uint8).reshape(-1, PACKET_BYTES)
+    packets = np.frombuffer(transport.read(transport.max_read_bytes), np.uint8).reshape(
+        -1, PACKET_BYTES
+    )
     assert len(packets) == 24 and ((packets[:, 0] & 0x0F) == 0x0F).all()
     assert sleeps == [pytest.approx(1 / UNIQUE_FRAME_RATE_HZ)] * 2
 
 
 def test_resync_realigns_after_truncation():
-    """A truncated packet misaligns the stream until resync(), which realigns it and sleeps in realtime."""
+    """A truncated packet misaligns the stream until resync(), which realigns it and sleeps."""
     fake = FakeTime()
-    simulator = VospiSimulator(Model.LEPTON2, faults=FaultConfig(0.01, (FaultKind.TRUNCATE,)), seed=3)
+    simulator = VospiSimulator(
+        Model.LEPTON2, faults=FaultConfig(0.01, (FaultKind.TRUNCATE,)), seed=3
+    )
     transport = SimulatedTransport(
         simulator, itertools.cycle(frames_l2(4)), realtime=True, sleep=fake.sleep, clock=fake.clock
     )

@@ -1,4 +1,4 @@
-"""lepton.vospi: the pure VoSPI parser, at byte level (specs/vospi.md §3-§8)."""
+"""lepton.vospi: the pure VoSPI parser, at byte level (docs/vospi.md §3-§8)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lepton.models import Model, TelemetryLocation
 from lepton.radiometry import PixelUnit, guess_unit
 from lepton.simulator import VospiSimulator
 from lepton.telemetry import encode_telemetry, parse_telemetry
@@ -18,14 +19,13 @@ from lepton.vospi import (
     NO_SIGNAL_PACKETS,
     PACKET_BYTES,
     FrameParsed,
-    Model,
     ModelDetected,
     NoSignal,
     SyncLossReason,
     SyncLost,
-    TelemetryLocation,
     VospiCounters,
     VospiParser,
+    frame_layout,
 )
 
 L2, L3 = Model.LEPTON2, Model.LEPTON3
@@ -36,7 +36,7 @@ OFF, HEADER, FOOTER = TelemetryLocation.OFF, TelemetryLocation.HEADER, Telemetry
 
 
 def packet(packet_id: int, words) -> bytes:
-    """A Raw14 packet with its CRC computed independently (specs §5)."""
+    """A Raw14 packet with its CRC computed independently (docs/vospi.md §5)."""
     payload = np.asarray(words, dtype=">u2").tobytes()
     assert len(payload) == 160
     body = packet_id.to_bytes(2, "big") + b"\0\0" + payload
@@ -93,8 +93,19 @@ def test_packet_size_and_models():
     assert PACKET_BYTES == 164
     assert (L2.rows, L2.cols, L2.segments) == (60, 80, 1)
     assert (L3.rows, L3.cols, L3.segments) == (120, 160, 4)
-    assert [L2.packets_per_segment(t) for t in TelemetryLocation] == [60, 63, 63]
-    assert [L3.packets_per_segment(t) for t in TelemetryLocation] == [60, 61, 61]
+    assert [frame_layout(L2, t).packets_per_segment for t in TelemetryLocation] == [60, 63, 63]
+    assert [frame_layout(L3, t).packets_per_segment for t in TelemetryLocation] == [60, 61, 61]
+    assert [frame_layout(m, OFF).image_packets for m in (L2, L3)] == [60, 240]
+    assert [frame_layout(L2, t)[4:] for t in (OFF, HEADER, FOOTER)] == [
+        (60, 0, None),
+        (60, 3, 0),
+        (60, 0, 60),
+    ]
+    assert [frame_layout(L3, t)[4:] for t in (OFF, HEADER, FOOTER)] == [
+        (240, 0, None),
+        (240, 4, 0),
+        (240, 0, 240),
+    ]
 
 
 # --- hand-built packets --------------------------------------------------------------
@@ -167,7 +178,9 @@ def test_packet_zero_restarts_a_frame():
 
 def test_discard_packets_inside_a_frame_are_skipped():
     """Discard packets between the packets of a frame are counted and skipped."""
-    packets = [l2_frame(RAMP_L2)[k : k + PACKET_BYTES] for k in range(0, 60 * PACKET_BYTES, PACKET_BYTES)]
+    packets = [
+        l2_frame(RAMP_L2)[k : k + PACKET_BYTES] for k in range(0, 60 * PACKET_BYTES, PACKET_BYTES)
+    ]
     data = DISCARD.join(packets)
     parser = VospiParser(L2)
     assert parser.feed(data) == [FrameParsed(RAMP_L2)]
@@ -177,7 +190,9 @@ def test_discard_packets_inside_a_frame_are_skipped():
 def test_discard_ids():
     """Every ID of the form xFxx is a discard packet, whatever its CRC and payload."""
     parser = VospiParser(L2)
-    data = b"".join(bytes([hi, lo]) + bytes(162) for hi in (0x0F, 0x1F, 0x2F, 0xFF) for lo in (0, 0x55, 0xFF))
+    data = b"".join(
+        bytes([hi, lo]) + bytes(162) for hi in (0x0F, 0x1F, 0x2F, 0xFF) for lo in (0, 0x55, 0xFF)
+    )
     assert parser.feed(data) == []
     assert parser.counters == VospiCounters(packets=12, discard_packets=12)
 
@@ -205,7 +220,9 @@ def test_invalid_segments_are_read_and_dropped():
 def test_bad_segment_number(ttt):
     """Segment numbers 5-7 lose sync: SyncLost(BAD_SEGMENT_NUMBER)."""
     parser = VospiParser(L3)
-    assert parser.feed(l3_segment(RAMP_L3, 1, ttt=ttt)) == [SyncLost(SyncLossReason.BAD_SEGMENT_NUMBER)]
+    assert parser.feed(l3_segment(RAMP_L3, 1, ttt=ttt)) == [
+        SyncLost(SyncLossReason.BAD_SEGMENT_NUMBER)
+    ]
 
 
 def test_segment_out_of_order():
@@ -238,7 +255,7 @@ def test_decision_at_packet_20():
 
 
 def test_no_signal_once_per_run():
-    """60 all-zero packets emit one NoSignal; more zeros add none; a new run after a discard emits again."""
+    """60 zero packets emit one NoSignal; more add none; a new run after a discard emits again."""
     parser = VospiParser(L2)
     assert parser.feed(ZERO_PACKET * (NO_SIGNAL_PACKETS - 1)) == []
     assert parser.feed(ZERO_PACKET) == [NoSignal()]
@@ -256,7 +273,7 @@ def test_no_signal_byte_by_byte():
 
 
 def test_all_zero_packet_never_starts_a_frame():
-    """Zeros pass the CRC as packet 0 but never begin a frame; a real frame after them is delivered."""
+    """Zeros pass the CRC as packet 0 but never begin a frame; a real frame after them arrives."""
     parser = VospiParser(L2)
     assert parser.feed(ZERO_PACKET * 3 + l2_frame(RAMP_L2)) == [FrameParsed(RAMP_L2)]
 
@@ -273,12 +290,16 @@ def test_zero_packet_inside_a_frame():
 
 
 def test_real_repeated_frames_are_dropped(load_data):
-    """The real trace (frames 1=2, 3=4=5) gives 3 unique frames; the simulator's and the camera's repeats are counted."""
+    """The real trace (frames 1=2, 3=4=5) gives 3 unique frames; all repeats are counted."""
     stack = load_data("brandoncurtis_LeptonModule__trace_raw00000001-06.stack.npy")
     data = b"".join(VospiSimulator(L2).encode_frame(frame) for frame in stack)
     parser = VospiParser(L2)
     frames = frames_of(parser.feed(data))
-    assert [next(i for i, f in enumerate(stack) if np.array_equal(f, g)) for g in frames] == [0, 2, 5]
+    assert [next(i for i, f in enumerate(stack) if np.array_equal(f, g)) for g in frames] == [
+        0,
+        2,
+        5,
+    ]
     assert parser.counters.frames == 3 and parser.counters.repeated_frames == 15
 
 
@@ -293,7 +314,7 @@ def test_repeats_delivered_when_asked(load_data):
 
 
 def test_repeats_by_frame_counter(load_data):
-    """With telemetry, repeats are told by the frame counter: identical pixels with new counters are new frames."""
+    """With telemetry the frame counter tells repeats: same pixels, new counter = new frame."""
     stack = load_data("brandoncurtis_LeptonModule__trace_raw00000001-06.stack.npy")
     simulator = VospiSimulator(L2, FOOTER)
     parser = VospiParser(L2, FOOTER)
@@ -307,7 +328,7 @@ def test_repeats_by_frame_counter(load_data):
 
 @pytest.mark.parametrize("telemetry", list(TelemetryLocation), ids=lambda t: t.value)
 def test_round_trip_recorded_frame(recorded_frame, telemetry):
-    """Every real frame, encoded by the simulator, parses back bit-identical, whole and in odd chunks."""
+    """Every real frame, encoded by the simulator, parses back bit-identical, whole and chunked."""
     model = model_of(recorded_frame)
     simulator = VospiSimulator(model, telemetry, discard_packets=3)
     data = simulator.encode_frame(recorded_frame)
@@ -323,7 +344,9 @@ def test_round_trip_recorded_frame(recorded_frame, telemetry):
         else:
             assert frame.telemetry.frame_counter == 1
             assert frame.telemetry.agc_roi == (0, 0, model.cols - 1, model.rows - 1)
-            assert frame.telemetry.tlinear_enabled == (guess_unit(recorded_frame) is PixelUnit.CENTIKELVIN)
+            assert frame.telemetry.tlinear_enabled == (
+                guess_unit(recorded_frame) is PixelUnit.CENTIKELVIN
+            )
             assert parse_telemetry(frame.telemetry_rows) == frame.telemetry
         assert parser.counters.crc_errors == parser.counters.sync_losses == 0
 
@@ -333,7 +356,9 @@ def test_round_trip_recorded_frame(recorded_frame, telemetry):
 def test_byte_by_byte(model, telemetry, load_data):
     """Fed one byte at a time, the stream gives the same frames as fed whole."""
     frame = load_data(
-        "brandoncurtis_LeptonModule__raw1.npy" if model is L2 else "Jkillelea_Lepton-3-Module__raw3.npy"
+        "brandoncurtis_LeptonModule__raw1.npy"
+        if model is L2
+        else "Jkillelea_Lepton-3-Module__raw3.npy"
     )
     simulator = VospiSimulator(model, telemetry)
     data = simulator.encode_frame(frame) + simulator.encode_frame(frame + 1)
@@ -358,7 +383,7 @@ def test_partial_packet_kept_and_reset():
 
 
 def test_telemetry_header_and_footer_lepton3(load_data, shared_lepton):
-    """Real tCam telemetry rows ride in the header or footer of a Lepton 3 stream and come back decoded."""
+    """Real tCam telemetry rows in a Lepton 3 header or footer come back decoded."""
     rows = np.load(shared_lepton("danjulio_tCam__agc_off.telemetry.npy"))
     pixels = np.load(shared_lepton("danjulio_tCam__agc_off.radiometric.npy"))
     for location in (HEADER, FOOTER):
@@ -383,7 +408,7 @@ def test_detects_lepton3_at_first_valid_segment():
 
 
 def test_detects_lepton2_after_sightings():
-    """Lepton 2 is decided after AUTODETECT_LEPTON2_SIGHTINGS packet-20 sightings, all with segment 0."""
+    """Lepton 2 is decided after AUTODETECT_LEPTON2_SIGHTINGS packet-20 sightings of segment 0."""
     parser = VospiParser()
     simulator = VospiSimulator(L2)
     frames = [RAMP_L2 + k for k in range(6)]  # 18 frames on the wire
@@ -414,7 +439,9 @@ def packet_streams(draw):
     junk, and runs of real simulated frames (either model, any telemetry placement)."""
     parts = []
     for _ in range(draw(st.integers(0, 120))):
-        kind = draw(st.sampled_from(["good", "good", "bad", "discard", "zero", "junk", "sim", "sim"]))
+        kind = draw(
+            st.sampled_from(["good", "good", "bad", "discard", "zero", "junk", "sim", "sim"])
+        )
         if kind == "sim":
             stream = SIMULATED[draw(st.sampled_from(sorted(SIMULATED, key=str)))]
             count = len(stream) // PACKET_BYTES
@@ -459,7 +486,7 @@ def check_events(parser: VospiParser, events, model: Model | None) -> None:
     st.lists(st.integers(1, 3000), min_size=1, max_size=5),
 )
 def test_arbitrary_streams(data, model, telemetry, sizes):
-    """Any stream, in any chunks: no exception, frames of the right shape, none from a bad-CRC packet, same events as fed whole."""
+    """Any stream, any chunks: no exception, right shapes, no bad-CRC frame, events as whole."""
     whole_parser = VospiParser(model, telemetry)
     whole = whole_parser.feed(data)
     check_events(whole_parser, whole, model)
@@ -471,7 +498,11 @@ def test_arbitrary_streams(data, model, telemetry, sizes):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.binary(max_size=5000), st.sampled_from([None, L2, L3]), st.sampled_from(list(TelemetryLocation)))
+@given(
+    st.binary(max_size=5000),
+    st.sampled_from([None, L2, L3]),
+    st.sampled_from(list(TelemetryLocation)),
+)
 def test_random_bytes(data, model, telemetry):
     """Random bytes never raise and never produce a frame."""
     parser = VospiParser(model, telemetry)
