@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from lepton import DEFAULT_SPI_SPEED_HZ
+
 from . import render_settings
 from .render_settings import RenderSettings, SettingError
 
@@ -171,7 +173,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("zmq_socket", "Source", "ZMQ_Socket", "pull", choice("pull", "sub")),
     Setting("zmq_channel", "Source", "ZMQ_Channel", "", text),
     Setting("spi_device", "Lepton", "SPI_Device", "/dev/spidev0.0", text),
-    Setting("spi_speed_hz", "Lepton", "SPI_Speed_Hz", "18000000",
+    Setting("spi_speed_hz", "Lepton", "SPI_Speed_Hz", str(DEFAULT_SPI_SPEED_HZ),
             integer(1_000_000, 20_000_000)),
     Setting("i2c_bus", "Lepton", "I2C_Bus", "1", integer(0, 255)),
     Setting("model", "Lepton", "Model", "auto", choice("auto", "2", "3")),

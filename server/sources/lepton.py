@@ -189,7 +189,7 @@ def make_lepton_source(kind: str, config: Config) -> LeptonSource:
     Raises:
         ConfigError: ``replay`` without a usable ``Replay`` path.
     """
-    orientation = {"flip": config.flip, "rotate": int(config.rotate)}
+    flip, rotate = config.flip, int(config.rotate)
     if kind == "lepton":
         cci = _open_cci(config)
 
@@ -199,7 +199,7 @@ def make_lepton_source(kind: str, config: Config) -> LeptonSource:
                             spi_speed_hz=config.spi_speed_hz, cci=cci)
             return camera, setup.unit
 
-        return LeptonSource(kind, open_camera, cci, **orientation)
+        return LeptonSource(kind, open_camera, cci, flip=flip, rotate=rotate)
 
     if kind == "simulated":
         cci = Cci(SimulatedCciDevice())
@@ -209,7 +209,7 @@ def make_lepton_source(kind: str, config: Config) -> LeptonSource:
             return _simulated(setup.model or SIMULATED_MODEL, setup.telemetry,
                               _scene_frames(SIMULATED_MODEL), cci), setup.unit
 
-        return LeptonSource(kind, open_camera, cci, **orientation)
+        return LeptonSource(kind, open_camera, cci, flip=flip, rotate=rotate)
 
     recording = _load_replay(config)
     model = Model.LEPTON2 if recording.shape[1:] == (60, 80) else Model.LEPTON3
@@ -218,7 +218,7 @@ def make_lepton_source(kind: str, config: Config) -> LeptonSource:
     log.info("replaying %d frames of %dx%d from %s as %s", len(recording), recording.shape[2],
              recording.shape[1], config.replay, unit.value)
     return LeptonSource(kind, lambda: (_simulated(model, telemetry, _looped(recording)), unit),
-                        **orientation)
+                        flip=flip, rotate=rotate)
 
 
 def _simulated(model: Model, telemetry: TelemetryLocation, frames: Iterator[np.ndarray],
