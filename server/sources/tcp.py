@@ -174,6 +174,7 @@ class _Producer:
         self.splitter = FrameSplitter(max_frame_bytes)
         self.timer = ProgressTimer(now)
         self.frames = 0
+        self.closed = False
 
 
 class TcpSource(Source):
@@ -243,7 +244,7 @@ class TcpSource(Source):
                 for key, _ in selector.select(SELECT_TIMEOUT_S):
                     if key.data is None:  # the listening socket
                         self._accept(selector)
-                    else:
+                    elif not key.data.closed:  # (a newcomer may have closed it just now)
                         self._receive(selector, key.data, publish)
                 self._close_stalled(selector)
         finally:
@@ -338,6 +339,7 @@ class TcpSource(Source):
     def _close(self, selector: selectors.BaseSelector, producer: _Producer) -> None:
         selector.unregister(producer.sock)
         producer.sock.close()
+        producer.closed = True
         del self._producers[producer.sock]
         log.info("tcp source: producer %s disconnected after %d frames (%d connected)",
                  producer.peer, producer.frames, len(self._producers))

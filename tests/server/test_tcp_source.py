@@ -227,3 +227,36 @@ def test_picture_over_max_frame_pixels_is_skipped_and_the_connection_stays(clock
     assert (f"tcp source: skipped a {len(jpeg(41, 30))}-byte image from 127.0.0.1:{port}: "
             "41x30 is 1230 pixels, over Max_Frame_Pixels = 1200 (1 too large so far)"
             in caplog.text)
+
+
+def test_producer_closed_by_a_newcomer_in_the_same_wakeup_is_not_read(clock):
+    """A newcomer and bytes from the idlest producer ready at once: it is closed, not read."""
+    source = TcpSource("127.0.0.1", 0, 1 << 20, clock=clock)
+    release, frames = threading.Event(), []
+
+    def publish(frame) -> None:  # holds the source thread so both events are ready together
+        frames.append(frame)
+        release.wait(5)
+
+    stop = threading.Event()
+    thread = threading.Thread(target=source.run, args=(publish, stop), name="tcp-test")
+    thread.start()
+    try:
+        idlest = connect(source)[0]
+        clock.now = 1.0
+        others = connect(source, MAX_PRODUCERS - 1)
+        others[0].sendall(framed(jpeg()))
+        assert wait_until(lambda: frames, 5)  # the source thread is held in publish now
+        newcomer = socket.create_connection(("127.0.0.1", source.port), timeout=5)
+        idlest.sendall(b"\0")
+        release.set()
+        assert closed_by_peer(idlest)
+        newcomer.sendall(framed(jpeg()))
+        assert wait_until(lambda: len(frames) == 2, 5) and thread.is_alive()
+    finally:
+        release.set()
+        stop.set()
+        thread.join(5)
+    assert not thread.is_alive() and source.evicted == 1
+    for sock in (idlest, newcomer, *others):
+        sock.close()
