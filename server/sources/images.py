@@ -55,8 +55,8 @@ def decode_image(data: bytes, max_pixels: int = MAX_FRAME_PIXELS) -> tuple[bytes
     ``Image.open`` reads no pixel data), and an image over ``max_pixels`` is refused
     before anything is decoded. JPEG bytes then pass through untouched; other formats
     (PNG, ...) are converted once. Width and height come from the image itself, never
-    from EXIF. May take a few milliseconds (a full decode; up to about 1 s and 100 MB
-    for an image of 4096x4096 pixels). Thread-safe (Pillow's
+    from EXIF. May take a few milliseconds (a full decode; a 4096x4096 RGB PNG took
+    0.4 s and 71 MiB more peak memory on one x86 core, longer on a Pi). Thread-safe (Pillow's
     ``DecompressionBombWarning`` is turned into an error with a process-wide warnings
     filter for the duration of the call).
 
