@@ -10,9 +10,17 @@ JPEG once. Several producers may be connected at once; every complete frame is
 published and the hub keeps only the newest, so the newest frame wins.
 
 A length of 0 or over ``Max_Frame_Bytes`` closes that producer's connection (the stream
-cannot be resynchronised after a bad length); bytes that are not a decodable image are
-skipped and counted, and the connection stays usable for the next frame. Both are
+cannot be resynchronised after a bad length); bytes that are not a decodable image, or
+an image over ``Max_Frame_Pixels`` (refused from its header, before decoding), are
+skipped and counted, and the connection stays usable for the next frame. All are
 logged, rate-limited.
+
+A producer cannot hold a slot or a buffer for nothing: one that sends no byte for
+``timeout_s`` (idle), or leaves a frame it started unfinished for ``timeout_s`` (too
+slow: 16 MiB in 10 s needs 1.6 MB/s), is closed. When all ``MAX_PRODUCERS`` slots are
+taken, a newcomer is kept and the producer idle the longest (no byte for the longest
+time) is closed instead, so squatters cannot lock a real producer out. A producer
+that sends less often than every ``timeout_s`` must reconnect for each frame.
 
 One thread (the app's ``source-tcp``) serves the listening socket and every producer
 with :mod:`selectors`: non-blocking reads, one :class:`FrameSplitter` per connection.
@@ -25,19 +33,21 @@ hundred frames per second in total.
 
 from __future__ import annotations
 
+import enum
 import logging
 import selectors
 import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..listening import listen
 from ..frames import ImageFrame
 from ..ratelimit import RateLimitedLog
 from .base import Publish, Source
-from .images import TornImage, decode_image
+from .images import MAX_FRAME_PIXELS, ImageTooLarge, TornImage, decode_image
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +55,8 @@ LENGTH = struct.Struct(">Q")  # INTERFACE.md: 8-byte big-endian unsigned frame l
 SELECT_TIMEOUT_S = 0.25  # bounds how long stopping takes
 RECV_BYTES = 256 * 1024  # one read per ready producer
 BACKLOG = 16
-MAX_PRODUCERS = 16  # connections beyond this are closed at once: each may buffer a whole frame
+MAX_PRODUCERS = 16  # each may buffer a whole frame; a newcomer beyond this closes the idlest
+PRODUCER_TIMEOUT_S = 10.0  # Producer_Timeout's default
 
 
 class FrameLengthError(Exception):
@@ -81,6 +92,11 @@ class FrameSplitter:
     def buffered(self) -> int:
         return len(self._buffer)
 
+    @property
+    def mid_frame(self) -> bool:
+        """True when part of a frame (or of its length prefix) has arrived, not all of it."""
+        return self._need is not None or bool(self._buffer)
+
     def feed(self, data: bytes) -> list[bytes]:
         """Add received bytes; return the frames they complete, oldest first.
 
@@ -89,7 +105,7 @@ class FrameSplitter:
                 its 8 bytes are in, before any of the frame arrives). Feed nothing more.
         """
         self._buffer += data
-        frames = []
+        frames: list[bytes] = []
         while True:
             if self._need is None:
                 if len(self._buffer) < LENGTH.size:
@@ -106,13 +122,59 @@ class FrameSplitter:
             self._need = None
 
 
-class _Producer:
-    """One connected producer: its socket, name and frame splitter."""
+class Stall(enum.Enum):
+    """Why a producer is closed for want of progress."""
 
-    def __init__(self, sock: socket.socket, peer: str, max_frame_bytes: int):
+    IDLE = "idle"  # no byte for the timeout
+    SLOW = "slow"  # a frame started and not completed within the timeout
+
+
+class ProgressTimer:
+    """When one producer last made progress. Pure: times in, verdicts out.
+
+    Times are seconds on one monotonic clock, passed in by the caller.
+
+    Args:
+        now: when the producer connected.
+
+    Attributes:
+        last_byte_at: when its last byte arrived (when it connected, before any).
+        frame_started_at: when the bytes of its unfinished frame (length prefix
+            included) began to arrive; None between frames.
+    """
+
+    def __init__(self, now: float):
+        self.last_byte_at = now
+        self.frame_started_at: float | None = None
+
+    def received(self, now: float, frames: int, mid_frame: bool) -> None:
+        """Note bytes that arrived at ``now``, completing ``frames`` frames and leaving a
+        frame unfinished if ``mid_frame`` (a frame begun after a completed one begins now)."""
+        self.last_byte_at = now
+        if not mid_frame:
+            self.frame_started_at = None
+        elif frames or self.frame_started_at is None:
+            self.frame_started_at = now
+
+    def stall(self, now: float, timeout_s: float) -> Stall | None:
+        """IDLE if no byte came for ``timeout_s`` (inclusive), else SLOW if the unfinished
+        frame began ``timeout_s`` ago or more, else None."""
+        if now - self.last_byte_at >= timeout_s:
+            return Stall.IDLE
+        if self.frame_started_at is not None and now - self.frame_started_at >= timeout_s:
+            return Stall.SLOW
+        return None
+
+
+class _Producer:
+    """One connected producer: its socket, name, frame splitter and progress timer."""
+
+    def __init__(self, sock: socket.socket, peer: str, max_frame_bytes: int, now: float):
         self.sock, self.peer = sock, peer
         self.splitter = FrameSplitter(max_frame_bytes)
+        self.timer = ProgressTimer(now)
         self.frames = 0
+        self.closed = False
 
 
 class TcpSource(Source):
@@ -126,7 +188,12 @@ class TcpSource(Source):
             every viewer's screen: keep 127.0.0.1 unless the network is trusted.
         port: TCP port; 0 picks a free one (see :attr:`port`).
         max_frame_bytes: the largest frame accepted, bytes.
-        clock: monotonic clock for the rate-limited log (injectable).
+        timeout_s: close a producer that sends no byte for this long, or leaves a
+            frame unfinished for this long, seconds (> 0; checked every 0.25 s at most).
+        max_frame_pixels: the largest image accepted, width x height in pixels (>= 1);
+            larger ones are skipped without being decoded.
+        clock: monotonic clock in seconds for the timeouts and the rate-limited log
+            (injectable).
 
     Attributes:
         port: the port actually bound.
@@ -137,38 +204,49 @@ class TcpSource(Source):
 
     kind = "tcp"
 
-    def __init__(self, host: str, port: int, max_frame_bytes: int, clock=time.monotonic):
+    def __init__(self, host: str, port: int, max_frame_bytes: int,
+                 timeout_s: float = PRODUCER_TIMEOUT_S, max_frame_pixels: int = MAX_FRAME_PIXELS,
+                 clock: Callable[[], float] = time.monotonic):
         self.host, self._max = host, max_frame_bytes
+        self._timeout_s, self._max_pixels, self._clock = timeout_s, max_frame_pixels, clock
         self._listener = listen("TCP frames", host, port, BACKLOG, "--tcp-port")
         self._listener.setblocking(False)
         self.port = self._listener.getsockname()[1]
         self._warn = RateLimitedLog(log, clock=clock)
         self._producers: dict[socket.socket, _Producer] = {}
         self.frames = 0  # frames published
-        self.skipped = 0  # frames whose bytes were not a decodable image
+        self.skipped = 0  # frames not published: not a decodable image, or too large
+        self.too_large = 0  # of those, images over max_frame_pixels
         self.closed_oversize = 0  # connections closed for a length over max_frame_bytes
         self.closed_zero = 0  # connections closed for a length of 0
-        self.refused = 0  # connections closed at once: MAX_PRODUCERS were connected
+        self.closed_idle = 0  # connections closed for no byte in timeout_s
+        self.closed_slow = 0  # connections closed for a frame unfinished after timeout_s
+        self.evicted = 0  # idlest connections closed to make room for a newcomer
         log.info("tcp source: producers push frames to %s:%d", host, self.port)
 
     def status(self) -> dict[str, Any]:
-        return {"host": self.host, "port": self.port, "producers": len(self._producers),
-                "frames": self.frames, "skipped": self.skipped,
+        producers = list(self._producers.values())  # one copy: the source thread changes it
+        return {"host": self.host, "port": self.port, "producers": len(producers),
+                "buffered": sum(p.splitter.buffered for p in producers), "frames": self.frames,
+                "skipped": self.skipped, "too_large": self.too_large,
                 "closed_oversize": self.closed_oversize, "closed_zero": self.closed_zero,
-                "refused": self.refused}
+                "closed_idle": self.closed_idle, "closed_slow": self.closed_slow,
+                "evicted": self.evicted}
 
     def run(self, publish: Publish, stop: threading.Event) -> None:
         """Accept producers and publish their frames until ``stop`` is set (then within
-        0.25 s every producer socket and the listening socket are closed)."""
+        0.25 s every producer socket and the listening socket are closed). Producers
+        idle or too slow for ``timeout_s`` are closed within 0.25 s after it."""
         selector = selectors.DefaultSelector()
         selector.register(self._listener, selectors.EVENT_READ)
         try:
             while not stop.is_set():
                 for key, _ in selector.select(SELECT_TIMEOUT_S):
-                    if key.fileobj is self._listener:
+                    if key.data is None:  # the listening socket
                         self._accept(selector)
-                    else:
-                        self._receive(selector, self._producers[key.fileobj], publish)
+                    elif not key.data.closed:  # (a newcomer may have closed it just now)
+                        self._receive(selector, key.data, publish)
+                self._close_stalled(selector)
         finally:
             for producer in list(self._producers.values()):
                 self._close(selector, producer)
@@ -183,16 +261,18 @@ class TcpSource(Source):
         except OSError as exc:  # e.g. out of file descriptors: keep serving the others
             self._warn.warning("accept", "tcp source cannot accept a producer: %s", exc)
             return
-        peer = f"{address[0]}:{address[1]}"
+        peer, now = f"{address[0]}:{address[1]}", self._clock()
         if len(self._producers) >= MAX_PRODUCERS:
-            self.refused += 1
-            self._warn.warning("refused", "tcp source: refused %s, %d producers are connected "
-                               "already (%d refused so far)", peer, MAX_PRODUCERS, self.refused)
-            sock.close()
-            return
+            idlest = min(self._producers.values(), key=lambda p: p.timer.last_byte_at)
+            self.evicted += 1
+            self._warn.warning("evicted", "tcp source: %d producers are connected: closing %s "
+                               "(no byte for %.1f s) to make room for %s (%d closed so far)",
+                               MAX_PRODUCERS, idlest.peer, now - idlest.timer.last_byte_at,
+                               peer, self.evicted)
+            self._close(selector, idlest)
         sock.setblocking(False)
-        self._producers[sock] = _Producer(sock, peer, self._max)
-        selector.register(sock, selectors.EVENT_READ)
+        producer = self._producers[sock] = _Producer(sock, peer, self._max, now)
+        selector.register(sock, selectors.EVENT_READ, producer)
         log.info("tcp source: producer %s connected (%d connected)", peer, len(self._producers))
 
     def _receive(self, selector: selectors.BaseSelector, producer: _Producer,
@@ -210,6 +290,7 @@ class TcpSource(Source):
             return
         try:
             frames = producer.splitter.feed(data)
+            producer.timer.received(self._clock(), len(frames), producer.splitter.mid_frame)
         except FrameLengthError as exc:
             if exc.length == 0:
                 self.closed_zero += 1
@@ -220,7 +301,14 @@ class TcpSource(Source):
             return
         for frame in frames:
             try:
-                jpeg, width, height = decode_image(frame)
+                jpeg, width, height = decode_image(frame, self._max_pixels)
+            except ImageTooLarge as exc:
+                self.skipped += 1
+                self.too_large += 1
+                self._warn.warning("too_large", "tcp source: skipped a %d-byte image from %s: "
+                                   "%s (%d too large so far)", len(frame), producer.peer, exc,
+                                   self.too_large)
+                continue
             except TornImage as exc:
                 self.skipped += 1
                 self._warn.warning("skipped", "tcp source: skipped a %d-byte frame from %s that "
@@ -231,9 +319,27 @@ class TcpSource(Source):
             self.frames += 1
             publish(ImageFrame(jpeg, width, height, time.time()))
 
+    def _close_stalled(self, selector: selectors.BaseSelector) -> None:
+        now = self._clock()
+        for producer in list(self._producers.values()):
+            stall = producer.timer.stall(now, self._timeout_s)
+            if stall is None:
+                continue
+            if stall is Stall.IDLE:
+                self.closed_idle += 1
+                reason = f"sent nothing for {self._timeout_s:g} s"
+            else:
+                self.closed_slow += 1
+                reason = (f"left a frame unfinished for {self._timeout_s:g} s "
+                          f"({producer.splitter.buffered} bytes buffered)")
+            self._warn.warning(stall.value, "tcp source: closing producer %s: it %s",
+                               producer.peer, reason)
+            self._close(selector, producer)
+
     def _close(self, selector: selectors.BaseSelector, producer: _Producer) -> None:
         selector.unregister(producer.sock)
         producer.sock.close()
+        producer.closed = True
         del self._producers[producer.sock]
         log.info("tcp source: producer %s disconnected after %d frames (%d connected)",
                  producer.peer, producer.frames, len(self._producers))
