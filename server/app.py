@@ -20,7 +20,7 @@ http-server     new connections      one http-<peer> each    nothing (checks sto
 http-<peer>     hub.encoded, hub.raw its connection          its client: 10 s socket timeout,
                 status                                       Send_Timeout for MJPEG
 stats-log       hub.raw              the CSV file            the disk
-MainThread      signals              App.done                nothing (wakes every second)
+MainThread      signals, App.wake    the stats log (SIGHUP)  nothing (wakes every second)
 =============== ==================== ======================= ==============================
 
 ``http-<peer>`` threads are started by ``http-server`` as connections arrive and
@@ -89,6 +89,8 @@ class App:
         self.stopping = threading.Event()
         self.failed = threading.Event()  # the source thread died
         self.done = threading.Event()  # a signal arrived or the source died: time to stop
+        self.reopen_requested = threading.Event()  # SIGHUP: reopen the stats log
+        self.wake = threading.Event()  # set with either of the two: the main thread acts
         self._ffc = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ffc")
         self._threads: list[threading.Thread] = []
         self.http: HttpServer | None = None
@@ -112,7 +114,8 @@ class App:
             raise
         ws = WebSocketServer(ws_sock, self.hub, self.state, self._start_ffc, c.send_timeout_s,
                              c.keepalive_s, c.allowed_origins, c.control_token)
-        self.status = Status(self.hub, self.state, self.source, ws.port)
+        components = {"stats_log": self.stats_log} if self.stats_log else {}
+        self.status = Status(self.hub, self.state, self.source, ws.port, components)
         http = HttpServer(http_sock, self.hub, self.status, self.renderer.snapshot,
                           c.send_timeout_s)
         self.hub.add_listener(ws.notify_frame)
@@ -143,11 +146,21 @@ class App:
         except (SourceError, LeptonError) as exc:  # cannot run: say why, stop with exit 1
             log.error("source %s failed: %s", self.source.kind, exc)
             self.failed.set()
-            self.done.set()
+            self.request_stop()
         except Exception:  # a bug: the traceback helps more than a summary
             log.exception("source %s failed", self.source.kind)
             self.failed.set()
-            self.done.set()
+            self.request_stop()
+
+    def request_stop(self) -> None:
+        """Ask the main thread to stop the daemon (any thread, or a signal handler)."""
+        self.done.set()
+        self.wake.set()
+
+    def request_reopen(self) -> None:
+        """Ask the main thread to reopen the stats log (a signal handler)."""
+        self.reopen_requested.set()
+        self.wake.set()
 
     def _start_ffc(self) -> concurrent.futures.Future[None]:
         """Run a flat-field correction in the ``ffc_0`` thread (it blocks about a second).
@@ -170,6 +183,11 @@ class App:
     def frames_flowing(self) -> bool:
         """True if the source produced a frame recently (see :class:`Status`)."""
         return self.status is not None and self.status.frames_flowing()
+
+    def reopen_logs(self) -> None:
+        """Reopen the stats log (after logrotate moved it); never raises."""
+        if self.stats_log is not None:
+            self.stats_log.reopen()
 
     def stop(self) -> None:
         """Stop every thread and close every socket. Idempotent; safe from any thread."""
@@ -200,15 +218,25 @@ def run(config: Config) -> int:
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("received %s, shutting down", signal.Signals(signum).name)
-        app.done.set()
+        app.request_stop()
+
+    def on_hangup(_signum: int, _frame: object) -> None:
+        log.info("received SIGHUP, reopening the stats log")
+        app.request_reopen()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hangup)
     watchdog_s = systemd.watchdog_interval_s()
     wake_s = min(MAIN_WAKE_S, watchdog_s / 2) if watchdog_s else MAIN_WAKE_S
     try:
         app.start()
         systemd.notify(f"READY=1\nSTATUS=serving {' '.join(app.urls())}")
-        while not app.done.wait(wake_s):
+        while not app.done.is_set():
+            app.wake.wait(wake_s)
+            app.wake.clear()
+            if app.reopen_requested.is_set():
+                app.reopen_requested.clear()
+                app.reopen_logs()
             if watchdog_s and app.frames_flowing():
                 systemd.notify("WATCHDOG=1")  # only while frames flow: a hung camera gets restarted
     finally:

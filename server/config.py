@@ -168,6 +168,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("tcp_port", "Source", "TCP_Port", "5000", integer(0, 65535), "--tcp-port"),
     Setting("max_frame_bytes", "Source", "Max_Frame_Bytes", "16777216",
             integer(1, 1 << 30)),
+    Setting("producer_timeout_s", "Source", "Producer_Timeout", "10", number(0.5, 3600)),
+    Setting("max_frame_pixels", "Source", "Max_Frame_Pixels", "16777216",
+            integer(1, 89478485)),  # Pillow's own limit: 89478485 pixels
     Setting("zmq_address", "Source", "ZMQ_Address", "tcp://127.0.0.1:9999", zmq_address),
     Setting("zmq_mode", "Source", "ZMQ_Mode", "connect", choice("connect", "bind")),
     Setting("zmq_socket", "Source", "ZMQ_Socket", "pull", choice("pull", "sub")),
@@ -216,6 +219,8 @@ class Config:
     tcp_host: str
     tcp_port: int
     max_frame_bytes: int
+    producer_timeout_s: float
+    max_frame_pixels: int
     zmq_address: str
     zmq_mode: str
     zmq_socket: str

@@ -32,7 +32,7 @@ def render_metrics(health: Mapping[str, Any], totals: Mapping[str, Mapping[str, 
     """Format the daemon's state for Prometheus.
 
     Args:
-        health: the /healthz snapshot (App.health()).
+        health: the /healthz payload (Status.health()).
         totals: per-protocol frames_sent, frames_skipped and bytes_sent (Hub.totals()).
 
     Returns:
@@ -42,6 +42,7 @@ def render_metrics(health: Mapping[str, Any], totals: Mapping[str, Mapping[str, 
     status = health["source_status"]
     counters = {k: v for k, v in status.items() if isinstance(v, int) and not isinstance(v, bool)}
     age = health["seconds_since_last_frame"]
+    components = health.get("components", {})
     protocols = sorted(set(totals) | set(health["clients"]) | {"stream", "legacy", "mjpeg"})
     lines = [
         *_metric("up", "gauge", "1 while the source produces frames, 0 when it is stale",
@@ -73,5 +74,13 @@ def render_metrics(health: Mapping[str, Any], totals: Mapping[str, Mapping[str, 
                  [({"protocol": p}, totals.get(p, {}).get("bytes_sent", 0)) for p in protocols]),
         *_metric("uptime_seconds", "gauge", "Seconds since the daemon started",
                  [({}, health["uptime_s"])]),
+        *_metric("component_ok", "gauge",
+                 "1 while a component that talks to the outside works, 0 while it fails",
+                 [({"component": name, "state": c["state"]}, 1 if c["ok"] else 0)
+                  for name, c in components.items()]),
+        *_metric("component_events_total", "counter",
+                 "Component counters (write errors, rows dropped, ...)",
+                 [({"component": name, "event": k}, v) for name, c in components.items()
+                  for k, v in c.items() if isinstance(v, int) and not isinstance(v, bool)]),
     ]
     return "\n".join(lines) + "\n"

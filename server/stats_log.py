@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterable
 
 from .frames import RawFrame
+from .health import ComponentHealth
 from .hub import Hub
 from .pipeline import compute_stats
 
@@ -216,6 +217,12 @@ class StatsLog:
             self._pending_bytes -= len(self._pending.popleft())
             self._partial = False
             self.rows_dropped += 1
+
+    def health(self) -> ComponentHealth:
+        """Whether rows reach the file, with the error and drop counts (for /healthz)."""
+        return ComponentHealth(self.state.value, self.state is StatsLogState.WRITING,
+                               {"errors": self.errors, "rows_dropped": self.rows_dropped},
+                               self.last_error)
 
     def reopen(self) -> None:
         """Write what waits, close the file and open the path again (a new file with a

@@ -7,10 +7,11 @@ health payload (:mod:`server.metrics`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .frames import RawFrame
+from .health import ReportsHealth
 from .hub import Hub
 from .render_settings import FIELDS
 from .sources.base import Source
@@ -29,12 +30,15 @@ class Status:
         state: the shared acquisition state.
         source: the running source (its kind, counters and abilities).
         ws_port: the WebSocket port the page connects to.
+        components: the parts that talk to the outside, by name ({"stats_log": ...}).
         clock: monotonic clock, seconds (injectable).
     """
 
     def __init__(self, hub: Hub, state: AcquisitionState, source: Source, ws_port: int,
+                 components: Mapping[str, ReportsHealth] | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self._hub, self._state, self._source, self._ws_port = hub, state, source, ws_port
+        self._components = dict(components or {})
         self._clock = clock
         self._started_at = clock()
 
@@ -65,7 +69,8 @@ class Status:
         """/healthz: status, source, counters, rate, age of the newest frame, clients.
 
         ``status`` is ``starting`` (no frame yet, within STALE_AFTER_S of start), ``ok``
-        (frames flowing) or ``stale``.
+        (frames flowing) or ``stale``; it follows the frames only (a failing component
+        shows in ``components`` but the viewers still get their frames).
         """
         age = self._hub.source_rate.age()
         uptime = self._clock() - self._started_at
@@ -85,4 +90,6 @@ class Status:
             "clients": self._hub.viewer_counts(),
             "client_list": [v.as_dict() for v in self._hub.viewers()],
             "state": self._state.snapshot(),
+            "components": {name: component.health().as_dict()
+                           for name, component in self._components.items()},
         }

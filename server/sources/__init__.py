@@ -36,11 +36,12 @@ def make_source(config: Config, wanted: Callable[[], bool] | None = None) -> Sou
     if kind == "file":
         from .file import FileSource
 
-        return FileSource(config.image, config.resend_interval_s)
+        return FileSource(config.image, config.resend_interval_s, config.max_frame_pixels)
     if kind == "tcp":
         from .tcp import TcpSource
 
-        return TcpSource(config.tcp_host, config.tcp_port, config.max_frame_bytes)
+        return TcpSource(config.tcp_host, config.tcp_port, config.max_frame_bytes,
+                         config.producer_timeout_s, config.max_frame_pixels)
     if kind == "zmq":
         from .zmq import ZmqSource
 

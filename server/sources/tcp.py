@@ -338,8 +338,8 @@ class TcpSource(Source):
 
     def _close(self, selector: selectors.BaseSelector, producer: _Producer) -> None:
         selector.unregister(producer.sock)
-        producer.sock.close()
+        del self._producers[producer.sock]  # before close: status() never counts a closed one
         producer.closed = True
-        del self._producers[producer.sock]
+        producer.sock.close()
         log.info("tcp source: producer %s disconnected after %d frames (%d connected)",
                  producer.peer, producer.frames, len(self._producers))

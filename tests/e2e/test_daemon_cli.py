@@ -5,10 +5,11 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_until
 
 SCRIPT = str(ROOT / "websocket_http_server.py")
 
@@ -107,3 +108,25 @@ def test_stats_log_gets_a_row_per_frame(start_daemon, tmp_path):
     assert captured <= len(rows) - 1 <= captured + 3
     assert all(15 < float(row[2]) <= float(row[3]) < 50 and row[6] == "C" for row in rows[1:])
     assert rows[1][7] == "32.98"  # the simulated camera's FPA temperature from telemetry
+
+
+def test_sighup_reopens_the_stats_log_and_healthz_reports_it(start_daemon, tmp_path):
+    """SIGHUP (logrotate) reopens Stats_Log: rows go to a new file; /healthz and /metrics
+    report the log as a component; the daemon keeps running."""
+    path = tmp_path / "stats.csv"
+    conf = tmp_path / "log.conf"
+    conf.write_text(f"[Logging]\nStats_Log = {path}\n")
+    daemon = start_daemon("-c", str(conf), "--source", "simulated")
+    daemon.wait_for_frames(3)
+    component = daemon.health()["components"]["stats_log"]
+    assert component == {"state": "writing", "ok": True, "last_error": "", "errors": 0,
+                         "rows_dropped": 0}
+    assert wait_until(lambda: path.stat().st_size > 200, 10)  # a flush reached the disk
+    path.rename(tmp_path / "stats.csv.1")
+    daemon.process.send_signal(signal.SIGHUP)
+    assert wait_until(lambda: path.exists() and path.stat().st_size > 100, 10)
+    assert path.read_text().startswith("time,seq,min,")
+    metrics = urllib.request.urlopen(daemon.http_url + "/metrics", timeout=5).read().decode()
+    assert 'thermal_component_ok{component="stats_log",state="writing"} 1' in metrics
+    assert daemon.process.poll() is None
+    assert daemon.stop() == 0

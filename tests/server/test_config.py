@@ -95,3 +95,13 @@ def test_missing_named_config_file(tmp_path):
     missing = tmp_path / "nope.conf"
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(["-c", str(missing)])
+
+
+def test_source_limits_default_to_the_sources_own_defaults():
+    """Producer_Timeout and Max_Frame_Pixels default to what TcpSource and decode_image use."""
+    from server.sources.images import MAX_FRAME_PIXELS
+    from server.sources.tcp import PRODUCER_TIMEOUT_S
+
+    config = load_config([])
+    assert config.producer_timeout_s == PRODUCER_TIMEOUT_S
+    assert config.max_frame_pixels == MAX_FRAME_PIXELS
