@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install what the tests need (Python packages in .venv; Debian's chromium and ffmpeg
-# when missing, which needs root or sudo) and run the whole test suite.
+# when missing, which needs root or sudo), check the code with ruff and mypy (settings in
+# pyproject.toml; both must report nothing), then run the whole test suite.
 # Extra arguments go to pytest, e.g. ./test.sh tests/server -x
 set -eu
 cd "$(dirname "$0")"
@@ -16,4 +17,6 @@ if [ ! -x .venv/bin/python ]; then
     timeout 300 .venv/bin/pip install --quiet --upgrade pip
 fi
 timeout 900 .venv/bin/pip install --quiet -r requirements-test.txt
+.venv/bin/ruff check .
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"
