@@ -42,6 +42,7 @@ from lepton.errors import LeptonError
 
 from . import systemd
 from .config import Config, ConfigError
+from .hosts import HostPolicy
 from .http_server import HttpServer
 from .hub import Hub
 from .listening import BindError, listen
@@ -112,12 +113,13 @@ class App:
         except BindError:
             http_sock.close()
             raise
+        hosts = HostPolicy(c.allowed_hosts)
         ws = WebSocketServer(ws_sock, self.hub, self.state, self._start_ffc, c.send_timeout_s,
-                             c.keepalive_s, c.allowed_origins, c.control_token)
+                             c.keepalive_s, hosts, c.allowed_origins, c.control_token)
         components = {"stats_log": self.stats_log} if self.stats_log else {}
         self.status = Status(self.hub, self.state, self.source, ws.port, components)
         http = HttpServer(http_sock, self.hub, self.status, self.renderer.snapshot,
-                          c.send_timeout_s)
+                          c.send_timeout_s, hosts)
         self.hub.add_listener(ws.notify_frame)
         self.state.add_listener(ws.notify_state)
         self._spawn("ws-server", ws.run)

@@ -191,6 +191,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("send_timeout_s", "Stream", "Send_Timeout", "10", number(0.1, 600)),
     Setting("keepalive_s", "Stream", "Keepalive_Interval", "20", number(1, 600)),
     Setting("allowed_origins", "Security", "Allowed_Origins", "", word_list),
+    Setting("allowed_hosts", "Security", "Allowed_Hosts", "", word_list),
     Setting("control_token", "Security", "Control_Token", "", text),
     Setting("log_level", "Logging", "Log_Level", "INFO", choice(*LOG_LEVELS), "--log-level"),
     Setting("stats_log", "Logging", "Stats_Log", "", text, path_like=True),
@@ -237,6 +238,7 @@ class Config:
     send_timeout_s: float
     keepalive_s: float
     allowed_origins: tuple[str, ...]
+    allowed_hosts: tuple[str, ...]
     control_token: str
     log_level: str
     stats_log: str

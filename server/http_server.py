@@ -29,6 +29,7 @@ from PIL import Image
 
 from . import colormaps, metrics, wire
 from .frames import EncodedFrame, RawFrame
+from .hosts import HostPolicy
 from .hub import Hub
 from .status import Status
 
@@ -109,6 +110,12 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _dispatch(self, send_body: bool) -> None:
         url = urlsplit(self.path)
         path, server = url.path, self.server
+        host = self.headers.get("Host")
+        if not server.hosts.allows(host):  # DNS rebinding: another site's name for our address
+            self.close_connection = True
+            self._send_text(HTTPStatus.MISDIRECTED_REQUEST, f"host {host!r} is not one of this "
+                            "machine's names: add it to [Security] Allowed_Hosts", send_body)
+            return
         action = parse_qs(url.query).get("action", [None])[0] if path == "/" else None
         if action is not None:  # mjpg-streamer's URLs, as OctoPrint and dashboards expect
             path = MJPG_STREAMER_ACTIONS.get(action, "/?action=unknown")
@@ -240,6 +247,7 @@ class HttpServer(ThreadingHTTPServer):
         status: the /config.json and /healthz payloads.
         snapshot: returns the newest frame rendered (None before the first).
         send_timeout_s: drop an MJPEG client that could not take a frame for this long.
+        hosts: which Host names are answered (others get 421: DNS rebinding).
         root: the folder holding ``index.html`` and ``static/``.
     """
 
@@ -248,12 +256,12 @@ class HttpServer(ThreadingHTTPServer):
 
     def __init__(self, sock: socket.socket, hub: Hub, status: Status,
                  snapshot: Callable[[], EncodedFrame | None], send_timeout_s: float,
-                 root: Path = ROOT):
+                 hosts: HostPolicy, root: Path = ROOT):
         super().__init__(sock.getsockname()[:2], RequestHandler, bind_and_activate=False)
         self.socket.close()
         self.socket = sock
         self.hub, self.status, self.snapshot = hub, status, snapshot
-        self.send_timeout_s = send_timeout_s
+        self.send_timeout_s, self.hosts = send_timeout_s, hosts
         self.assets = load_assets(root)
         self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()

@@ -37,6 +37,7 @@ from lepton.errors import LeptonError
 
 from . import wire
 from .commands import CommandError, apply_command, parse_command
+from .hosts import HostPolicy
 from .hub import Hub, Viewer
 from .state import AcquisitionState
 
@@ -97,6 +98,7 @@ class WebSocketServer:
             when the camera refuses).
         send_timeout_s: disconnect a client that could not take a frame for this long.
         keepalive_s: ping interval; a peer that does not answer within it is dropped.
+        hosts: which Host names may connect (others get 403: DNS rebinding).
         allowed_origins: extra origins allowed to connect.
         control_token: when not empty, commands need it (a ``token`` field, or
             ``?token=`` when connecting); viewing stays open.
@@ -106,12 +108,12 @@ class WebSocketServer:
 
     def __init__(self, sock: socket.socket, hub: Hub, state: AcquisitionState,
                  run_ffc: Callable[[], concurrent.futures.Future[None]],
-                 send_timeout_s: float, keepalive_s: float,
+                 send_timeout_s: float, keepalive_s: float, hosts: HostPolicy,
                  allowed_origins: tuple[str, ...] = (), control_token: str = ""):
         self._sock, self._hub, self._state, self._run_ffc = sock, hub, state, run_ffc
         self._control_token = control_token
         self._send_timeout_s, self._keepalive_s = send_timeout_s, keepalive_s
-        self._allowed_origins = allowed_origins
+        self._allowed_origins, self._hosts = allowed_origins, hosts
         self._clients: set[Client] = set()
         self._loop = asyncio.new_event_loop()
         self._server: Server | None = None
@@ -190,8 +192,13 @@ class WebSocketServer:
         path = urlsplit(request.path).path
         if path not in PATHS:
             return connection.respond(HTTPStatus.NOT_FOUND, "unknown path: use / or /stream\n")
+        host = request.headers.get("Host")
+        if not self._hosts.allows(host):
+            log.info("refused WebSocket from %s: host %r is not one of this machine's names "
+                     "(Allowed_Hosts)", connection.remote_address[0], host)
+            return connection.respond(HTTPStatus.FORBIDDEN, "host not allowed\n")
         origin = request.headers.get("Origin")
-        if not origin_allowed(origin, request.headers.get("Host"), self._allowed_origins):
+        if not origin_allowed(origin, host, self._allowed_origins):
             log.info("refused WebSocket from %s: origin %s not allowed",
                      connection.remote_address[0], origin)
             return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")

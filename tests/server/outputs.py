@@ -13,6 +13,7 @@ import numpy as np
 from lepton.radiometry import PixelUnit
 from server.config import load_config
 from server.frames import EncodedFrame, RawFrame
+from server.hosts import HostPolicy
 from server.http_server import HttpServer
 from server.hub import Hub
 from server.listening import listen
@@ -78,7 +79,7 @@ def ws_server(parts: Parts, run_ffc: Callable[[], concurrent.futures.Future[None
     """A WebSocketServer on 127.0.0.1 (free port), wired to the parts as the app wires it."""
     sock = listen("WebSocket", "127.0.0.1", 0, 16, "--ws-port", 64 * 1024)
     server = WebSocketServer(sock, parts.hub, parts.state, run_ffc, send_timeout_s, 20.0,
-                             allowed_origins, control_token)
+                             HostPolicy(own_names=()), allowed_origins, control_token)
     parts.hub.add_listener(server.notify_frame)
     parts.state.add_listener(server.notify_state)
     with running(server.run, server.stop, "ws-server-test"):
@@ -94,6 +95,6 @@ def http_server(parts: Parts, source_args: tuple[str, ...] = ("--source", "simul
     status = Status(parts.hub, parts.state, source, ws_port=9876)
     sock = listen("HTTP", "127.0.0.1", 0, 16, "--http-port")
     server = HttpServer(sock, parts.hub, status, parts.renderer.snapshot, 2.0,
-                        **kwargs)  # type: ignore[arg-type]
+                        HostPolicy(own_names=()), **kwargs)  # type: ignore[arg-type]
     with running(lambda: server.serve_forever(0.05), server.stop, "http-server-test"):
         yield server

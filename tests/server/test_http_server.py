@@ -152,3 +152,15 @@ def test_stop_ends_an_open_mjpeg_stream():
         server.stop()
         while sock.recv(65536):
             pass  # until the server closed the connection
+
+
+def test_foreign_host_gets_421():
+    """DNS rebinding: a Host that is not one of this machine's names gets 421, no content."""
+    with http_server(Parts()) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT_S)
+        connection.request("GET", "/snapshot.npy", headers={"Host": "attacker.example"})
+        response = connection.getresponse()
+        assert response.status == 421
+        assert b"add it to [Security] Allowed_Hosts" in response.read()
+        connection.close()
+        assert get(server.port, "/config.json")[0] == 200  # Host: 127.0.0.1

@@ -10,6 +10,7 @@ import base64
 import concurrent.futures
 import contextlib
 import json
+import socket
 import threading
 from typing import Any
 
@@ -205,3 +206,14 @@ def test_stop_closes_connected_clients():
             for _ in range(MESSAGES):
                 ws.recv(timeout=TIMEOUT_S)
         assert parts.hub.viewers() == []
+
+
+def test_foreign_host_is_refused_even_with_a_matching_origin():
+    """DNS rebinding: Host and Origin both attacker.example is refused with 403."""
+    with ws_server(Parts()) as server, socket.create_connection(
+            ("127.0.0.1", server.port), timeout=TIMEOUT_S) as sock:
+        sock.sendall(b"GET /stream HTTP/1.1\r\nHost: attacker.example\r\n"
+                     b"Origin: http://attacker.example\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     b"Sec-WebSocket-Version: 13\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 403 ")
