@@ -249,7 +249,7 @@ class Config:
 
 
 def build_argument_parser() -> argparse.ArgumentParser:
-    """The command line of INTERFACE.md; every option defaults to "not given"."""
+    """The command line (docs/protocol.md §1); every option defaults to "not given"."""
     parser = argparse.ArgumentParser(
         prog="websocket_http_server.py",
         description="Stream a thermal camera to browsers over WebSocket.",

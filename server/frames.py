@@ -61,7 +61,7 @@ class EncodedFrame:
     however many clients receive it. Immutable; safe to share between threads.
 
     Attributes:
-        header: the ``/stream`` JSON header fields (INTERFACE.md), without ``raw``.
+        header: the ``/stream`` JSON header fields (docs/protocol.md §5.2), without ``raw``.
         jpeg: JPEG bytes.
         source_frame: the RawFrame or ImageFrame it was made from.
     """

@@ -1,4 +1,4 @@
-"""Wire formats of the WebSocket protocols (INTERFACE.md). Pure: values in, bytes out.
+"""Wire formats of the WebSocket protocols (docs/protocol.md §5). Pure: values in, bytes out.
 
 ``/stream`` binary frame message::
 

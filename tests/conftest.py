@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -14,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / "tests" / "data"
@@ -122,3 +124,15 @@ def wait_until(predicate, timeout_s: float, interval_s: float = 0.02):
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval_s)
+
+
+def with_exif_size(jpeg: bytes, width: int, height: int) -> bytes:
+    """The same JPEG with an EXIF (APP1) segment after its JFIF APP0 claiming another size."""
+    assert jpeg[:4] == b"\xff\xd8\xff\xe0"  # SOI, then the JFIF APP0 segment
+    exif = Image.Exif()
+    exif[0x0100], exif[0x0101] = width, height  # ImageWidth, ImageLength
+    exif.get_ifd(0x8769).update({0xA002: width, 0xA003: height})  # PixelX/YDimension
+    payload = exif.tobytes()  # starts with "Exif\0\0"
+    app0_end = 4 + int.from_bytes(jpeg[4:6], "big")
+    return b"".join((jpeg[:app0_end], b"\xff\xe1", struct.pack(">H", 2 + len(payload)),
+                     payload, jpeg[app0_end:]))

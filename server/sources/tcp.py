@@ -1,6 +1,6 @@
 """The ``tcp`` source: producers push JPEG or PNG frames to a TCP port (imagestream protocol).
 
-Protocol (INTERFACE.md, Sources, ``tcp``), per connection, repeated::
+Protocol (docs/protocol.md §3.2), per connection, repeated::
 
     8 bytes   unsigned big-endian length N (``struct`` format ``>Q``)
     N bytes   one JPEG or PNG image
@@ -51,7 +51,7 @@ from .images import MAX_FRAME_PIXELS, ImageTooLarge, TornImage, decode_image
 
 log = logging.getLogger(__name__)
 
-LENGTH = struct.Struct(">Q")  # INTERFACE.md: 8-byte big-endian unsigned frame length
+LENGTH = struct.Struct(">Q")  # docs/protocol.md §3.2: 8-byte big-endian unsigned length
 SELECT_TIMEOUT_S = 0.25  # bounds how long stopping takes
 RECV_BYTES = 256 * 1024  # one read per ready producer
 BACKLOG = 16

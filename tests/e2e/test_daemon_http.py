@@ -3,7 +3,6 @@
 import io
 import json
 import socket
-import struct
 import urllib.error
 import urllib.request
 
@@ -11,22 +10,10 @@ import pytest
 from PIL import Image
 
 from server import render_settings
-from tests.conftest import ROOT, Daemon
+from tests.conftest import ROOT, Daemon, with_exif_size
 
 SAMPLE_FRAME = ROOT / "thermal4.jpg"  # 640x480, see SAMPLE_FRAMES.md
 EXIF_SIZE = (4553, 2400)  # what the EXIF segment added to it claims
-
-
-def with_exif_size(jpeg: bytes, width: int, height: int) -> bytes:
-    """The same JPEG with an EXIF (APP1) segment after its JFIF APP0 claiming another size."""
-    assert jpeg[:4] == b"\xff\xd8\xff\xe0"  # SOI, then the JFIF APP0 segment
-    exif = Image.Exif()
-    exif[0x0100], exif[0x0101] = width, height  # ImageWidth, ImageLength
-    exif.get_ifd(0x8769).update({0xA002: width, 0xA003: height})  # PixelX/YDimension
-    payload = exif.tobytes()  # starts with "Exif\0\0"
-    app0_end = 4 + int.from_bytes(jpeg[4:6], "big")
-    return b"".join((jpeg[:app0_end], b"\xff\xe1", struct.pack(">H", 2 + len(payload)),
-                     payload, jpeg[app0_end:]))
 
 
 def get(url: str, method: str = "GET"):
@@ -95,19 +82,20 @@ def test_head_has_headers_without_body(file_daemon):
 
 
 @pytest.mark.parametrize("request_bytes, status", [
-    (b"GET /../server.conf HTTP/1.1\r\nHost: x\r\n\r\n", b"404"),
-    (b"GET /%2e%2e/server.conf HTTP/1.1\r\nHost: x\r\n\r\n", b"404"),
-    (b"GET /static/%2e%2e/%2e%2e/server.conf HTTP/1.1\r\nHost: x\r\n\r\n", b"404"),
-    (b"GET /static/../websocket_http_server.py HTTP/1.1\r\nHost: x\r\n\r\n", b"404"),
-    (b"GET /.git/config HTTP/1.1\r\nHost: x\r\n\r\n", b"404"),
-    (b"GET /server.conf HTTP/1.1\r\nHost: x\r\n\r\n", b"404"),
-    (b"GET //etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n", b"404"),
-    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", b"405"),
-    (b"DELETE /snapshot.jpg HTTP/1.1\r\nHost: x\r\n\r\n", b"405"),
-    (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", b"414"),
+    (b"GET /../server.conf HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b"404"),
+    (b"GET /%2e%2e/server.conf HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b"404"),
+    (b"GET /static/%2e%2e/%2e%2e/server.conf HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b"404"),
+    (b"GET /static/../websocket_http_server.py HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b"404"),
+    (b"GET /.git/config HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b"404"),
+    (b"GET /server.conf HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b"404"),
+    (b"GET //etc/passwd HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b"404"),
+    (b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", b"405"),
+    (b"DELETE /snapshot.jpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b"405"),
+    (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b"414"),
     (b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 70_000 + b"\r\n\r\n", b"431"),
     (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(32)) + b"\r\n\r\n", b"400"),
     (b"garbage\r\n\r\n", b"400"),
+    (b"GET /snapshot.npy HTTP/1.1\r\nHost: attacker.example\r\n\r\n", b"421"),
 ])
 def test_odd_requests_get_4xx_and_server_keeps_serving(file_daemon, request_bytes, status):
     """Path traversal, other methods, huge lines and TLS bytes get 4xx; then / still works."""

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from server.sources.images import MAX_FRAME_PIXELS, ImageTooLarge, TornImage, decode_image
-from tests.conftest import ROOT, shared_file
+from tests.conftest import ROOT, with_exif_size
 
 
 def test_jpeg_passes_through_with_its_own_size():
@@ -18,9 +18,9 @@ def test_jpeg_passes_through_with_its_own_size():
 
 
 def test_misleading_exif_size_is_ignored():
-    """The seed frame whose EXIF claims 4553x2400 is 1024x586."""
-    data = shared_file("seed-frames/cj667113_Websocket_HTTP_Server__thermal4.jpg").read_bytes()
-    assert decode_image(data)[1:] == (1024, 586)
+    """A JPEG whose EXIF claims 4553x2400 (as one of the original's seed frames did) is 640x480."""
+    data = with_exif_size((ROOT / "thermal4.jpg").read_bytes(), 4553, 2400)
+    assert decode_image(data) == (data, 640, 480)
 
 
 @pytest.mark.parametrize("cut", [0, 2, 100, 1000, -3, -1])
