@@ -19,20 +19,9 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / "tests" / "data"
-SHARED_DATA = ROOT.parent / "shared" / "data"
 SERVING = re.compile(r"serving HTTP on \S+:(\d+) and WebSocket on \S+:(\d+)")
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 5.0
-
-
-def shared_file(relative: str) -> Path:
-    """A file under ../shared/data; skips the test when ../shared is absent."""
-    path = SHARED_DATA / relative
-    if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{path} is missing on CI, where ../shared is always present")
-        pytest.skip(f"needs {path} (GPL-3.0 data kept outside the repository in ../shared)")
-    return path
 
 
 class Daemon:
