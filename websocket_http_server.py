@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     configure_logging(config.log_level)
+    for warning in config.warnings:
+        logging.getLogger("server").warning("%s", warning)
     try:
         return run(config)
     except ConfigError as exc:

@@ -233,9 +233,11 @@ def run(config: Config) -> int:
     try:
         app.start()
         systemd.notify(f"READY=1\nSTATUS=serving {' '.join(app.urls())}")
-        while not app.done.is_set():
+        while True:
             app.wake.wait(wake_s)
             app.wake.clear()
+            if app.done.is_set():
+                break
             if app.reopen_requested.is_set():
                 app.reopen_requested.clear()
                 app.reopen_logs()

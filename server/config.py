@@ -22,7 +22,10 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+import re
+import socket
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
 
 from lepton import DEFAULT_SPI_SPEED_HZ
 
@@ -31,7 +34,7 @@ from .render_settings import RenderSettings, SettingError
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "server.conf"
 
-SOURCES = ("auto", "lepton", "simulated", "replay", "file", "tcp", "zmq")
+SOURCES = ("auto", "lepton", "simulated", "replay", "file", "tcp", "zmq", "mqtt")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -120,6 +123,55 @@ def zmq_address(value: str) -> str:
     return value
 
 
+class BrokerUrl(NamedTuple):
+    """Where the MQTT broker is: ``mqtt://host:port`` (plain) or ``mqtts://host:port`` (TLS)."""
+
+    host: str
+    port: int
+    tls: bool
+
+
+def broker_url(value: str) -> BrokerUrl | None:
+    value = value.strip()
+    if not value:
+        return None
+    url = urlsplit(value)
+    try:
+        port = url.port
+    except ValueError:
+        port = -1
+    if url.scheme not in ("mqtt", "mqtts") or not url.hostname or port == -1 or (
+            url.path not in ("", "/")):
+        raise ValueError("must be empty (MQTT off) or mqtt://HOST[:PORT] or mqtts://HOST[:PORT] "
+                         "(TLS), e.g. mqtt://127.0.0.1:1883")
+    tls = url.scheme == "mqtts"
+    return BrokerUrl(url.hostname, port or (8883 if tls else 1883), tls)
+
+
+def identifier(value: str) -> str:
+    value = value.strip()
+    if value and not re.fullmatch(r"[a-z0-9_-]+", value):
+        raise ValueError("must be lower-case letters a-z, digits, _ and - only")
+    return value
+
+
+def topic_level(value: str) -> str:
+    value = value.strip()
+    if any(c in value for c in "+#\0") or value.startswith("/") or value.endswith("/"):
+        raise ValueError("must be an MQTT topic without wildcards (+, #) or a leading or "
+                         "trailing /, e.g. thermal")
+    return value
+
+
+def boolean(value: str) -> bool:
+    words = {"yes": True, "true": True, "on": True, "1": True,
+             "no": False, "false": False, "off": False, "0": False}
+    try:
+        return words[value.strip().lower()]
+    except KeyError:
+        raise ValueError("must be yes or no") from None
+
+
 def word_list(value: str) -> tuple[str, ...]:
     return tuple(w for w in value.replace(",", " ").split() if w)
 
@@ -151,6 +203,7 @@ class Setting:
 
 SERVER = "Server-Configurations"
 RENDER = "Render"
+MQTT = "MQTT"
 SETTINGS: tuple[Setting, ...] = (
     Setting("http_host", SERVER, "HTTP_Interface", "0.0.0.0", host, "--http-host"),
     Setting("http_port", SERVER, "HTTP_Port", "80", integer(0, 65535), "--http-port"),
@@ -198,6 +251,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("stats_log_max_bytes", "Logging", "Stats_Log_Max_Bytes", "10485760",
             integer(4096, 1 << 40)),
     Setting("stats_log_backups", "Logging", "Stats_Log_Backups", "3", integer(0, 100)),
+    Setting("mqtt_camera", "Source", "MQTT_Camera", "", identifier, "--mqtt-camera"),
+    Setting("mqtt_broker", MQTT, "Broker", "", broker_url),
+    Setting("mqtt_username", MQTT, "Username", "", text),
+    Setting("mqtt_password_file", MQTT, "Password_File", "", text, path_like=True),
+    Setting("mqtt_password", MQTT, "Password", "", text),
+    Setting("mqtt_ca_file", MQTT, "CA_File", "", text, path_like=True),
+    Setting("mqtt_client_id", MQTT, "Client_ID", "", text),
+    Setting("mqtt_camera_id", MQTT, "Camera_ID", "", identifier),
+    Setting("mqtt_topic_prefix", MQTT, "Topic_Prefix", "thermal", topic_level),
+    Setting("mqtt_discovery_prefix", MQTT, "Discovery_Prefix", "homeassistant", topic_level),
+    Setting("mqtt_publish_frames", MQTT, "Publish_Frames", "yes", boolean),
+    Setting("mqtt_jpeg_interval_s", MQTT, "JPEG_Interval", "1", number(0.05, 86400)),
+    Setting("mqtt_stats_interval_s", MQTT, "Stats_Interval", "1", number(0.05, 86400)),
+    Setting("mqtt_keepalive_s", MQTT, "Keepalive", "30", integer(5, 65535)),
 )
 
 @dataclasses.dataclass(frozen=True)
@@ -244,8 +311,23 @@ class Config:
     stats_log: str
     stats_log_max_bytes: int
     stats_log_backups: int
+    mqtt_camera: str
+    mqtt_broker: BrokerUrl | None
+    mqtt_username: str
+    mqtt_password_file: str
+    mqtt_password: str
+    mqtt_ca_file: str
+    mqtt_client_id: str
+    mqtt_camera_id: str
+    mqtt_topic_prefix: str
+    mqtt_discovery_prefix: str
+    mqtt_publish_frames: bool
+    mqtt_jpeg_interval_s: float
+    mqtt_stats_interval_s: float
+    mqtt_keepalive_s: int
     render: RenderSettings
     config_path: Path | None
+    warnings: tuple[str, ...] = ()  # for the log, once logging is set up
 
 
 def build_argument_parser() -> argparse.ArgumentParser:
@@ -314,6 +396,7 @@ def load_config(argv: Sequence[str] | None = None) -> Config:
         allowed = ("unknown key; keys in this section: " + ", ".join(known)) if known else (
             "unknown section; sections: " + ", ".join(sorted({s.section for s in SETTINGS})))
         raise ConfigError(path, section, key, raw, allowed)
+    values["warnings"] = _check_mqtt(values, path or "command line")
     render = {f.name: values.pop(f.name) for f in render_settings.FIELDS}
     try:
         values["render"] = RenderSettings(**render)
@@ -323,6 +406,43 @@ def load_config(argv: Sequence[str] | None = None) -> Config:
         raise ConfigError(path or "command line", RENDER, field.key, as_written,
                           f"must be {exc.allowed}") from None
     return Config(**values)
+
+
+def _check_mqtt(values: dict[str, Any], path: Path | str) -> tuple[str, ...]:
+    """The [MQTT] rules across keys; reads the password file. Returns warnings to log.
+
+    Raises:
+        ConfigError: the mqtt source without MQTT_Camera or Broker, or a password or CA
+            file that cannot be read.
+    """
+    if not values["mqtt_camera_id"]:
+        values["mqtt_camera_id"] = default_camera_id()
+    if values["source"] == "mqtt":
+        if not values["mqtt_camera"]:
+            raise ConfigError(path, "Source", "MQTT_Camera", "", "must be set when Source = "
+                              "mqtt: the Camera_ID of the daemon whose frames this one relays")
+        if values["mqtt_broker"] is None:
+            raise ConfigError(path, MQTT, "Broker", "", "must be set when Source = mqtt")
+    for name, key in (("mqtt_password_file", "Password_File"), ("mqtt_ca_file", "CA_File")):
+        if values[name]:
+            try:
+                content = Path(values[name]).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                raise ConfigError(path, MQTT, key, values[name],
+                                  f"must be a readable file: {reason}") from None
+            if name == "mqtt_password_file":
+                values["mqtt_password"] = content.strip()
+    if values["mqtt_password"] and not values["mqtt_password_file"]:
+        return ("[MQTT] Password is written in the config file: anyone who can read it has "
+                "the broker password; put it in a file of its own named by Password_File",)
+    return ()
+
+
+def default_camera_id(hostname: str | None = None) -> str:
+    """[MQTT] Camera_ID's default: the host name, lower-case, reduced to a-z, 0-9, _ and -."""
+    name = re.sub(r"[^a-z0-9_-]+", "-", (hostname or socket.gethostname()).lower()).strip("-")
+    return name or "camera"
 
 
 def _read_ini(path: Path) -> dict[tuple[str, str], tuple[str, str, str]]:

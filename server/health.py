@@ -22,17 +22,20 @@ class ComponentHealth:
         ok: False while it is failing (it retries by itself).
         counters: monotonic event counts since start ({"errors": 2, "rows_dropped": 0}).
         last_error: the text of its newest error, "" before any.
+        gauges: values that go up and down, each its own metric
+            ``thermal_<component>_<name>`` ({"connected": 1.0} -> thermal_mqtt_connected).
     """
 
     state: str
     ok: bool
     counters: Mapping[str, int]
     last_error: str = ""
+    gauges: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        """The /healthz form: state, ok, last_error and every counter."""
+        """The /healthz form: state, ok, last_error, counters and gauges."""
         return {"state": self.state, "ok": self.ok, "last_error": self.last_error,
-                **self.counters}
+                "counters": dict(self.counters), "gauges": dict(self.gauges)}
 
 
 class ReportsHealth(Protocol):

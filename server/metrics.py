@@ -79,8 +79,11 @@ def render_metrics(health: Mapping[str, Any], totals: Mapping[str, Mapping[str, 
                  [({"component": name, "state": c["state"]}, 1 if c["ok"] else 0)
                   for name, c in components.items()]),
         *_metric("component_events_total", "counter",
-                 "Component counters (write errors, rows dropped, ...)",
+                 "Component counters (write errors, rows dropped, messages per topic, ...)",
                  [({"component": name, "event": k}, v) for name, c in components.items()
-                  for k, v in c.items() if isinstance(v, int) and not isinstance(v, bool)]),
+                  for k, v in c["counters"].items()]),
     ]
+    for name, component in components.items():
+        for gauge, value in component["gauges"].items():
+            lines += _metric(f"{name}_{gauge}", "gauge", f"{name}: {gauge}", [({}, value)])
     return "\n".join(lines) + "\n"

@@ -119,8 +119,8 @@ def test_sighup_reopens_the_stats_log_and_healthz_reports_it(start_daemon, tmp_p
     daemon = start_daemon("-c", str(conf), "--source", "simulated")
     daemon.wait_for_frames(3)
     component = daemon.health()["components"]["stats_log"]
-    assert component == {"state": "writing", "ok": True, "last_error": "", "errors": 0,
-                         "rows_dropped": 0}
+    assert component == {"state": "writing", "ok": True, "last_error": "",
+                         "counters": {"errors": 0, "rows_dropped": 0}, "gauges": {}}
     assert wait_until(lambda: path.stat().st_size > 200, 10)  # a flush reached the disk
     path.rename(tmp_path / "stats.csv.1")
     daemon.process.send_signal(signal.SIGHUP)

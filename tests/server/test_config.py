@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from server.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+from server.config import DEFAULT_CONFIG_PATH, SETTINGS, ConfigError, load_config
 
 SEED_CONF = """[Server-Configurations]
 HTTP_Interface = 0.0.0.0
@@ -32,13 +32,18 @@ def test_seed_config_loads_unchanged(tmp_path):
     assert config.render.colormap == "inferno" and config.render.scale == 1
 
 
-def test_shipped_config_matches_defaults():
-    """Every key in the shipped server.conf is valid and shows the built-in default."""
+def test_shipped_config_matches_defaults(tmp_path):
+    """Every key in the shipped server.conf is valid and shows the built-in default, and
+    the shipped file names every key there is."""
     shipped = load_config(["-c", str(DEFAULT_CONFIG_PATH)])
+    defaults = load_config(["-c", write(tmp_path, "")])
     for name, value in vars(shipped).items():
         if name not in ("config_path", "image", "replay"):
-            assert value == getattr(load_config(["-c", str(DEFAULT_CONFIG_PATH)]), name)
+            assert value == getattr(defaults, name), name
     assert shipped.http_port == 80 and shipped.send_timeout_s == 10.0
+    text = DEFAULT_CONFIG_PATH.read_text()
+    for setting in SETTINGS:
+        assert f"\n{setting.key} =" in text, f"server.conf does not show {setting.key}"
 
 
 def test_command_line_overrides_file(tmp_path):
@@ -69,7 +74,7 @@ def test_inline_comments_and_case(tmp_path):
      "[Render] Sharpness = '3': unknown key; keys in this section: AGC, Clip_Percent, Colormap, "
      "Interpolation, JPEG_Quality, Range, Scale"),
     ("[Camera]\nSpeed = 3\n",
-     "[Camera] Speed = '3': unknown section; sections: Lepton, Logging, Render, Security, "
+     "[Camera] Speed = '3': unknown section; sections: Lepton, Logging, MQTT, Render, Security, "
      "Server-Configurations, Source, Stream"),
     ("no section header\n", "not a valid INI file"),
 ])
