@@ -9,11 +9,15 @@ docs/protocol.md.
 Error tree::
 
     CommandError
+    └── TokenError
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import hmac
 import json
+from collections.abc import Callable
 from typing import Any
 
 from .render_settings import FIELDS, SettingError
@@ -85,3 +89,68 @@ def apply_command(command: dict[str, Any], state: AcquisitionState) -> None:
         state.change_settings(**{k: v for k, v in command.items() if k in SETTABLE})
     except SettingError as exc:
         raise CommandError(str(exc)) from None
+
+
+class TokenError(CommandError):
+    """The command needs the control token (Control_Token) and did not carry it."""
+
+    def __init__(self) -> None:
+        super().__init__("this command needs the control token (Control_Token)")
+
+
+def _done() -> concurrent.futures.Future[None]:
+    future: concurrent.futures.Future[None] = concurrent.futures.Future()
+    future.set_result(None)
+    return future
+
+
+class CommandRunner:
+    """Runs client commands from any channel (the WebSocket ``/stream``, MQTT ``cmd``).
+
+    One place validates, authorises and applies a command, so every channel gives the
+    same answers. Thread-safe.
+
+    Args:
+        state: the shared acquisition state the commands change.
+        run_ffc: starts a flat-field correction elsewhere and returns its future (which
+            raises NotImplementedError for sources without a shutter and LeptonError
+            when the camera refuses).
+        control_token: when not empty, every command needs it (docs/protocol.md §5.2).
+    """
+
+    def __init__(self, state: AcquisitionState,
+                 run_ffc: Callable[[], concurrent.futures.Future[None]],
+                 control_token: str = ""):
+        self._state, self._run_ffc, self._control_token = state, run_ffc, control_token
+
+    def execute(self, message: str | bytes,
+                connection_token: str | None = None) -> concurrent.futures.Future[None]:
+        """Validate, authorise and apply one command message.
+
+        Args:
+            message: the command's JSON text.
+            connection_token: a token the channel already holds (``/stream?token=``),
+                used when the command has no ``token`` field.
+
+        Returns:
+            A future that is done once the command took effect: at once for start,
+            stop and set; when the camera answered for ffc (its exception, if any, is
+            NotImplementedError or LeptonError).
+
+        Raises:
+            TokenError: the control token is set and was not given (nothing changed).
+            CommandError: the message is not a valid command (nothing changed).
+        """
+        command = parse_command(message)
+        self.authorize(command.get("token") or connection_token or "")
+        if command["cmd"] == "ffc":
+            return self._run_ffc()
+        apply_command(command, self._state)
+        return _done()
+
+    def authorize(self, given: str) -> None:
+        """Raise TokenError unless the control token is unset or ``given`` matches it
+        (compared in constant time)."""
+        if self._control_token and not hmac.compare_digest(given.encode(),
+                                                           self._control_token.encode()):
+            raise TokenError()

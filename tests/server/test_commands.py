@@ -64,3 +64,32 @@ def test_state_notifies_only_on_change():
     apply_command({"cmd": "stop"}, state)
     apply_command({"cmd": "set", "colormap": "gray"}, state)
     assert [(s["running"], s["colormap"]) for s in seen] == [(False, "inferno"), (False, "gray")]
+
+
+def test_command_runner_applies_authorises_and_runs_ffc():
+    """One runner for every channel: set applies at once, the token guards, ffc is a future."""
+    import concurrent.futures
+
+    from server.commands import CommandRunner, TokenError
+
+    state = AcquisitionState(RenderSettings())
+    ffc_runs = []
+
+    def run_ffc() -> concurrent.futures.Future[None]:
+        ffc_runs.append(1)
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        future.set_exception(NotImplementedError("no shutter"))
+        return future
+
+    runner = CommandRunner(state, run_ffc, control_token="s3cret")
+    with pytest.raises(TokenError):
+        runner.execute('{"cmd": "set", "scale": 2}')
+    assert state.render_settings().scale == 1
+    assert runner.execute('{"cmd": "set", "scale": 2, "token": "s3cret"}').done()
+    assert runner.execute('{"cmd": "stop"}', connection_token="s3cret").result() is None
+    assert state.render_settings().scale == 2 and not state.running
+    with pytest.raises(CommandError, match="scale must be"):  # validated before the token
+        runner.execute('{"cmd": "set", "scale": 0}')
+    with pytest.raises(NotImplementedError):
+        runner.execute('{"cmd": "ffc", "token": "s3cret"}').result()
+    assert ffc_runs == [1]
