@@ -153,30 +153,6 @@ class Choice(Field):
 
 
 @dataclasses.dataclass(frozen=True)
-class Integer(Field):
-    """An integer within [low, high] (a JSON float such as 2.0 is refused)."""
-
-    low: int = 0
-    high: int = 0
-
-    kind: ClassVar[str] = "integer"
-
-    @property
-    def allowed(self) -> str:
-        return f"an integer from {self.low} to {self.high}"
-
-    def check(self, value: Any) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool) and (
-            self.low <= value <= self.high)
-
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "min": self.low, "max": self.high}
-
-    def _convert_text(self, text: str) -> Any:
-        return int(text)
-
-
-@dataclasses.dataclass(frozen=True)
 class Number(Field):
     """A number within [low, high]."""
 
@@ -200,6 +176,26 @@ class Number(Field):
 
     def _convert_text(self, text: str) -> Any:
         return float(text)
+
+
+@dataclasses.dataclass(frozen=True)
+class Integer(Number):
+    """An integer within [low, high] (a JSON float such as 2.0 is refused)."""
+
+    kind: ClassVar[str] = "integer"
+
+    @property
+    def allowed(self) -> str:
+        return f"an integer from {self.low:g} to {self.high:g}"
+
+    def check(self, value: Any) -> bool:
+        return isinstance(value, int) and super().check(value)
+
+    def _convert_json(self, value: Any) -> Any:
+        return value
+
+    def _convert_text(self, text: str) -> Any:
+        return int(text)
 
 
 @dataclasses.dataclass(frozen=True)
