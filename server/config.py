@@ -340,7 +340,7 @@ def build_argument_parser() -> argparse.ArgumentParser:
                         help=f"config file (default: {DEFAULT_CONFIG_PATH.name} beside the script)")
     metavars = {"--http-port": "N", "--ws-port": "N", "--tcp-port": "N",
                 "--source": "|".join(SOURCES), "--log-level": "LEVEL", "--image": "PATH",
-                "--replay": "PATH"}
+                "--replay": "PATH", "--mqtt-camera": "ID"}
     for setting in SETTINGS:
         if setting.cli:
             parser.add_argument(setting.cli, dest=setting.name, default=None,
