@@ -130,3 +130,21 @@ def test_sighup_reopens_the_stats_log_and_healthz_reports_it(start_daemon, tmp_p
     assert 'thermal_component_ok{component="stats_log",state="writing"} 1' in metrics
     assert daemon.process.poll() is None
     assert daemon.stop() == 0
+
+
+def test_add_user_reads_the_password_from_stdin(tmp_path):
+    """--add-user NAME --password-file PATH adds then replaces a user; no plain password
+    lands on disk."""
+    from server.passwords import read_password_file, verify_password
+
+    path = tmp_path / "users"
+    command = [sys.executable, str(ROOT / "websocket_http_server.py"), "--add-user", "alice",
+               "--password-file", str(path)]
+    first = subprocess.run(command, input="s3cret\n", capture_output=True, text=True, timeout=30)
+    second = subprocess.run(command, input="n3w\n", capture_output=True, text=True, timeout=30)
+    assert (first.returncode, first.stderr) == (0, f"added alice in {path}\n")
+    assert (second.returncode, second.stderr) == (0, f"changed the password of alice in {path}\n")
+    assert verify_password("n3w", read_password_file(path)["alice"])
+    assert "n3w" not in path.read_text() and "s3cret" not in path.read_text()
+    empty = subprocess.run(command, input="\n", capture_output=True, text=True, timeout=30)
+    assert empty.returncode == 2 and empty.stderr == f"error: {path}: the password is empty\n"
