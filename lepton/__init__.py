@@ -11,6 +11,9 @@ Modules, in data-flow order:
   ``telemetry``, ``radiometry`` (pixel values to temperatures), ``simulator``
   (frames to the bytes a camera sends), ``replay`` (recordings to frames),
   ``camera`` (the read loop);
+* healing: ``recovery`` (the escalation: a pure state machine and its shell),
+  ``power`` (the camera's power line; the only module that opens
+  ``/dev/gpiochip*``), ``simulated_board`` (a simulated camera's power and hangs);
 * control: ``cci_protocol`` (registers, command words, codes; pure),
   ``i2cdev`` (the only module that opens ``/dev/i2c-*``), ``cci`` (the
   client, :class:`Cci`), ``cci_simulator`` (a simulated camera's registers);
@@ -21,7 +24,7 @@ Protocol facts are documented, with their FLIR sources, in docs/vospi.md and
 docs/cci.md.
 """
 
-from .camera import CaptureCounters, CapturedFrame, Lepton, LinkStatus
+from .camera import DETECTED_MODELS, CaptureCounters, CapturedFrame, Lepton, LinkStatus
 from .cci import Cci, CciBus, CciTimeoutError
 from .cci_protocol import CciCommandError, CciError, CciUnknownValueError, FfcStatus, GainMode
 from .cci_simulator import SimulatedCciDevice
@@ -29,6 +32,7 @@ from .crc import crc16, packet_crcs
 from .errors import LeptonError, RangeError, ResolutionError, ShapeError, StreamEnded, UnitError
 from .i2cdev import CciBusError, I2cBus
 from .models import LeptonPart, Model, TelemetryLocation
+from .power import GpiodPowerSwitch, GpioLine, PowerSwitch, PowerSwitchError, parse_gpio_line
 from .radiometry import (
     PixelUnit,
     celsius_to_pixels,
@@ -38,7 +42,18 @@ from .radiometry import (
     to_kelvin,
     unit_for_tlinear_resolution,
 )
+from .recovery import (
+    BOOT_S,
+    MIN_BOOT_S,
+    Recovery,
+    RecoveryAction,
+    RecoveryCounters,
+    RecoveryMachine,
+    RecoveryPolicy,
+    RecoveryState,
+)
 from .replay import ReplayError, load_recording
+from .simulated_board import Hang, SimulatedBoard
 from .simulator import FaultConfig, FaultKind, VospiSimulator
 from .spidev import (
     DEFAULT_SPI_SPEED_HZ,
@@ -63,7 +78,10 @@ from .vospi import (
 )
 
 __all__ = [
+    "BOOT_S",
     "DEFAULT_SPI_SPEED_HZ",
+    "DETECTED_MODELS",
+    "MIN_BOOT_S",
     "CaptureCounters",
     "CapturedFrame",
     "Cci",
@@ -80,6 +98,9 @@ __all__ = [
     "FfcStatus",
     "FrameParsed",
     "GainMode",
+    "GpioLine",
+    "GpiodPowerSwitch",
+    "Hang",
     "I2cBus",
     "Lepton",
     "LeptonError",
@@ -90,10 +111,19 @@ __all__ = [
     "NoSignal",
     "NotASpiDeviceError",
     "PixelUnit",
+    "PowerSwitch",
+    "PowerSwitchError",
     "RangeError",
+    "Recovery",
+    "RecoveryAction",
+    "RecoveryCounters",
+    "RecoveryMachine",
+    "RecoveryPolicy",
+    "RecoveryState",
     "ReplayError",
     "ResolutionError",
     "ShapeError",
+    "SimulatedBoard",
     "SimulatedCciDevice",
     "SimulatedTransport",
     "SpiBufferSizeError",
@@ -117,6 +147,7 @@ __all__ = [
     "guess_unit",
     "load_recording",
     "packet_crcs",
+    "parse_gpio_line",
     "parse_telemetry",
     "to_celsius",
     "to_fahrenheit",

@@ -9,6 +9,7 @@ It speaks the protocol of :mod:`lepton.cci_protocol` (IDD 110-0144-04 Rev 303
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -47,7 +48,9 @@ from .cci_protocol import (
     words_to_int,
 )
 from .errors import RangeError
+from .i2cdev import CciBusError
 from .models import lepton_part
+from .simulated_board import SimulatedBoard
 
 __all__ = ["CciAccess", "SimulatedCciDevice"]
 
@@ -89,9 +92,18 @@ class SimulatedCciDevice:
         uptime_ms: uptime reported, ms.
         serial_number: u64 reported by SYS FLIR serial number.
         ffc_busy_reads: FFC status GETs that answer BUSY after RUN FFC.
+        board: the simulated camera's power and hang state
+            (:class:`~lepton.simulated_board.SimulatedBoard`), or None. While
+            the camera is unpowered or hangs for a power cycle, every access
+            raises :class:`~lepton.i2cdev.CciBusError` (ENXIO, as an I2C
+            address nobody acknowledges); OEM reboot clears a reboot hang; after
+            a power cycle the registers are back at their power-on defaults.
 
     Raises:
         RangeError: ``part_number_byte_order`` is neither ``"big"`` nor ``"little"``.
+
+    Attributes:
+        device: the name in errors, ``"simulated CCI"``.
 
     Test knobs (attributes): :attr:`busy_forever`, :meth:`fail_next_with`,
     :attr:`busy_reads`; state attributes, each the code the camera sends
@@ -112,6 +124,7 @@ class SimulatedCciDevice:
         uptime_ms: int = 6_829_926,
         serial_number: int = 0x0000_1C2B_3A49_5867,
         ffc_busy_reads: int = 1,
+        board: SimulatedBoard | None = None,
     ):
         if part_number_byte_order not in ("big", "little"):
             raise RangeError("part_number_byte_order", part_number_byte_order, "'big' or 'little'")
@@ -126,6 +139,8 @@ class SimulatedCciDevice:
         self.ffc_busy_reads = ffc_busy_reads
         self.accesses: list[CciAccess] = []
         self.reboots = 0
+        self.board = board
+        self._power_ons = board.power_ons if board else 0
         self._registers: dict[int, int] = {}
         self._busy_left = 0
         self._response = 0
@@ -153,14 +168,36 @@ class SimulatedCciDevice:
         """Make the next command answer ``code`` (e.g. -7) instead of executing."""
         self._fail_next = code
 
+    device = "simulated CCI"
+
+    def _check_board(self, operation: str) -> None:
+        """Play the board: no answer while unpowered or hung; power-on defaults after a boot."""
+        board = self.board
+        if board is None:
+            return
+        if not board.cci_answers:
+            raise CciBusError(
+                self.device,
+                f"no answer from the Lepton ({operation}: camera hung or unpowered)",
+                "Power-cycle the camera",
+                errno.ENXIO,
+            )
+        if board.power_ons != self._power_ons:
+            self._power_ons = board.power_ons
+            self.uptime_ms = 0
+            self._busy_left = 0
+            self._defaults()
+
     # -- CciBus
     def read_words(self, register: int, count: int) -> list[int]:
         """Read ``count`` words from ``register`` (status reads count down BUSY).
 
         Raises:
             ValueError: an odd register address, or a negative count.
+            CciBusError: the ``board`` says the camera does not answer.
         """
         self._check_address(register, count)
+        self._check_board(f"read of register 0x{register:04X}")
         if register == REG_STATUS and count == 1:
             words = [self._status()]
         else:
@@ -173,9 +210,11 @@ class SimulatedCciDevice:
 
         Raises:
             ValueError: an odd register address, or a word outside 0..0xFFFF.
+            CciBusError: the ``board`` says the camera does not answer.
         """
         values = tuple(int(w) for w in words)
         self._check_address(register, len(values))
+        self._check_board(f"write of register 0x{register:04X}")
         if any(not 0 <= w <= 0xFFFF for w in values):
             raise ValueError(f"CCI words are 16-bit, got {values}")
         self.accesses.append(CciAccess("write", register, values))
@@ -252,6 +291,8 @@ class SimulatedCciDevice:
 
     def _reboot(self) -> int:
         self.reboots += 1
+        if self.board is not None:
+            self.board.rebooted()
         self.uptime_ms = 0
         self._defaults()
         return CciResponse.OK

@@ -17,8 +17,9 @@ The tree (open: other modules add their own subclasses)::
      ├── ResolutionError(ValueError)  resolution_k                TLinear resolution not 0.01/0.1 K
      ├── RangeError(ValueError)       name, value, allowed        an argument out of its range
      ├── StreamEnded                  frames                      a finite transport ran dry
-     ├── DeviceError                  device, reason, fix, os_errno   a /dev node cannot be used
+     ├── DeviceError(OSError)         device, reason, fix, os_errno   a /dev node cannot be used
      │    ├── SpiDeviceError          (in spidev.py, with its own subclasses)
+     │    ├── PowerSwitchError        (in power.py)  the power line cannot be used
      │    └── CciBusError             (in i2cdev.py)
      └── CciError                     (in cci_protocol.py)
           ├── CciCommandError         (cci_protocol.py)  a non-zero response code
@@ -27,7 +28,8 @@ The tree (open: other modules add their own subclasses)::
           └── CciBusError             (i2cdev.py)        also a DeviceError
 
 The ``ValueError`` subclasses are also ``ValueError`` so callers that only know
-the standard library still catch them.
+the standard library still catch them; for the same reason :class:`DeviceError` is
+also an ``OSError`` (``IOError``), as pylepton's errors were (docs/vospi.md §11).
 """
 
 from __future__ import annotations
@@ -124,8 +126,12 @@ class StreamEnded(LeptonError):
         super().__init__(f"the VoSPI stream ended after {frames} unique frames")
 
 
-class DeviceError(LeptonError):
-    """A device node (spidev, i2c-dev) cannot be opened, configured or used.
+class DeviceError(LeptonError, OSError):
+    """A device node (spidev, i2c-dev, gpiochip) cannot be opened, configured or used.
+
+    Also an ``OSError`` (so ``except IOError:`` written for pylepton catches it),
+    whose ``errno`` is ``os_errno``; ``str()`` is the message below, not
+    ``"[Errno N] ..."``.
 
     Attributes:
         device: the device path, e.g. ``"/dev/spidev0.0"``.
@@ -143,3 +149,4 @@ class DeviceError(LeptonError):
         if fix:
             message += f". {fix}"
         super().__init__(message)
+        self.errno = os_errno

@@ -15,9 +15,9 @@ Errors (all subclasses of :class:`lepton.errors.LeptonError`)::
 
     LeptonError
      └── DeviceError (errors.py)
-          └── SpiDeviceError       device, reason, fix, os_errno
-               ├── SpiDeviceNotFoundError   no such node: SPI not enabled
-               ├── SpiPermissionError       EACCES/EPERM: user not in group spi
+          └── SpiDeviceError       device, reason, fix, os_errno  (DeviceError is an OSError)
+               ├── SpiDeviceNotFoundError   no such node: SPI not enabled (a FileNotFoundError)
+               ├── SpiPermissionError       EACCES/EPERM: not in group spi (a PermissionError)
                ├── NotASpiDeviceError       a directory, a regular file, ENOTTY
                └── SpiBufferSizeError       EMSGSIZE: transfer longer than bufsiz
 
@@ -158,12 +158,12 @@ class SpiDeviceError(DeviceError):
     """A spidev device cannot be opened, configured or read (fields: see DeviceError)."""
 
 
-class SpiDeviceNotFoundError(SpiDeviceError):
-    """The device node does not exist (SPI disabled or wrong name)."""
+class SpiDeviceNotFoundError(SpiDeviceError, FileNotFoundError):
+    """The device node does not exist (SPI disabled or wrong name); also a FileNotFoundError."""
 
 
-class SpiPermissionError(SpiDeviceError):
-    """The user may not open the device node (not in group ``spi``)."""
+class SpiPermissionError(SpiDeviceError, PermissionError):
+    """The user may not open the device node (not in group ``spi``); also a PermissionError."""
 
 
 class NotASpiDeviceError(SpiDeviceError):

@@ -16,8 +16,9 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .errors import RangeError
+from .simulated_board import SimulatedBoard
 from .simulator import VospiSimulator
-from .vospi import PACKET_BYTES, RESYNC_PAUSE_S, UNIQUE_FRAME_RATE_HZ
+from .vospi import FRAMES_PER_UNIQUE_FRAME, PACKET_BYTES, RESYNC_PAUSE_S, UNIQUE_FRAME_RATE_HZ
 
 __all__ = ["DEFAULT_MAX_READ_BYTES", "MAX_SLEEP_PER_READ_S", "SimulatedTransport", "Transport"]
 
@@ -70,6 +71,13 @@ class SimulatedTransport:
     that is ahead of the camera sleeps (at most :data:`MAX_SLEEP_PER_READ_S`)
     and then, like the real bus, returns discard packets.
 
+    With a :class:`~lepton.simulated_board.SimulatedBoard` the camera can hang
+    or lose power: while it hangs every read returns discard packets, while it
+    is unpowered all-zero bytes (docs/vospi.md §4, §5); the unit in flight is
+    lost, and the stream restarts at a unit boundary when the camera works
+    again, paced from then on. In realtime such a read takes one unit time
+    (about 9.6 ms on a Lepton 3), like a real transfer.
+
     :meth:`resync` drops what the transport buffered (so a stream misaligned
     by a truncated-packet fault is aligned again) and has the simulator skip
     the units the camera sent during the pause; in realtime it also sleeps
@@ -85,9 +93,12 @@ class SimulatedTransport:
         max_read_bytes: the chunk size readers should use, rounded down to
             whole packets (at least one packet).
         resync_pause_s: how long :meth:`resync` holds the bus idle, >= 0.
+        board: the simulated camera's power and hang state, or None (it never hangs).
+        device: a name for the simulated device, or None. A Lepton remembers
+            the model it detects under this name (``lepton.camera.DETECTED_MODELS``).
 
     Attributes:
-        max_read_bytes: as above. resyncs: number of :meth:`resync` calls.
+        max_read_bytes, board, device: as above. resyncs: number of :meth:`resync` calls.
 
     Not thread-safe.
     """
@@ -102,6 +113,8 @@ class SimulatedTransport:
         clock: Callable[[], float] = time.monotonic,
         max_read_bytes: int = DEFAULT_MAX_READ_BYTES,
         resync_pause_s: float = RESYNC_PAUSE_S,
+        board: SimulatedBoard | None = None,
+        device: str | None = None,
     ):
         if max_read_bytes < PACKET_BYTES:
             raise RangeError("max_read_bytes", max_read_bytes, f">= {PACKET_BYTES} (one packet)")
@@ -111,7 +124,11 @@ class SimulatedTransport:
         self.max_read_bytes = max_read_bytes // PACKET_BYTES * PACKET_BYTES
         self.resync_pause_s = resync_pause_s
         self.realtime = realtime
+        self.board = board
+        self.device = device
         self.resyncs = 0
+        model = simulator.model
+        self._unit_s = 1 / (UNIQUE_FRAME_RATE_HZ * FRAMES_PER_UNIQUE_FRAME * model.segments)
         self._units = simulator.units(frames)
         self._sleep = sleep
         self._clock = clock
@@ -124,7 +141,7 @@ class SimulatedTransport:
         """In realtime, wait (bounded) for a unique frame's time; True if still early."""
         now = self._clock()
         if self._start is None:
-            self._start = now
+            self._start = now - frame_index / UNIQUE_FRAME_RATE_HZ
         due = self._start + frame_index / UNIQUE_FRAME_RATE_HZ
         if due <= now:
             return False
@@ -142,11 +159,17 @@ class SimulatedTransport:
         want = n_bytes // PACKET_BYTES * PACKET_BYTES
         if self._closed:
             return b""
+        if self.board is not None and not self.board.video_runs:
+            return self._dead_bus(want)
         while len(self._buffer) < want:
             if self._pending is None:
                 self._pending = next(self._units, None)
                 if self._pending is None:
                     break
+                if self.board is not None:
+                    self.board.reached_frame(self._pending[0])
+                    if not self.board.video_runs:
+                        return self._dead_bus(want)
             if self.realtime and self._not_due(self._pending[0]):
                 if len(self._buffer) >= PACKET_BYTES:
                     break
@@ -157,6 +180,18 @@ class SimulatedTransport:
         out = bytes(self._buffer[:take])
         del self._buffer[:take]
         return out
+
+    def _dead_bus(self, n_bytes: int) -> bytes:
+        """What a hung (discard packets) or unpowered (zeros) camera sends; loses the unit."""
+        assert self.board is not None
+        self._buffer.clear()
+        self._pending = None
+        self._start = None  # pace again from the next unit on
+        if self.realtime:
+            self._sleep(self._unit_s)
+        if not self.board.powered:
+            return bytes(n_bytes)
+        return self.simulator.discards(n_bytes // PACKET_BYTES)
 
     def resync(self) -> None:
         """Drop buffered bytes, skip what the camera sends during the pause, realign."""

@@ -27,7 +27,7 @@ import socket
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from lepton import DEFAULT_SPI_SPEED_HZ
+from lepton import DEFAULT_SPI_SPEED_HZ, LeptonError, parse_gpio_line
 
 from . import render_settings
 from .render_settings import RenderSettings, SettingError
@@ -172,6 +172,17 @@ def boolean(value: str) -> bool:
         raise ValueError("must be yes or no") from None
 
 
+def gpio_line(value: str) -> str:
+    """Empty (no power line) or ``gpiochipN:OFFSET``."""
+    value = value.strip()
+    if value:
+        try:
+            parse_gpio_line(value)
+        except LeptonError:
+            raise ValueError("must be empty or gpiochipN:OFFSET, e.g. gpiochip0:17") from None
+    return value
+
+
 def word_list(value: str) -> tuple[str, ...]:
     return tuple(w for w in value.replace(",", " ").split() if w)
 
@@ -239,6 +250,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rotate", "Lepton", "Rotate", "0", choice("0", "90", "180", "270")),
     Setting("tlinear_resolution", "Lepton", "TLinear_Resolution", "0.01", choice("0.01", "0.1")),
     Setting("gain_mode", "Lepton", "Gain_Mode", "high", choice("high", "low", "auto")),
+    Setting("recover_after_s", "Lepton", "Recover_After_Seconds", "5", number(0.5, 3600)),
+    Setting("power_gpio", "Lepton", "Power_GPIO", "", gpio_line),
+    Setting("power_off_s", "Lepton", "Power_Off_Seconds", "2", number(0.1, 60)),
+    Setting("power_cycle_min_interval_s", "Lepton", "Power_Cycle_Min_Interval", "300",
+            number(0, 86400)),
+    Setting("simulated_fault", "Lepton", "Simulated_Fault", "none",
+            choice("none", "needs_reboot", "needs_power_cycle")),
+    Setting("simulated_fault_frame", "Lepton", "Simulated_Fault_Frame", "50",
+            integer(0, 1_000_000_000)),
     *(Setting(f.name, RENDER, f.key, f.default_text, render_field(f))
       for f in render_settings.FIELDS),
     Setting("send_timeout_s", "Stream", "Send_Timeout", "10", number(0.1, 600)),
@@ -302,6 +322,12 @@ class Config:
     rotate: str
     tlinear_resolution: str
     gain_mode: str
+    recover_after_s: float
+    power_gpio: str
+    power_off_s: float
+    power_cycle_min_interval_s: float
+    simulated_fault: str
+    simulated_fault_frame: int
     send_timeout_s: float
     keepalive_s: float
     allowed_origins: tuple[str, ...]

@@ -2,7 +2,9 @@
 
 All three read a byte stream with :class:`lepton.Lepton` and its real VoSPI parser;
 they differ only in where the bytes come from: the SPI bus, the simulator fed by a
-synthetic scene, or the simulator fed by a recording.
+synthetic scene, or the simulator fed by a recording. Each runs a :class:`lepton.Recovery`
+that heals a camera that stays out of sync (resync, CCI reboot, power cycle; docs/cci.md
+§6); its state and counters are part of :meth:`LeptonSource.status`.
 """
 
 from __future__ import annotations
@@ -18,14 +20,22 @@ from typing import Any
 import numpy as np
 
 from lepton import (
+    BOOT_S,
+    MIN_BOOT_S,
     Cci,
     CciError,
     GainMode,
+    GpiodPowerSwitch,
+    Hang,
     I2cBus,
     Lepton,
     LeptonError,
     Model,
     PixelUnit,
+    PowerSwitch,
+    Recovery,
+    RecoveryPolicy,
+    SimulatedBoard,
     SimulatedCciDevice,
     SimulatedTransport,
     TelemetryLocation,
@@ -106,6 +116,9 @@ class LeptonSource(Source):
         kind: "lepton", "simulated" or "replay".
         open_camera: configures and opens the camera (called in the source thread);
             returns the Lepton and the pixel unit (None: guess from the first frame).
+        make_recovery: builds the camera's :class:`lepton.Recovery` (called in the
+            source thread with the open Lepton); the source feeds it every frame and
+            every empty read, and closes it when it stops.
         cci: the camera's control interface, for FFC; None if there is none.
         flip, rotate: mounting correction, see :func:`orient`.
     """
@@ -114,37 +127,53 @@ class LeptonSource(Source):
 
     def __init__(self, kind: str,
                  open_camera: Callable[[], tuple[Lepton, PixelUnit | None]],
+                 make_recovery: Callable[[Lepton], Recovery],
                  cci: Cci | None = None, flip: str = "none", rotate: int = 0):
         self.kind, self._open_camera, self._cci = kind, open_camera, cci
+        self._make_recovery = make_recovery
         self._flip, self._rotate = flip, rotate
         self._camera: Lepton | None = None
+        self._recovery: Recovery | None = None
         self.unit: PixelUnit | None = None
 
     def run(self, publish: Publish, stop: threading.Event) -> None:
         camera, self.unit = self._open_camera()
+        recovery = self._recovery = self._make_recovery(camera)
         with camera:
             self._camera = camera
-            while not stop.is_set():
-                captured = camera.next_frame(NEXT_FRAME_TIMEOUT_S)
-                if captured is None:
-                    continue
-                if self.unit is None:
-                    self.unit = guess_unit(captured.pixels)
-                    log.info("pixel unit guessed from the first frame: %s", self.unit.value)
-                meta = {}
-                if captured.telemetry is not None:
-                    meta["fpa_temp_c"] = round(captured.telemetry.fpa_temp_c, 2)
-                pixels = np.ascontiguousarray(orient(captured.pixels, self._flip, self._rotate))
-                publish(RawFrame(pixels, self.unit, captured.timestamp, meta))
+            try:
+                self._stream(camera, recovery, publish, stop)
+            finally:
+                recovery.close()
+
+    def _stream(self, camera: Lepton, recovery: Recovery, publish: Publish,
+                stop: threading.Event) -> None:
+        while not stop.is_set():
+            captured = camera.next_frame(NEXT_FRAME_TIMEOUT_S)
+            if captured is not None:
+                recovery.frame()
+            recovery.tick()
+            if captured is None:
+                continue
+            if self.unit is None:
+                self.unit = guess_unit(captured.pixels)
+                log.info("pixel unit guessed from the first frame: %s", self.unit.value)
+            meta = {}
+            if captured.telemetry is not None:
+                meta["fpa_temp_c"] = round(captured.telemetry.fpa_temp_c, 2)
+            pixels = np.ascontiguousarray(orient(captured.pixels, self._flip, self._rotate))
+            publish(RawFrame(pixels, self.unit, captured.timestamp, meta))
 
     def status(self) -> dict[str, Any]:
-        camera = self._camera
-        if camera is None:
+        """The link state, model, unit, capture counters and the recovery's state and counters."""
+        camera, recovery = self._camera, self._recovery
+        if camera is None or recovery is None:
             return {"state": "starting"}
         counters = camera.counters
         return {"state": camera.status.value, "model": camera.model and camera.model.name,
                 "unit": self.unit and self.unit.value,
-                **{k: v for k, v in vars(counters).items() if isinstance(v, int)}}
+                **{k: v for k, v in vars(counters).items() if isinstance(v, int)},
+                **recovery.status()}
 
     @property
     def can_ffc(self) -> bool:
@@ -178,20 +207,63 @@ def _open_cci(config: Config) -> Cci | None:
         return None
 
 
+def recovery_maker(config: Config, cci: Cci | None, power: PowerSwitch | None,
+                   boot_s: float = BOOT_S) -> Callable[[Lepton], Recovery]:
+    """What builds a camera's :class:`lepton.Recovery` from the [Lepton] settings.
+
+    The reboot step uses ``cci`` (none without it); the power cycle ``power``
+    (none without it); after either, the camera is configured again with
+    :func:`configure_camera` and resynchronised. ``boot_s``: the wait for the camera
+    to boot (IDD §2.1.1, docs/cci.md §1).
+    """
+    policy = RecoveryPolicy(config.recover_after_s, config.power_off_s,
+                            config.power_cycle_min_interval_s, boot_s)
+
+    def configure() -> None:
+        if cci is not None:
+            configure_camera(cci, config)
+
+    def make(camera: Lepton) -> Recovery:
+        return Recovery(policy, resync=camera.resync, configure=configure,
+                        reboot=cci.oem_reboot if cci is not None else None, power=power, log=log)
+
+    return make
+
+
+def _open_power(config: Config) -> GpiodPowerSwitch | None:
+    """The camera's power line from ``Power_GPIO``, or None when it is empty.
+
+    Raises:
+        ConfigError: the line cannot be used (no gpiod package, no chip, no permission).
+    """
+    if not config.power_gpio:
+        return None
+    try:
+        power = GpiodPowerSwitch(config.power_gpio)
+    except LeptonError as exc:
+        raise ConfigError(config.config_path or "command line", "Lepton", "Power_GPIO",
+                          config.power_gpio, str(exc)) from None
+    log.info("camera power line: %s (power cycle when a CCI reboot does not help)", power.line)
+    return power
+
+
 def make_lepton_source(kind: str, config: Config) -> LeptonSource:
     """The ``lepton``, ``simulated`` or ``replay`` source from the config.
 
-    ``lepton`` reads the SPI device and configures the camera over I2C; ``simulated``
-    feeds a synthetic room through the VoSPI simulator, with a simulated CCI device
-    (a Lepton 3.5) configured the same way; ``replay`` feeds a recording through the
-    simulator.
+    ``lepton`` reads the SPI device and configures the camera over I2C, and switches its
+    power through ``Power_GPIO`` when set; ``simulated`` feeds a synthetic room through
+    the VoSPI simulator, with a simulated CCI device (a Lepton 3.5) configured the same
+    way, on a :class:`lepton.SimulatedBoard` that is its power line and can hang it
+    (``Simulated_Fault``); ``replay`` feeds a recording through the simulator.
 
     Raises:
-        ConfigError: ``replay`` without a usable ``Replay`` path.
+        ConfigError: ``replay`` without a usable ``Replay`` path; a ``Power_GPIO`` line
+            that cannot be used.
     """
     flip, rotate = config.flip, int(config.rotate)
     if kind == "lepton":
         cci = _open_cci(config)
+        power = _open_power(config)
 
         def open_camera() -> tuple[Lepton, PixelUnit | None]:
             setup = configure_camera(cci, config)
@@ -199,17 +271,25 @@ def make_lepton_source(kind: str, config: Config) -> LeptonSource:
                             spi_speed_hz=config.spi_speed_hz, cci=cci)
             return camera, setup.unit
 
-        return LeptonSource(kind, open_camera, cci, flip=flip, rotate=rotate)
+        return LeptonSource(kind, open_camera, recovery_maker(config, cci, power), cci,
+                            flip=flip, rotate=rotate)
 
     if kind == "simulated":
-        cci = Cci(SimulatedCciDevice())
+        hang = Hang(config.simulated_fault)
+        board = SimulatedBoard(hang, config.simulated_fault_frame)
+        cci = Cci(SimulatedCciDevice(board=board))
+        if hang is not Hang.NONE:
+            log.info("simulated camera: it will hang (%s) at unique frame %d", hang.value,
+                     config.simulated_fault_frame)
 
         def open_camera() -> tuple[Lepton, PixelUnit | None]:
             setup = configure_camera(cci, config)
             return _simulated(setup.model or SIMULATED_MODEL, setup.telemetry,
-                              _scene_frames(SIMULATED_MODEL), cci), setup.unit
+                              _scene_frames(SIMULATED_MODEL), cci, board), setup.unit
 
-        return LeptonSource(kind, open_camera, cci, flip=flip, rotate=rotate)
+        # the simulated camera boots at once; wait the IDD's minimum all the same
+        return LeptonSource(kind, open_camera, recovery_maker(config, cci, board, MIN_BOOT_S),
+                            cci, flip=flip, rotate=rotate)
 
     recording = _load_replay(config)
     model = Model.LEPTON2 if recording.shape[1:] == (60, 80) else Model.LEPTON3
@@ -218,13 +298,14 @@ def make_lepton_source(kind: str, config: Config) -> LeptonSource:
     log.info("replaying %d frames of %dx%d from %s as %s", len(recording), recording.shape[2],
              recording.shape[1], config.replay, unit.value)
     return LeptonSource(kind, lambda: (_simulated(model, telemetry, _looped(recording)), unit),
-                        flip=flip, rotate=rotate)
+                        recovery_maker(config, None, None), flip=flip, rotate=rotate)
 
 
 def _simulated(model: Model, telemetry: TelemetryLocation, frames: Iterator[np.ndarray],
-               cci: Cci | None = None) -> Lepton:
+               cci: Cci | None = None, board: SimulatedBoard | None = None) -> Lepton:
     """A Lepton reading the simulator's VoSPI stream of ``frames`` at the camera's rate."""
-    transport = SimulatedTransport(VospiSimulator(model, telemetry), frames, realtime=True)
+    transport = SimulatedTransport(VospiSimulator(model, telemetry), frames, realtime=True,
+                                   board=board)
     return Lepton(model=model, telemetry=telemetry, transport=transport, cci=cci)
 
 

@@ -11,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lepton.camera import CaptureCounters, Lepton, LinkStatus
+from lepton.cci import Cci
+from lepton.cci_simulator import SimulatedCciDevice
 from lepton.errors import LeptonError
 from lepton.models import Model, TelemetryLocation
 from lepton.simulator import FaultConfig, VospiSimulator
@@ -91,12 +93,15 @@ def test_capture_is_pylepton_compatible(load_data):
         assert str(caught.value) == "the VoSPI stream ended after 2 unique frames"
 
 
-def test_capture_rejects_a_wrong_buffer(load_data):
-    """A data_buffer of the wrong shape is a ShapeError naming both shapes."""
+@pytest.mark.parametrize("buffer", [np.zeros((60, 80), np.int16), np.zeros((80, 60, 1), np.int32)])
+def test_capture_rejects_a_wrong_buffer(load_data, buffer):
+    """A data_buffer of the wrong shape, or too narrow for uint16, is a ShapeError naming both."""
     camera, _ = simulated_lepton([load_data("brandoncurtis_LeptonModule__raw1.npy")])
     with pytest.raises(ValueError) as caught:
-        camera.capture(np.zeros((60, 80), np.uint16))
-    assert str(caught.value) == "data_buffer must be (60, 80, 1) uint16, got (60, 80) uint16"
+        camera.capture(buffer)
+    assert str(caught.value) == (
+        "data_buffer must be (60, 80, 1) or (60, 80) of a dtype that holds uint16 "
+        f"(uint16, int32, float32, ...), got {buffer.shape} {buffer.dtype}")
 
 
 def test_next_frame_fields(load_data):
@@ -195,7 +200,7 @@ def test_default_transport_is_spidev(tmp_path):
 
 def test_cci_is_kept():
     """The cci object passed in is handed back as is."""
-    cci = object()
+    cci = Cci(SimulatedCciDevice())
     assert Lepton(transport=ZeroBus(), cci=cci).cci is cci
 
 
