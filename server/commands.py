@@ -17,8 +17,8 @@ from __future__ import annotations
 import concurrent.futures
 import hmac
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 from .render_settings import FIELDS, SettingError
 from .state import AcquisitionState
@@ -42,20 +42,48 @@ def _validate_set(data: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def parse_command(message: str | bytes) -> dict[str, Any]:
+class CommandHandler(Protocol):
+    """A command beyond the core ones (start, stop, set, ffc), plugged in by the app.
+
+    A part that owns some state (recordings, measurement regions) validates and runs
+    its own commands; every channel then accepts them with the same token rule.
+    """
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The command's fields, checked and in Python form (without ``cmd``/``token``).
+
+        Raises:
+            CommandError: a field is missing or not allowed (nothing changed).
+        """
+        ...
+
+    def run(self, command: dict[str, Any]) -> concurrent.futures.Future[None] | None:
+        """Carry out a validated command (must not block; return a future for slow work).
+
+        Raises:
+            CommandError: the command cannot be carried out now (nothing changed).
+        """
+        ...
+
+
+def parse_command(message: str | bytes,
+                  handlers: Mapping[str, CommandHandler] | None = None) -> dict[str, Any]:
     """Validate one client message.
 
     Args:
         message: the text of a WebSocket message (bytes are decoded as UTF-8).
+        handlers: the commands beyond COMMANDS, by name.
 
     Returns:
         The command as a dict with ``cmd``, ``token`` if given, and for ``set`` only
         the validated fields among SETTABLE in Python form (``range`` as a
-        ``(low, high)`` tuple of floats).
+        ``(low, high)`` tuple of floats); a handler's command has the fields its
+        ``validate`` returned.
 
     Raises:
         CommandError: not JSON, not an object, unknown ``cmd``, or a bad value.
     """
+    handlers = handlers or {}
     try:
         data = json.loads(message)
     except (ValueError, UnicodeDecodeError):
@@ -65,11 +93,14 @@ def parse_command(message: str | bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise CommandError("malformed command: expected a JSON object")
     name = data.get("cmd")
-    if name not in COMMANDS:
-        raise CommandError(f"unknown command {name!r}; commands: {', '.join(COMMANDS)}")
+    if not isinstance(name, str) or (name not in COMMANDS and name not in handlers):
+        names = ", ".join((*COMMANDS, *handlers))
+        raise CommandError(f"unknown command {name!r}; commands: {names}")
     command: dict[str, Any] = {"cmd": name}
     if name == "set":
         command.update(_validate_set(data))
+    elif name in handlers:
+        command.update(handlers[name].validate(data))
     if isinstance(data.get("token"), str):
         command["token"] = data["token"]
     return command
@@ -116,12 +147,14 @@ class CommandRunner:
             raises NotImplementedError for sources without a shutter and LeptonError
             when the camera refuses).
         control_token: when not empty, every command needs it (docs/protocol.md §5.2).
+        handlers: the commands beyond the core ones, by name (see CommandHandler).
     """
 
     def __init__(self, state: AcquisitionState,
                  run_ffc: Callable[[], concurrent.futures.Future[None]],
-                 control_token: str = ""):
+                 control_token: str = "", handlers: Mapping[str, CommandHandler] | None = None):
         self._state, self._run_ffc, self._control_token = state, run_ffc, control_token
+        self._handlers = dict(handlers or {})
 
     def execute(self, message: str | bytes,
                 connection_token: str | None = None) -> concurrent.futures.Future[None]:
@@ -141,10 +174,12 @@ class CommandRunner:
             TokenError: the control token is set and was not given (nothing changed).
             CommandError: the message is not a valid command (nothing changed).
         """
-        command = parse_command(message)
+        command = parse_command(message, self._handlers)
         self.authorize(command.get("token") or connection_token or "")
         if command["cmd"] == "ffc":
             return self._run_ffc()
+        if command["cmd"] in self._handlers:
+            return self._handlers[command["cmd"]].run(command) or _done()
         apply_command(command, self._state)
         return _done()
 

@@ -93,3 +93,33 @@ def test_command_runner_applies_authorises_and_runs_ffc():
     with pytest.raises(NotImplementedError):
         runner.execute('{"cmd": "ffc", "token": "s3cret"}').result()
     assert ffc_runs == [1]
+
+
+def test_handlers_plug_in_commands_with_their_own_validation():
+    """A CommandHandler's command is validated by it, guarded by the token and run."""
+    import concurrent.futures
+
+    from server.commands import CommandRunner
+
+    class Mark:
+        def __init__(self) -> None:
+            self.runs: list[dict] = []
+
+        def validate(self, data: dict) -> dict:
+            if not isinstance(data.get("label"), str):
+                raise CommandError("mark needs a label")
+            return {"label": data["label"]}
+
+        def run(self, command: dict) -> concurrent.futures.Future[None] | None:
+            self.runs.append(command)
+            return None
+
+    mark = Mark()
+    runner = CommandRunner(AcquisitionState(RenderSettings()), concurrent.futures.Future,
+                           handlers={"mark": mark})
+    with pytest.raises(CommandError, match="^mark needs a label$"):
+        runner.execute('{"cmd": "mark"}')
+    assert runner.execute('{"cmd": "mark", "label": "door"}').done()
+    assert mark.runs == [{"cmd": "mark", "label": "door"}]
+    with pytest.raises(CommandError, match="commands: start, stop, set, ffc, mark$"):
+        runner.execute('{"cmd": "nope"}')
