@@ -25,6 +25,25 @@ list[Figure]`` and an entry in ``ATTACKS``):
   greyscale PNG (164 KiB on the wire, made row by row here so this process stays
   small): peak RSS growth in the 5 s after, and the longest gap a viewer sees between
   the push and its next frame or between two frames.
+
+The WebSocket attacks run while a producer pushes ``thermal2.jpg`` (30 KB) at 10 Hz and
+a viewer counts its frames; a stalled client is a raw socket (4 KiB receive buffer)
+that completes the handshake on ``/stream`` and never reads again:
+
+- ``ws-stalled``: 1000 stalled clients join, are held 5 s, then all close at once: peak
+  RSS growth, the viewer's frame rate and longest gap, and the WARNING/ERROR lines the
+  daemon logged (issue 9 item 1).
+- ``ws-commands``: 200 stalled clients, then one client sends 10,000 ``set`` commands as
+  fast as it can: the viewer's frame rate, longest gap and state messages, peak RSS
+  growth, and how the flooder ended (item 2).
+- ``ws-token``: a daemon with a Control_Token; one connection sends 5000 commands with
+  wrong tokens: how many were answered before it was closed, the close code, and the
+  log lines about it (item 3).
+- ``ws-shutdown``: 500 stalled clients with full buffers, then SIGTERM: seconds until the
+  daemon exits, and its exit status (item 12).
+- ``ws-fds``: a daemon limited to 256 file descriptors; 400 connections to the
+  WebSocket port are held 5 s: the daemon's CPU, its log lines about accept and
+  tracebacks; then they close: seconds until a viewer's handshake succeeds (item 6).
 """
 
 from __future__ import annotations
@@ -32,13 +51,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import itertools
 import json
+import os
 import re
+import resource
 import selectors
 import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -50,6 +73,7 @@ from pathlib import Path
 
 import psutil
 from PIL import Image
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +88,16 @@ BOMB_SIDE = 13000  # pixels: 169 M, under Pillow's bomb error (2 x 89.5 M), over
 BOMB_WATCH_S = 5.0
 STREAM_PERIOD_S = 0.1  # the background producer's frame period in ``bomb``
 SAMPLE_S = 0.05  # RSS sampling period
+SAMPLE_FRAME = ROOT / "thermal2.jpg"  # 30 KB: fills a stalled client's buffers in a few frames
+WS_STALLED = 1000
+WS_STALLED_HOLD_S = 5.0
+WS_FLOOD_STALLED = 200
+WS_FLOOD_COMMANDS = 10_000
+WS_TOKEN_GUESSES = 5000
+WS_SHUTDOWN_STALLED = 500
+FD_LIMIT = 256
+FD_HOLDERS = 400
+FD_HOLD_S = 5.0
 
 
 @dataclass
@@ -80,6 +114,8 @@ class Daemon:
 
     Args:
         root: the checkout whose ``websocket_http_server.py`` runs (its own server.conf).
+        conf: when not empty, a config file with this text is passed with ``-c``.
+        nofile: when not 0, the daemon's soft and hard file descriptor limit.
 
     Attributes:
         http_port, ws_port, tcp_port: the ports it got (all started as 0).
@@ -90,13 +126,24 @@ class Daemon:
         RuntimeError: it did not log its ports within 20 s (the message holds its log).
     """
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, conf: str = "", nofile: int = 0):
         command = [sys.executable, str(root / "websocket_http_server.py"), "--source", "tcp",
                    "--http-host", "127.0.0.1", "--ws-host", "127.0.0.1", "--http-port", "0",
                    "--ws-port", "0", "--tcp-port", "0"]
+        self._conf: Path | None = None
+        if conf:
+            fd, name = tempfile.mkstemp(suffix=".conf", prefix="abuse-")
+            os.close(fd)
+            self._conf = Path(name)
+            self._conf.write_text(conf)
+            command += ["-c", name]
+
+        def limit_fds() -> None:  # in the child, before exec
+            resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         self._popen = subprocess.Popen(command, cwd=root, stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                       text=True)
+                                       text=True, preexec_fn=limit_fds if nofile else None)
         self.process = psutil.Process(self._popen.pid)
         self.lines: list[str] = []
         self.http_port = self.ws_port = 0
@@ -132,8 +179,8 @@ class Daemon:
         """Resident set size, bytes."""
         return self.process.memory_info().rss
 
-    def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 5 s; joins the log reader."""
+    def stop(self) -> int:
+        """SIGTERM, then SIGKILL after 5 s; joins the log reader. Returns the exit status."""
         if self._popen.poll() is None:
             self._popen.terminate()
             try:
@@ -142,6 +189,13 @@ class Daemon:
                 self._popen.kill()
                 self._popen.wait()
         self._reader.join(STOP_TIMEOUT_S)
+        if self._conf is not None:
+            self._conf.unlink()
+        return self._popen.returncode
+
+    def log_lines(self, start: int, *words: str) -> int:
+        """Log lines from line ``start`` on that hold any of ``words``."""
+        return sum(any(w in line for w in words) for line in self.lines[start:])
 
 
 def wait_until(predicate: Callable[[], object], timeout_s: float) -> bool:
@@ -227,6 +281,99 @@ class RssSampler:
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class StreamWatcher:
+    """A producer pushing ``thermal2.jpg`` at 10 Hz and a /stream viewer timing its frames.
+
+    Runs in two threads while in a ``with`` block (the viewer connects first).
+
+    Attributes:
+        arrivals: monotonic time of each frame the viewer received.
+        states: state messages the viewer received.
+    """
+
+    def __init__(self, daemon: Daemon):
+        self._daemon = daemon
+        self._stop = threading.Event()
+        self.arrivals: list[float] = []
+        self.states = 0
+        self._threads = [threading.Thread(target=self._produce, name="producer"),
+                         threading.Thread(target=self._watch, name="viewer")]
+        self._connected = threading.Event()
+
+    def _produce(self) -> None:
+        picture = SAMPLE_FRAME.read_bytes()
+        with (contextlib.suppress(OSError),  # the daemon stopped (ws-shutdown)
+              socket.create_connection(("127.0.0.1", self._daemon.tcp_port), timeout=5) as sock):
+            while not self._stop.wait(STREAM_PERIOD_S):
+                push(sock, picture)
+
+    def _watch(self) -> None:
+        try:
+            with viewer(self._daemon) as ws:
+                self._connected.set()
+                while not self._stop.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        message = ws.recv(timeout=0.2)
+                        if isinstance(message, bytes):
+                            self.arrivals.append(time.monotonic())
+                        else:
+                            self.states += json.loads(message)["type"] == "state"
+        except (ConnectionClosed, OSError):
+            pass  # the daemon closed it: the gap figures show it
+        finally:
+            self._connected.set()
+
+    def figures(self, since: float) -> list[Figure]:
+        """The viewer's frame rate and longest gap from ``since`` (monotonic) to now."""
+        now = time.monotonic()
+        times = [since] + [t for t in self.arrivals if t > since] + [now]
+        gap = max(b - a for a, b in itertools.pairwise(times))
+        return [Figure("viewer's frame rate", f"{(len(times) - 2) / (now - since):.1f}", "fps"),
+                Figure("viewer's longest gap between frames", f"{gap:.2f}", "s")]
+
+    def __enter__(self) -> StreamWatcher:
+        self._threads[1].start()
+        self._connected.wait(10)
+        self._threads[0].start()
+        if not wait_until(lambda: len(self.arrivals) >= 5, 10):
+            self.__exit__()
+            raise RuntimeError("the producer's frames do not reach the viewer")
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join()
+
+
+def stalled_ws(port: int, path: str = "/stream") -> socket.socket:
+    """A WebSocket (raw socket, 4 KiB receive buffer) that completes the handshake, never reads."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10.0)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall((f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                  "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+    response = b""
+    while b"\r\n\r\n" not in response and len(response) < 4096:
+        chunk = sock.recv(1)
+        if not chunk:
+            raise ConnectionError("closed during the handshake")
+        response += chunk
+    if not response.startswith(b"HTTP/1.1 101"):
+        raise ConnectionError(f"handshake refused: {response[:40]!r}")
+    return sock
+
+
+def raise_fd_limit(needed: int) -> None:
+    """Raise this process's soft file descriptor limit to ``needed`` (or the hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(needed, hard), hard))
 
 
 def mib(size: float) -> str:
@@ -368,11 +515,159 @@ def bomb(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
                                                 if isinstance(v, int) and k != "port"))]
 
 
+def ws_stalled(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
+    """1000 stalled /stream clients join, stay 5 s and leave at once: RSS, viewer, log."""
+    raise_fd_limit(WS_STALLED + 256)
+    first_line = len(daemon.lines)
+    stalled: list[socket.socket] = []
+    with StreamWatcher(daemon) as watcher, RssSampler(daemon) as rss:
+        started = time.monotonic()
+        try:
+            for _ in range(WS_STALLED):
+                stalled.append(stalled_ws(daemon.ws_port))
+            joined = time.monotonic() - started
+            time.sleep(WS_STALLED_HOLD_S)  # the hold being measured, not synchronisation
+            held_rss = daemon.rss()
+        finally:
+            for sock in stalled:
+                sock.close()
+        time.sleep(2.0)  # the mass drop's aftermath being measured, not synchronisation
+        figures = watcher.figures(started)
+    return [Figure(f"{len(stalled)} stalled clients joined in", f"{joined:.1f}", "s"),
+            Figure("peak RSS growth", mib(rss.peak - rss.start), "MiB"),
+            Figure(f"RSS growth after {WS_STALLED_HOLD_S:.0f} s held", mib(held_rss - rss.start),
+                   "MiB"),
+            *figures,
+            Figure("state messages the viewer got", str(watcher.states)),
+            Figure("WARNING/ERROR log lines", str(daemon.log_lines(first_line, "WARNING",
+                                                                   "ERROR"))),
+            Figure("log lines in all", str(len(daemon.lines) - first_line))]
+
+
+def ws_commands(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
+    """200 stalled clients, then 10,000 set commands from one client: what the others see."""
+    raise_fd_limit(WS_FLOOD_STALLED + 256)
+    stalled: list[socket.socket] = []
+    colormaps = ("ironbow", "inferno")
+    try:
+        with StreamWatcher(daemon) as watcher:
+            for _ in range(WS_FLOOD_STALLED):
+                stalled.append(stalled_ws(daemon.ws_port))
+            with RssSampler(daemon) as rss, viewer(daemon) as flooder:
+                started = time.monotonic()
+                sent, errors, ended = 0, 0, "still open"
+                try:
+                    for sent in range(1, WS_FLOOD_COMMANDS + 1):
+                        flooder.send(json.dumps({"cmd": "set", "colormap": colormaps[sent % 2]}))
+                    flood_s = time.monotonic() - started
+                    for _ in range(WS_FLOOD_COMMANDS + 1000):  # its replies, until closed
+                        message = flooder.recv(timeout=5)
+                        errors += isinstance(message, str) and '"error"' in message
+                except (ConnectionClosed, TimeoutError) as exc:
+                    flood_s = time.monotonic() - started
+                    if isinstance(exc, ConnectionClosed):
+                        ended = f"closed with {exc.rcvd.code if exc.rcvd else 'no close frame'}"
+                time.sleep(2.0)  # the aftermath being measured, not synchronisation
+                figures = watcher.figures(started)
+    finally:
+        for sock in stalled:
+            sock.close()
+    return [Figure("commands sent", f"{sent} in {flood_s:.1f} s"),
+            Figure("error replies the flooder got", str(errors)),
+            Figure("the flooder's connection", ended),
+            Figure("peak RSS growth", mib(rss.peak - rss.start), "MiB"),
+            *figures,
+            Figure("state messages the viewer got", str(watcher.states))]
+
+
+def ws_token(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
+    """5000 wrong control tokens on one connection: answered how often, closed, logged."""
+    first_line = len(daemon.lines)
+    answered, ended = 0, "still open"
+    with viewer(daemon) as ws:
+        try:
+            for guess in range(WS_TOKEN_GUESSES):
+                ws.send(json.dumps({"cmd": "stop", "token": f"guess{guess}"}))
+                for _ in range(100):  # frames and state messages may come first
+                    message = ws.recv(timeout=5)
+                    if isinstance(message, str) and json.loads(message)["type"] == "error":
+                        answered += 1
+                        break
+        except ConnectionClosed as exc:
+            ended = f"closed with {exc.rcvd.code if exc.rcvd else 'no close frame'}"
+    return [Figure("wrong tokens answered", f"{answered} of {WS_TOKEN_GUESSES}"),
+            Figure("the guesser's connection", ended),
+            Figure("log lines about the token", str(daemon.log_lines(first_line, "token")))]
+
+
+def ws_shutdown(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
+    """500 stalled clients with full buffers, then SIGTERM: seconds until the daemon exits."""
+    raise_fd_limit(WS_SHUTDOWN_STALLED + 256)
+    stalled: list[socket.socket] = []
+    try:
+        with StreamWatcher(daemon):
+            for _ in range(WS_SHUTDOWN_STALLED):
+                stalled.append(stalled_ws(daemon.ws_port))
+            time.sleep(2.0)  # frames fill their buffers (30 KB at 10 Hz), not synchronisation
+            started = time.monotonic()
+            status = daemon.stop()
+            took = time.monotonic() - started
+    finally:
+        for sock in stalled:
+            sock.close()
+    return [Figure(f"SIGTERM to exit with {len(stalled)} stalled clients", f"{took:.2f}", "s"),
+            Figure("exit status", str(status))]
+
+
+def ws_fds(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
+    """400 connections to the WebSocket port with 256 fds: CPU and log, then recovery."""
+    first_line = len(daemon.lines)
+    holders: list[socket.socket] = []
+    refused = 0
+    try:
+        for _ in range(FD_HOLDERS):  # once the backlog is full, connecting times out
+            try:
+                holders.append(socket.create_connection(("127.0.0.1", daemon.ws_port),
+                                                        timeout=0.5))
+            except OSError:
+                refused += 1
+                if refused >= 5:
+                    break
+        daemon.process.cpu_percent()
+        time.sleep(FD_HOLD_S)  # the hold being measured, not synchronisation
+        cpu = daemon.process.cpu_percent()
+    finally:
+        for sock in holders:
+            sock.close()
+    closed = time.monotonic()
+
+    def handshake_works() -> bool:
+        with contextlib.suppress(OSError, TimeoutError, ConnectionClosed), viewer(daemon):
+            return True
+        return False
+
+    recovered = wait_until(handshake_works, 20)
+    took = f"{time.monotonic() - closed:.2f}" if recovered else "> 20 (never)"
+    return [Figure("connections held (tried until 5 timed out)", str(len(holders))),
+            Figure("daemon CPU while they are held", f"{cpu:.0f}", "%"),
+            Figure("log lines about accept", str(daemon.log_lines(first_line, "accept"))),
+            Figure("traceback lines", str(daemon.log_lines(first_line, "Traceback"))),
+            Figure("log lines in all", str(len(daemon.lines) - first_line)),
+            Figure("a viewer's handshake works again after", took, "s")]
+
+
 ATTACKS: dict[str, Callable[[Daemon, argparse.Namespace], list[Figure]]] = {
     "squat": squat,
     "hoard": hoard,
     "bomb": bomb,
+    "ws-stalled": ws_stalled,
+    "ws-commands": ws_commands,
+    "ws-token": ws_token,
+    "ws-shutdown": ws_shutdown,
+    "ws-fds": ws_fds,
 }
+CONFIGS = {"ws-token": "[Security]\nControl_Token = s3cret\n"}  # attacks needing a config
+FD_LIMITS = {"ws-fds": FD_LIMIT}  # attacks needing a lower file descriptor limit
 
 
 def main() -> None:
@@ -386,7 +681,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"daemon tree: {args.root.resolve()}")
     for name in args.only or list(ATTACKS):
-        daemon = Daemon(args.root.resolve())
+        daemon = Daemon(args.root.resolve(), CONFIGS.get(name, ""), FD_LIMITS.get(name, 0))
         try:
             started = time.monotonic()
             figures = ATTACKS[name](daemon, args)

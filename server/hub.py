@@ -140,7 +140,9 @@ class Hub:
     Args:
         clock: monotonic clock (injectable).
         on_viewer_count: called with the number of viewers after each join and leave,
-            in the joining or leaving thread.
+            in the joining or leaving thread; calls are serialized and each carries
+            the count at its time of call, so the last one is always the final count
+            (two threads joining at once can never leave a stale count behind).
     """
 
     def __init__(self, clock: Callable[[], float] = time.monotonic,
@@ -154,6 +156,7 @@ class Hub:
         self._departed: dict[str, Counter] = collections.defaultdict(Counter)
         self._listeners: list[Callable[[], None]] = []
         self._on_viewer_count = on_viewer_count
+        self._count_lock = threading.Lock()  # serializes on_viewer_count calls
 
     def publish_source_frame(self, frame: SourceFrame) -> int:
         """Called by the source thread for every new frame; never blocks on clients."""
@@ -180,8 +183,7 @@ class Hub:
         viewer = Viewer(protocol, address)
         with self._lock:
             self._viewers.append(viewer)
-            count = len(self._viewers)
-        self._on_viewer_count(count)
+        self._report_count()
         return viewer
 
     def leave(self, viewer: Viewer) -> None:
@@ -191,8 +193,13 @@ class Hub:
             self._departed[viewer.protocol].update(
                 frames_sent=viewer.frames_sent, frames_skipped=viewer.frames_skipped,
                 bytes_sent=viewer.bytes_sent)
-            count = len(self._viewers)
-        self._on_viewer_count(count)
+        self._report_count()
+
+    def _report_count(self) -> None:
+        with self._count_lock:
+            with self._lock:
+                count = len(self._viewers)
+            self._on_viewer_count(count)
 
     def viewers(self) -> list[Viewer]:
         """The connected viewers, in order of arrival."""

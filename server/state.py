@@ -1,7 +1,9 @@
 """The shared acquisition state: what every viewer sees and any viewer may change.
 
-Running or paused, the render settings and the number of viewers. Every change is
-sent to every ``/stream`` client as a ``state`` message (docs/protocol.md).
+Running or paused, the render settings and the number of viewers. Every change calls
+the listeners; the WebSocket server turns changes into ``state`` messages for the
+``/stream`` clients (newest only, the viewer count at most once a second;
+docs/protocol.md).
 """
 
 from __future__ import annotations

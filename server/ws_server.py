@@ -9,6 +9,24 @@ all clients. A client whose buffer
 has not drained for ``send_timeout_s`` is disconnected; nobody else notices. Frames
 are never compressed (JPEG does not compress); client messages over 4 KiB close that
 client with 1009. The protocol is described in docs/protocol.md.
+
+State messages travel like frames: a change only schedules one pass on the loop (many
+changes before it runs are one message), the pass reads the newest state, frames it once
+and writes it to every ``/stream`` client whose write buffer is empty; a busy client
+gets the newest state when it has drained (before its next frame, or at the next
+sweep). A change of the viewer count alone is sent at most once per
+``VIEWER_COUNT_INTERVAL_S``, so a burst of joins or leaves is one message. Nothing is
+ever queued behind a client that does not read.
+
+Bounds per connection: ``command_rate_per_s`` commands a second on average, bursts of
+``command_burst`` (a token bucket); an excess command is answered with an error, and
+``command_burst`` refused in a row close the connection with 1008. ``MAX_TOKEN_FAILURES``
+wrong control tokens close it with 1008 too. Errors: a connection reset, broken pipe or
+timeout is one DEBUG line; anything else is logged with its traceback, at most once per
+``LOG_INTERVAL_S`` per kind. Running out of file descriptors (asyncio's accept fails with
+EMFILE or ENFILE and retries after 1 s) is logged once when it starts and once when
+accepting works again. :meth:`WebSocketServer.stop` takes ``SHUTDOWN_GRACE_S`` plus
+``ABORT_WAIT_S`` (0.4 s) at most.
 """
 
 from __future__ import annotations
@@ -17,19 +35,21 @@ import asyncio
 import concurrent.futures
 import contextlib
 import dataclasses
+import errno
 import hmac
 import logging
 import socket
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, broadcast, serve
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
-from websockets.frames import Frame, Opcode
+from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
@@ -39,12 +59,21 @@ from . import wire
 from .commands import CommandError, apply_command, parse_command
 from .hosts import HostPolicy
 from .hub import Hub, Viewer
+from .ratelimit import RateLimitedLog
 from .state import AcquisitionState
 
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 1.0  # how often stalled clients are looked for between frames
-SHUTDOWN_GRACE_S = 1.0  # closing handshakes get this long before connections are aborted
+SHUTDOWN_GRACE_S = 0.3  # closing handshakes get this long before connections are aborted
+ABORT_WAIT_S = 0.1  # then handlers get this long to return before they are cancelled
+VIEWER_COUNT_INTERVAL_S = 1.0  # a change of the viewer count alone is sent at most this often
+COMMAND_RATE_PER_S = 10.0  # default command rate per connection (token bucket refill)
+COMMAND_BURST = 20  # default bucket size; this many refused in a row close with 1008
+MAX_TOKEN_FAILURES = 5  # wrong control tokens on one connection before it is closed (1008)
+LOG_INTERVAL_S = 10.0  # repeated log lines of one kind: at most one per this
+CONNECT_LOG_INTERVAL_S = 1.0  # "client connected/disconnected": at most one line per this
+OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)  # accept fails
 PATHS = {"/": "legacy", "/stream": "stream"}
 WIRE_FORMS = {"legacy": "base64_text", "stream": "stream_message", "raw": "stream_message_raw"}
 
@@ -59,10 +88,46 @@ class Client:
     token: str | None  # ?token= given when connecting
     last_seq: int  # newest frame it was given (or that existed when it connected)
     ready_since: float  # last time its write buffer was empty
+    state_seq: int  # newest state message it has (the one in its hello counts)
+    commands: TokenBucket
+    commands_refused: int = 0  # commands refused in a row for the rate limit
+    token_failures: int = 0  # commands with a wrong control token
 
-    def buffered(self) -> int:
+    def writable(self) -> asyncio.WriteTransport | None:
+        """Its transport, or None once the connection is closing (no data after a Close)."""
         transport = self.connection.transport
-        return transport.get_write_buffer_size() if transport is not None else 0
+        if (transport is None or transport.is_closing()
+                or self.connection.protocol.state is not State.OPEN):
+            return None
+        return transport
+
+
+class TokenBucket:
+    """A token bucket: ``rate_per_s`` events a second on average, bursts of ``burst``.
+
+    Not thread-safe (one per connection, used in the loop thread).
+
+    Args:
+        rate_per_s: tokens added per second (> 0).
+        burst: the bucket's size, and how many tokens it starts with (>= 1).
+        clock: monotonic clock in seconds (injectable for tests).
+    """
+
+    def __init__(self, rate_per_s: float, burst: int,
+                 clock: Callable[[], float] = time.monotonic):
+        self._rate, self._burst, self._clock = rate_per_s, burst, clock
+        self._tokens = float(burst)
+        self._last = clock()
+
+    def take(self) -> bool:
+        """Take one token: True if there was one, False if the event exceeds the rate."""
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
 
 
 def websocket_frame(message: bytes | str) -> bytes:
@@ -101,7 +166,12 @@ class WebSocketServer:
         hosts: which Host names may connect (others get 403: DNS rebinding).
         allowed_origins: extra origins allowed to connect.
         control_token: when not empty, commands need it (a ``token`` field, or
-            ``?token=`` when connecting); viewing stays open.
+            ``?token=`` when connecting); viewing stays open. ``MAX_TOKEN_FAILURES``
+            wrong ones close the connection with 1008.
+        command_rate_per_s: commands a connection may send per second on average
+            (0.1..1000, default 10); more are answered with ``too many commands``.
+        command_burst: commands a connection may send at once (1..1000, default 20);
+            this many refused in a row close the connection with 1008.
     """
 
     START_TIMEOUT_S = 5.0  # how long :meth:`stop` waits for a :meth:`run` that is starting
@@ -109,9 +179,12 @@ class WebSocketServer:
     def __init__(self, sock: socket.socket, hub: Hub, state: AcquisitionState,
                  run_ffc: Callable[[], concurrent.futures.Future[None]],
                  send_timeout_s: float, keepalive_s: float, hosts: HostPolicy,
-                 allowed_origins: tuple[str, ...] = (), control_token: str = ""):
+                 allowed_origins: tuple[str, ...] = (), control_token: str = "",
+                 command_rate_per_s: float = COMMAND_RATE_PER_S,
+                 command_burst: int = COMMAND_BURST):
         self._sock, self._hub, self._state, self._run_ffc = sock, hub, state, run_ffc
         self._control_token = control_token
+        self._command_rate_per_s, self._command_burst = command_rate_per_s, command_burst
         self._send_timeout_s, self._keepalive_s = send_timeout_s, keepalive_s
         self._allowed_origins, self._hosts = allowed_origins, hosts
         self._clients: set[Client] = set()
@@ -119,6 +192,14 @@ class WebSocketServer:
         self._server: Server | None = None
         self._fan_out_pending = False
         self._last_seq = 0
+        self._state_pending = False  # a _state_changed pass is scheduled
+        self._state_seq = 0  # number of the newest state message (0: none since start)
+        self._state_sent: dict[str, Any] | None = None  # the state it holds
+        self._state_frame = b""  # that message, framed once for every client
+        self._count_timer: asyncio.TimerHandle | None = None  # a viewer count waiting
+        self._log = RateLimitedLog(log, LOG_INTERVAL_S)  # touched only in the loop thread
+        self._connect_log = RateLimitedLog(log, CONNECT_LOG_INTERVAL_S)
+        self._accept_failing = False  # asyncio's accept is out of file descriptors
         self.started = threading.Event()  # set once it accepts connections (or failed to)
         self._finished = threading.Event()
 
@@ -148,15 +229,23 @@ class WebSocketServer:
                 self._loop.call_soon_threadsafe(self._fan_out)
 
     def notify_state(self, state: dict[str, Any]) -> None:
-        """State listener: send the new state to every /stream client (any thread)."""
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._send_state, state)
+        """State listener: the state changed (any thread; never blocks).
+
+        ``state`` is not used: the pass this schedules (one for any number of changes
+        before it runs) reads the newest state itself, so changes made in several
+        threads can never arrive out of order.
+        """
+        if not self._state_pending:
+            self._state_pending = True
+            with contextlib.suppress(RuntimeError):  # loop closed during shutdown
+                self._loop.call_soon_threadsafe(self._state_changed)
 
     # -- the loop thread
 
     def run(self) -> None:
         """Serve until :meth:`stop`; then close every connection (blocks the calling thread)."""
         asyncio.set_event_loop(self._loop)
+        self._loop.set_exception_handler(self._loop_error)
         try:
             self._loop.run_until_complete(self._start_serving())
             self.started.set()
@@ -178,17 +267,58 @@ class WebSocketServer:
         )
 
     async def _shutdown(self) -> None:
+        """Close every connection with 1001; takes SHUTDOWN_GRACE_S + ABORT_WAIT_S at most.
+
+        A client with data still in its write buffer would not read a close frame
+        soon: it is aborted at once. The others get SHUTDOWN_GRACE_S (``close_timeout``)
+        for the closing handshake, then ``websockets`` aborts them. Handlers still
+        running ABORT_WAIT_S later (a handshake never sent, an ffc under way) are
+        cancelled.
+        """
         assert self._server is not None
+        if self._count_timer is not None:
+            self._count_timer.cancel()
+        for connection in self._server.connections:
+            transport = connection.transport
+            if transport is not None and transport.get_write_buffer_size():
+                transport.abort()
         self._server.close(close_connections=True)
         try:
-            await asyncio.wait_for(self._server.wait_closed(), SHUTDOWN_GRACE_S)
+            await asyncio.wait_for(self._server.wait_closed(), SHUTDOWN_GRACE_S + ABORT_WAIT_S)
         except TimeoutError:
-            for client in list(self._clients):
-                if client.connection.transport is not None:
-                    client.connection.transport.abort()
-            await asyncio.wait_for(self._server.wait_closed(), SHUTDOWN_GRACE_S)
+            tasks = list(self._server.handler_tasks)
+            log.debug("cancelling %d WebSocket handlers still running at shutdown", len(tasks))
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks, timeout=ABORT_WAIT_S)
+
+    def _loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """The loop's exception handler: what asyncio reports outside any handler.
+
+        Running out of file descriptors in accept is logged once (asyncio retries
+        every second: ``_check_request`` logs when accepting works again); a reset,
+        broken pipe or timeout is a DEBUG line; anything else is logged with its
+        traceback, at most once per LOG_INTERVAL_S.
+        """
+        exc = context.get("exception")
+        message = context.get("message", "")
+        if isinstance(exc, OSError) and exc.errno in OUT_OF_RESOURCES and "accept" in message:
+            if not self._accept_failing:
+                self._accept_failing = True
+                log.warning("WebSocket: cannot accept connections: %s; retrying every second "
+                            "(too many open files: see LimitNOFILE)", exc.strerror)
+            return
+        if isinstance(exc, ConnectionError | TimeoutError):
+            log.debug("WebSocket: %s: %r", message, exc)
+            return
+        details = "".join(traceback.format_exception(exc)) if exc else repr(context)
+        self._log.log(logging.ERROR, f"loop:{type(exc).__name__}", "WebSocket: %s\n%s",
+                      message, details)
 
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self._accept_failing:
+            self._accept_failing = False
+            log.warning("WebSocket: accepting connections again")
         path = urlsplit(request.path).path
         if path not in PATHS:
             return connection.respond(HTTPStatus.NOT_FOUND, "unknown path: use / or /stream\n")
@@ -213,9 +343,11 @@ class WebSocketServer:
         host, port = connection.remote_address[:2]
         hub, state = self._hub, self._state
         client = Client(connection, hub.join(kind, f"{host}:{port}"), wire_form,
-                        query.get("token", [None])[0], hub.encoded.latest()[0], time.monotonic())
-        log.info("client connected: %s %s (%d clients)", client.viewer.address, url.path,
-                 len(hub.viewers()))
+                        query.get("token", [None])[0], hub.encoded.latest()[0], time.monotonic(),
+                        self._state_seq,
+                        TokenBucket(self._command_rate_per_s, self._command_burst))
+        self._connect_log.log(logging.INFO, "connected", "client connected: %s %s (%d clients)",
+                              client.viewer.address, url.path, len(hub.viewers()))
         try:
             if kind == "stream":
                 await connection.send(wire.hello_message(state.snapshot()))
@@ -225,13 +357,34 @@ class WebSocketServer:
                     await self._command(client, message)
         except ConnectionClosed:
             pass
+        except (ConnectionError, TimeoutError) as exc:  # reset, broken pipe, ...
+            log.debug("client %s: %r", client.viewer.address, exc)
+        except Exception:  # a bug: this client only
+            self._log.log(logging.ERROR, "handler", "client %s failed; closing it (1011)\n%s",
+                          client.viewer.address, traceback.format_exc())
+            await connection.close(CloseCode.INTERNAL_ERROR)
         finally:
             self._clients.discard(client)
             hub.leave(client.viewer)
-            log.info("client disconnected: %s %s (%d clients, code %s)", client.viewer.address,
-                     url.path, len(hub.viewers()), connection.close_code)
+            self._connect_log.log(logging.INFO, "disconnected",
+                                  "client disconnected: %s %s (%d clients, code %s)",
+                                  client.viewer.address, url.path, len(hub.viewers()),
+                                  connection.close_code)
 
     async def _command(self, client: Client, message: str | bytes) -> None:
+        """Apply one command, or answer it with an error (or close the connection: 1008)."""
+        if not client.commands.take():
+            client.commands_refused += 1
+            if client.commands_refused >= self._command_burst:
+                self._log.warning("commands", "closing %s (1008): it kept sending more than "
+                                  "%g commands a second", client.viewer.address,
+                                  self._command_rate_per_s)
+                await client.connection.close(CloseCode.POLICY_VIOLATION, "too many commands")
+            else:
+                await client.connection.send(wire.error_message(
+                    f"too many commands: at most {self._command_rate_per_s:g} a second"))
+            return
+        client.commands_refused = 0
         try:
             command = parse_command(message)
             self._authorize(client, command)
@@ -241,20 +394,62 @@ class WebSocketServer:
                 apply_command(command, self._state)
         except (CommandError, NotImplementedError) as exc:
             await client.connection.send(wire.error_message(str(exc)))
+            if client.token_failures >= MAX_TOKEN_FAILURES:
+                await client.connection.close(CloseCode.POLICY_VIOLATION,
+                                              "too many wrong control tokens")
         except LeptonError as exc:  # the camera refused or did not answer
             await client.connection.send(wire.error_message(f"ffc failed: {exc}"))
 
     def _authorize(self, client: Client, command: dict[str, Any]) -> None:
-        """Raise CommandError unless the control token is unset or was given."""
+        """Raise CommandError unless the control token is unset or was given.
+
+        A wrong token (not a missing one) is counted in ``client.token_failures`` and
+        logged (rate-limited).
+        """
         if not self._control_token:
             return
         given = command.get("token") or client.token or ""
-        if not hmac.compare_digest(given.encode(), self._control_token.encode()):
-            raise CommandError("this command needs the control token (Control_Token)")
+        if hmac.compare_digest(given.encode(), self._control_token.encode()):
+            return
+        if given:
+            client.token_failures += 1
+            self._log.warning("token", "wrong control token from %s (%d on this connection)",
+                              client.viewer.address, client.token_failures)
+        raise CommandError("this command needs the control token (Control_Token)")
 
-    def _send_state(self, state: dict[str, Any]) -> None:
-        message = wire.state_message(state)
-        broadcast([c.connection for c in self._clients if c.viewer.protocol == "stream"], message)
+    def _state_changed(self) -> None:
+        """Send the newest state now, or in VIEWER_COUNT_INTERVAL_S if only the count changed."""
+        self._state_pending = False
+        snapshot = self._state.snapshot()
+        if snapshot == self._state_sent or self._server is None or not self._server.is_serving():
+            return
+        sent = self._state_sent or {}
+        if any(snapshot[key] != sent.get(key) for key in snapshot if key != "clients"):
+            self._publish_state()
+        elif self._count_timer is None:
+            self._count_timer = self._loop.call_later(VIEWER_COUNT_INTERVAL_S, self._publish_state)
+
+    def _publish_state(self) -> None:
+        """Frame the newest state once and write it to every /stream client that is ready."""
+        if self._count_timer is not None:
+            self._count_timer.cancel()
+            self._count_timer = None
+        self._state_sent = self._state.snapshot()
+        self._state_frame = websocket_frame(wire.state_message(self._state_sent))
+        self._state_seq += 1
+        self._send_owed_states()
+
+    def _send_owed_states(self) -> None:
+        for client in tuple(self._clients):
+            transport = client.writable()
+            if transport is not None and not transport.get_write_buffer_size():
+                self._write_owed_state(client, transport)
+
+    def _write_owed_state(self, client: Client, transport: asyncio.WriteTransport) -> None:
+        """Write the newest state message if ``client`` is on /stream and lacks it."""
+        if client.state_seq < self._state_seq and client.viewer.protocol == "stream":
+            transport.write(self._state_frame)
+            client.state_seq = self._state_seq
 
     def _fan_out(self) -> None:
         """Give the newest frame to every client that took its previous one.
@@ -272,15 +467,14 @@ class WebSocketServer:
         now = time.monotonic()
         framed: dict[str, bytes] = {}
         for client in tuple(self._clients):
-            connection = client.connection
-            transport = connection.transport
-            if (client.last_seq >= seq or transport is None
-                    or connection.protocol.state is not State.OPEN):  # no data after a Close
+            transport = client.writable()
+            if client.last_seq >= seq or transport is None:
                 continue
             if transport.get_write_buffer_size():
                 client.viewer.frames_skipped += 1
                 self._drop_if_stalled(client, now)
                 continue
+            self._write_owed_state(client, transport)
             data = framed.get(client.wire_form)
             if data is None:
                 data = framed[client.wire_form] = websocket_frame(getattr(frame, client.wire_form))
@@ -290,18 +484,23 @@ class WebSocketServer:
             client.viewer.count_sent(len(data))
 
     def _drop_if_stalled(self, client: Client, now: float) -> None:
-        if now - client.ready_since > self._send_timeout_s and client.connection.transport:
-            log.warning("dropping %s: it took no frame for %.1f s (Send_Timeout)",
-                        client.viewer.address, now - client.ready_since)
-            client.connection.transport.abort()
+        transport = client.writable()
+        if now - client.ready_since > self._send_timeout_s and transport is not None:
+            self._log.warning("stalled", "dropping %s: it took no frame for %.1f s "
+                              "(Send_Timeout)", client.viewer.address, now - client.ready_since)
+            transport.abort()
 
     async def _sweep(self) -> None:
-        """Drop stalled clients even when no frames are flowing."""
+        """Drop stalled clients and send owed states, also when no frames are flowing."""
         while True:
             await asyncio.sleep(SWEEP_INTERVAL_S)
             now = time.monotonic()
-            for client in list(self._clients):
-                if client.buffered():
+            for client in tuple(self._clients):
+                transport = client.writable()
+                if transport is None:
+                    continue
+                if transport.get_write_buffer_size():
                     self._drop_if_stalled(client, now)
                 else:
                     client.ready_since = now
+                    self._write_owed_state(client, transport)

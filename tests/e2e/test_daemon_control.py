@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 from PIL import Image
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from server.wire import parse_frame_message
@@ -136,3 +137,35 @@ def test_ffc_runs_on_the_simulated_lepton_and_errors_elsewhere(simulated, start_
         ws.send(json.dumps({"cmd": "ffc"}))
         assert next_json(ws, "error")["error"] == (
             "ffc is only available with a Lepton camera (source is file)")
+
+
+def test_a_command_flood_is_cut_off_and_costs_the_others_nothing(simulated):
+    """10,000 set commands from one client: it gets errors, then 1008; a viewer keeps its frames."""
+    url = simulated.ws_url + "/stream"
+    with connect(url, open_timeout=5) as viewer, connect(url, open_timeout=5) as flooder:
+        next_frame(viewer)
+        with pytest.raises(ConnectionClosed) as closed:
+            for n in range(10_000):
+                flooder.send(json.dumps({"cmd": "set", "colormap": ("magma", "gray")[n % 2]}))
+            for _ in range(1000):
+                flooder.recv(timeout=5)
+        assert closed.value.rcvd.code == 1008 and closed.value.rcvd.reason == "too many commands"
+        assert frames_within(viewer, 1.0) >= 6
+    assert "kept sending more than 10 commands a second" in simulated.log()
+
+
+def test_wrong_control_tokens_close_the_connection(start_daemon, tmp_path):
+    """Five wrong control tokens on one connection close it with 1008; the log says so once."""
+    conf = tmp_path / "token.conf"
+    conf.write_text("[Security]\nControl_Token = s3cret\n")
+    daemon = start_daemon("-c", str(conf), "--source", "simulated")
+    with connect(daemon.ws_url + "/stream", open_timeout=5) as guesser:
+        with pytest.raises(ConnectionClosed) as closed:
+            for guess in range(5000):
+                guesser.send(json.dumps({"cmd": "stop", "token": f"guess{guess}"}))
+                next_json(guesser, "error")
+        assert closed.value.rcvd.code == 1008
+        assert closed.value.rcvd.reason == "too many wrong control tokens"
+    assert guess == 5
+    assert daemon.log().count("wrong control token from 127.0.0.1:") == 1
+    assert daemon.health()["state"]["running"] is True

@@ -75,11 +75,16 @@ def running(target: Callable[[], object], stop: Callable[[], None], name: str) -
 @contextlib.contextmanager
 def ws_server(parts: Parts, run_ffc: Callable[[], concurrent.futures.Future[None]] = no_ffc,
               send_timeout_s: float = 10.0, allowed_origins: tuple[str, ...] = (),
-              control_token: str = "") -> Iterator[WebSocketServer]:
-    """A WebSocketServer on 127.0.0.1 (free port), wired to the parts as the app wires it."""
+              control_token: str = "",
+              **options: float) -> Iterator[WebSocketServer]:
+    """A WebSocketServer on 127.0.0.1 (free port), wired to the parts as the app wires it.
+
+    ``options`` are WebSocketServer's keyword arguments (``command_rate_per_s``, ...).
+    """
     sock = listen("WebSocket", "127.0.0.1", 0, 16, "--ws-port", 64 * 1024)
     server = WebSocketServer(sock, parts.hub, parts.state, run_ffc, send_timeout_s, 20.0,
-                             HostPolicy(own_names=()), allowed_origins, control_token)
+                             HostPolicy(own_names=()), allowed_origins, control_token,
+                             **options)  # type: ignore[arg-type]
     parts.hub.add_listener(server.notify_frame)
     parts.state.add_listener(server.notify_state)
     with running(server.run, server.stop, "ws-server-test"):

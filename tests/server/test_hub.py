@@ -70,3 +70,22 @@ def test_hub_counts_viewers_and_calls_listeners():
                             "legacy": {"frames_sent": 1, "frames_skipped": 0, "bytes_sent": 50}}
     hub.leave(legacy)
     assert not hub.has_viewers() and counts == [1, 2, 1, 0]
+
+
+def test_concurrent_joins_and_leaves_end_with_the_final_count():
+    """on_viewer_count calls are serialized: the last one reported is the real count."""
+    counts = []
+    hub = Hub(on_viewer_count=counts.append)
+
+    def churn() -> None:
+        for _ in range(300):
+            hub.leave(hub.join("stream", "a:1"))
+        hub.join("mjpeg", "b:2")
+
+    threads = [threading.Thread(target=churn, name=f"churn-{n}") for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert not any(t.is_alive() for t in threads)
+    assert counts[-1] == len(hub.viewers()) == 4

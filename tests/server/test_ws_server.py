@@ -10,16 +10,25 @@ import base64
 import concurrent.futures
 import contextlib
 import json
+import logging
+import os
+import resource
 import socket
 import threading
+import time
 from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Frame, Opcode
+from websockets.protocol import Protocol, Side, State
 from websockets.sync.client import ClientConnection, connect
 
 from server.frames import EncodedFrame
 from server.wire import parse_frame_message
+from server.ws_server import ABORT_WAIT_S, SHUTDOWN_GRACE_S, SWEEP_INTERVAL_S, TokenBucket
+from tests.conftest import wait_until
+from tests.e2e.clients import is_closed_by_peer, stalled_client
 from tests.server.outputs import Parts, ws_server
 
 TIMEOUT_S = 5.0
@@ -217,3 +226,191 @@ def test_foreign_host_is_refused_even_with_a_matching_origin():
                      b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                      b"Sec-WebSocket-Version: 13\r\n\r\n")
         assert sock.recv(4096).startswith(b"HTTP/1.1 403 ")
+
+
+def server_messages(sock: socket.socket, quiet_s: float = 0.3) -> list[Frame]:
+    """Read a raw client socket until it is quiet for ``quiet_s``; the frames it received.
+
+    Parsed by ``websockets``' own protocol (client side, past the handshake).
+    """
+    protocol = Protocol(Side.CLIENT, state=State.OPEN, max_size=None)
+    sock.settimeout(quiet_s)
+    for _ in range(10_000):
+        try:
+            data = sock.recv(1 << 20)
+        except TimeoutError:
+            break
+        if not data:
+            break
+        protocol.receive_data(data)
+    return [event for event in protocol.events_received() if isinstance(event, Frame)]
+
+
+def states_in(frames: list[Frame]) -> list[dict[str, Any]]:
+    return [json.loads(f.data) for f in frames
+            if f.opcode is Opcode.TEXT and json.loads(f.data)["type"] == "state"]
+
+
+def all_skipping(parts: Parts, count: int) -> bool:
+    """Publish a frame; True once ``count`` viewers have skipped one (their buffers are full)."""
+    parts.publish()
+    return sum(v.frames_skipped > 0 for v in parts.hub.viewers()) >= count
+
+
+def test_a_burst_of_joins_is_one_state_and_a_busy_client_gets_only_the_newest():
+    """200 joins reach a viewer as <= 3 state messages; a stalled client is owed the newest only."""
+    parts = Parts()
+    with ws_server(parts) as server, open_client(server.port) as ws:
+        hello(ws)
+        stalled = [stalled_client(server.port) for _ in range(200)]
+        try:
+            seen = [next_text(ws, "state")]
+            while seen[-1]["clients"] != 201:
+                seen.append(next_text(ws, "state"))
+            assert len(seen) <= 3, [s["clients"] for s in seen]
+            busy = stalled[0]
+            assert wait_until(lambda: all_skipping(parts, 200), TIMEOUT_S)
+            for colormap in ("ironbow", "magma", "viridis", "gray"):
+                ws.send(json.dumps({"cmd": "set", "colormap": colormap}))
+                next_state(ws, colormap=colormap)
+            received = server_messages(busy)  # drains it: the sweep sends what it is owed
+            received += server_messages(busy, quiet_s=2 * SWEEP_INTERVAL_S)
+            colormaps = [s["colormap"] for s in states_in(received)]
+            assert colormaps[-1:] == ["gray"] and "magma" not in colormaps
+        finally:
+            for sock in stalled:
+                sock.close()
+
+
+def test_command_flood_is_refused_then_closed_and_others_see_little():
+    """Beyond the burst, commands get an error; command_burst refusals in a row close with 1008."""
+    parts = Parts()
+    with (ws_server(parts, command_rate_per_s=1, command_burst=5) as server,
+          open_client(server.port) as bystander, open_client(server.port) as flooder):
+        hello(bystander)
+        hello(flooder)
+        with pytest.raises(ConnectionClosed) as closed:
+            for n in range(10_000):
+                flooder.send(json.dumps({"cmd": "set", "scale": 1 + n % 2}))
+            for _ in range(MESSAGES):
+                flooder.recv(timeout=TIMEOUT_S)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "too many commands")
+        states = 0
+        first_frame(bystander, parts)  # still served
+        with contextlib.suppress(TimeoutError):
+            for _ in range(MESSAGES):
+                message = bystander.recv(timeout=0.5)
+                states += isinstance(message, str) and json.loads(message)["type"] == "state"
+        assert states <= 6  # one per accepted command (the burst of 5), one for the count
+
+
+def test_a_command_over_the_burst_gets_an_error():
+    """The first command over the burst is answered with the rate; the connection stays open."""
+    parts = Parts()
+    with (ws_server(parts, command_rate_per_s=2, command_burst=2) as server,
+          open_client(server.port) as ws):
+        hello(ws)
+        for _ in range(3):
+            ws.send(json.dumps({"cmd": "set", "scale": 0}))
+        errors = [next_text(ws, "error")["error"] for _ in range(3)]
+        assert errors == ["scale must be an integer from 1 to 8"] * 2 + [
+            "too many commands: at most 2 a second"]
+
+
+def test_token_bucket_with_injected_clock():
+    """TokenBucket: a full burst, then one token per 1/rate seconds, never more than burst."""
+    now = [0.0]
+    bucket = TokenBucket(2.0, 3, lambda: now[0])
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    now[0] = 0.5
+    assert [bucket.take(), bucket.take()] == [True, False]
+    now[0] = 100.0
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+
+
+def test_wrong_tokens_close_the_connection_after_five(caplog):
+    """Missing tokens are only refused; the fifth wrong one closes with 1008; logged once."""
+    caplog.set_level(logging.WARNING, "server.ws_server")
+    with (ws_server(Parts(), control_token="s3cret") as server,
+          open_client(server.port) as ws):
+        hello(ws)
+        refusal = "this command needs the control token (Control_Token)"
+        for _ in range(6):
+            ws.send(json.dumps({"cmd": "stop"}))
+            assert next_text(ws, "error")["error"] == refusal
+        for guess in range(5):
+            ws.send(json.dumps({"cmd": "stop", "token": f"guess{guess}"}))
+            assert next_text(ws, "error")["error"] == refusal
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=TIMEOUT_S)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+            1008, "too many wrong control tokens")
+    lines = [r.getMessage() for r in caplog.records if "control token" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith("wrong control token from 127.0.0.1:")
+    assert lines[0].endswith("(1 on this connection)")
+
+
+def test_stop_is_quick_with_stalled_and_silent_connections():
+    """stop() with 50 stalled clients and one that never sent its handshake: well under 1 s."""
+    parts = Parts()
+    with ws_server(parts) as server:
+        stalled = [stalled_client(server.port) for _ in range(50)]
+        silent = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S)
+        try:
+            assert wait_until(lambda: all_skipping(parts, 50), TIMEOUT_S)
+            started = time.monotonic()
+            server.stop()
+            took = time.monotonic() - started
+            assert took < SHUTDOWN_GRACE_S + 2 * ABORT_WAIT_S + 0.2, took
+            assert all(is_closed_by_peer(sock, TIMEOUT_S) for sock in stalled)
+            assert parts.hub.viewers() == []
+        finally:
+            silent.close()
+            for sock in stalled:
+                sock.close()
+
+
+def test_out_of_file_descriptors_is_logged_once_and_recovers(caplog):
+    """accept failing with EMFILE logs one warning, and one more once accepting works again."""
+    caplog.set_level(logging.WARNING, "server.ws_server")
+    with ws_server(Parts()) as server:
+        socks = [socket.socket() for _ in range(3)]
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")), hard))
+            for sock in socks:
+                sock.connect(("127.0.0.1", server.port))  # queued: accept has no fd for it
+            assert wait_until(lambda: "cannot accept" in caplog.text, TIMEOUT_S)
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+            for sock in socks:
+                sock.close()
+        with open_client(server.port) as ws:  # asyncio retries accept after 1 s
+            hello(ws)
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len([w for w in warnings if "cannot accept" in w]) == 1
+    assert warnings[0].startswith("WebSocket: cannot accept connections: Too many open files")
+    assert "WebSocket: accepting connections again" in warnings
+    assert not any(r.exc_info for r in caplog.records)
+
+
+def test_a_bug_in_a_handler_closes_that_client_and_is_logged_once(caplog):
+    """An unexpected error closes its client with 1011, logged with its traceback once."""
+    def broken_ffc() -> concurrent.futures.Future[None]:
+        raise RuntimeError("bug")
+
+    caplog.set_level(logging.WARNING, "server.ws_server")
+    with ws_server(Parts(), run_ffc=broken_ffc) as server:
+        for _ in range(2):
+            with open_client(server.port) as ws:
+                hello(ws)
+                ws.send(json.dumps({"cmd": "ffc"}))
+                with pytest.raises(ConnectionClosed) as closed:
+                    for _ in range(MESSAGES):
+                        ws.recv(timeout=TIMEOUT_S)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1011
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "failed; closing it (1011)" in errors[0]
+    assert errors[0].rstrip().endswith("RuntimeError: bug")

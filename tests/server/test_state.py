@@ -1,0 +1,30 @@
+"""server.state: the shared acquisition state and its change listeners."""
+
+import pytest
+
+from server.render_settings import RenderSettings, SettingError
+from server.state import AcquisitionState
+
+
+def test_listeners_hear_each_change_once_and_no_change_never():
+    """A listener gets the new snapshot after a change; setting the same value calls nobody."""
+    state = AcquisitionState(RenderSettings())
+    heard = []
+    state.add_listener(heard.append)
+    state.set_clients(3)
+    state.set_clients(3)
+    state.set_running(True)
+    state.change_settings(colormap="ironbow")
+    assert [(h["clients"], h["colormap"]) for h in heard] == [(3, "inferno"), (3, "ironbow")]
+    assert heard[-1] == state.snapshot()
+
+
+def test_an_invalid_combination_changes_nothing():
+    """fixed AGC without a range raises SettingError and leaves the state as it was."""
+    state = AcquisitionState(RenderSettings())
+    heard = []
+    state.add_listener(heard.append)
+    before = state.snapshot()
+    with pytest.raises(SettingError, match="range must be set when agc is fixed"):
+        state.change_settings(agc="fixed")
+    assert state.snapshot() == before and heard == []
