@@ -41,6 +41,7 @@ from typing import Any
 from lepton.errors import LeptonError
 
 from . import systemd
+from .commands import CommandRunner
 from .config import Config, ConfigError
 from .hosts import HostPolicy
 from .http_server import HttpServer
@@ -93,6 +94,7 @@ class App:
         self.reopen_requested = threading.Event()  # SIGHUP: reopen the stats log
         self.wake = threading.Event()  # set with either of the two: the main thread acts
         self._ffc = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ffc")
+        self.commands = CommandRunner(self.state, self._start_ffc, config.control_token)
         self._threads: list[threading.Thread] = []
         self.http: HttpServer | None = None
         self.ws: WebSocketServer | None = None
@@ -114,8 +116,9 @@ class App:
             http_sock.close()
             raise
         hosts = HostPolicy(c.allowed_hosts)
-        ws = WebSocketServer(ws_sock, self.hub, self.state, self._start_ffc, c.send_timeout_s,
-                             c.keepalive_s, hosts, c.allowed_origins, c.control_token)
+        ws = WebSocketServer(ws_sock, self.hub, self.state, self.commands, c.send_timeout_s,
+                             c.keepalive_s, hosts, c.allowed_origins, c.command_rate_per_s,
+                             c.command_burst)
         components = {"stats_log": self.stats_log} if self.stats_log else {}
         self.status = Status(self.hub, self.state, self.source, ws.port, components)
         http = HttpServer(http_sock, self.hub, self.status, self.renderer.snapshot,

@@ -123,9 +123,14 @@ def apply_command(command: dict[str, Any], state: AcquisitionState) -> None:
 
 
 class TokenError(CommandError):
-    """The command needs the control token (Control_Token) and did not carry it."""
+    """The command needs the control token (Control_Token) and did not carry it.
 
-    def __init__(self) -> None:
+    Attributes:
+        wrong: True if a token was given and it was wrong (a guess), False if none was.
+    """
+
+    def __init__(self, wrong: bool) -> None:
+        self.wrong = wrong
         super().__init__("this command needs the control token (Control_Token)")
 
 
@@ -133,6 +138,15 @@ def _done() -> concurrent.futures.Future[None]:
     future: concurrent.futures.Future[None] = concurrent.futures.Future()
     future.set_result(None)
     return future
+
+
+class Commands(Protocol):
+    """What a channel (the WebSocket server) hands its clients' command messages to."""
+
+    def execute(self, message: str | bytes,
+                connection_token: str | None = None) -> concurrent.futures.Future[None]:
+        """See :meth:`CommandRunner.execute`."""
+        ...
 
 
 class CommandRunner:
@@ -188,4 +202,4 @@ class CommandRunner:
         (compared in constant time)."""
         if self._control_token and not hmac.compare_digest(given.encode(),
                                                            self._control_token.encode()):
-            raise TokenError()
+            raise TokenError(wrong=bool(given))

@@ -263,6 +263,8 @@ SETTINGS: tuple[Setting, ...] = (
       for f in render_settings.FIELDS),
     Setting("send_timeout_s", "Stream", "Send_Timeout", "10", number(0.1, 600)),
     Setting("keepalive_s", "Stream", "Keepalive_Interval", "20", number(1, 600)),
+    Setting("command_rate_per_s", "Stream", "Command_Rate", "10", number(0.1, 1000)),
+    Setting("command_burst", "Stream", "Command_Burst", "20", integer(1, 1000)),
     Setting("allowed_origins", "Security", "Allowed_Origins", "", word_list),
     Setting("allowed_hosts", "Security", "Allowed_Hosts", "", word_list),
     Setting("control_token", "Security", "Control_Token", "", text),
@@ -330,6 +332,8 @@ class Config:
     simulated_fault_frame: int
     send_timeout_s: float
     keepalive_s: float
+    command_rate_per_s: float
+    command_burst: int
     allowed_origins: tuple[str, ...]
     allowed_hosts: tuple[str, ...]
     control_token: str

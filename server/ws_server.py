@@ -32,11 +32,9 @@ accepting works again. :meth:`WebSocketServer.stop` takes ``SHUTDOWN_GRACE_S`` p
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import dataclasses
 import errno
-import hmac
 import logging
 import socket
 import threading
@@ -56,7 +54,7 @@ from websockets.protocol import State
 from lepton.errors import LeptonError
 
 from . import wire
-from .commands import CommandError, apply_command, parse_command
+from .commands import CommandError, Commands, TokenError
 from .hosts import HostPolicy
 from .hub import Hub, Viewer
 from .ratelimit import RateLimitedLog
@@ -158,16 +156,13 @@ class WebSocketServer:
         sock: a bound, listening TCP socket.
         hub: frames to fan out, and where viewers join and leave.
         state: the shared acquisition state (sent on connect, changed by commands).
-        run_ffc: starts a flat-field correction elsewhere and returns its future (it
-            raises NotImplementedError for sources without a shutter, LeptonError
-            when the camera refuses).
+        commands: runs each command message (validation, the control token, the
+            effect): the app's CommandRunner, or a relay's.
         send_timeout_s: disconnect a client that could not take a frame for this long.
         keepalive_s: ping interval; a peer that does not answer within it is dropped.
         hosts: which Host names may connect (others get 403: DNS rebinding).
         allowed_origins: extra origins allowed to connect.
-        control_token: when not empty, commands need it (a ``token`` field, or
-            ``?token=`` when connecting); viewing stays open. ``MAX_TOKEN_FAILURES``
-            wrong ones close the connection with 1008.
+        (``MAX_TOKEN_FAILURES`` wrong control tokens close the connection with 1008.)
         command_rate_per_s: commands a connection may send per second on average
             (0.1..1000, default 10); more are answered with ``too many commands``.
         command_burst: commands a connection may send at once (1..1000, default 20);
@@ -177,13 +172,11 @@ class WebSocketServer:
     START_TIMEOUT_S = 5.0  # how long :meth:`stop` waits for a :meth:`run` that is starting
 
     def __init__(self, sock: socket.socket, hub: Hub, state: AcquisitionState,
-                 run_ffc: Callable[[], concurrent.futures.Future[None]],
-                 send_timeout_s: float, keepalive_s: float, hosts: HostPolicy,
-                 allowed_origins: tuple[str, ...] = (), control_token: str = "",
+                 commands: Commands, send_timeout_s: float, keepalive_s: float,
+                 hosts: HostPolicy, allowed_origins: tuple[str, ...] = (),
                  command_rate_per_s: float = COMMAND_RATE_PER_S,
                  command_burst: int = COMMAND_BURST):
-        self._sock, self._hub, self._state, self._run_ffc = sock, hub, state, run_ffc
-        self._control_token = control_token
+        self._sock, self._hub, self._state, self._commands = sock, hub, state, commands
         self._command_rate_per_s, self._command_burst = command_rate_per_s, command_burst
         self._send_timeout_s, self._keepalive_s = send_timeout_s, keepalive_s
         self._allowed_origins, self._hosts = allowed_origins, hosts
@@ -372,7 +365,7 @@ class WebSocketServer:
                                   connection.close_code)
 
     async def _command(self, client: Client, message: str | bytes) -> None:
-        """Apply one command, or answer it with an error (or close the connection: 1008)."""
+        """Run one command, or answer it with an error (or close the connection: 1008)."""
         if not client.commands.take():
             client.commands_refused += 1
             if client.commands_refused >= self._command_burst:
@@ -386,36 +379,20 @@ class WebSocketServer:
             return
         client.commands_refused = 0
         try:
-            command = parse_command(message)
-            self._authorize(client, command)
-            if command["cmd"] == "ffc":
-                await asyncio.wrap_future(self._run_ffc())
-            else:
-                apply_command(command, self._state)
-        except (CommandError, NotImplementedError) as exc:
+            await asyncio.wrap_future(self._commands.execute(message, client.token))
+        except TokenError as exc:
+            if exc.wrong:
+                client.token_failures += 1
+                self._log.warning("token", "wrong control token from %s (%d on this "
+                                  "connection)", client.viewer.address, client.token_failures)
             await client.connection.send(wire.error_message(str(exc)))
             if client.token_failures >= MAX_TOKEN_FAILURES:
                 await client.connection.close(CloseCode.POLICY_VIOLATION,
                                               "too many wrong control tokens")
+        except (CommandError, NotImplementedError) as exc:
+            await client.connection.send(wire.error_message(str(exc)))
         except LeptonError as exc:  # the camera refused or did not answer
             await client.connection.send(wire.error_message(f"ffc failed: {exc}"))
-
-    def _authorize(self, client: Client, command: dict[str, Any]) -> None:
-        """Raise CommandError unless the control token is unset or was given.
-
-        A wrong token (not a missing one) is counted in ``client.token_failures`` and
-        logged (rate-limited).
-        """
-        if not self._control_token:
-            return
-        given = command.get("token") or client.token or ""
-        if hmac.compare_digest(given.encode(), self._control_token.encode()):
-            return
-        if given:
-            client.token_failures += 1
-            self._log.warning("token", "wrong control token from %s (%d on this connection)",
-                              client.viewer.address, client.token_failures)
-        raise CommandError("this command needs the control token (Control_Token)")
 
     def _state_changed(self) -> None:
         """Send the newest state now, or in VIEWER_COUNT_INTERVAL_S if only the count changed."""

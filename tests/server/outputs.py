@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from lepton.radiometry import PixelUnit
+from server.commands import CommandRunner
 from server.config import load_config
 from server.frames import EncodedFrame, RawFrame
 from server.hosts import HostPolicy
@@ -82,8 +83,9 @@ def ws_server(parts: Parts, run_ffc: Callable[[], concurrent.futures.Future[None
     ``options`` are WebSocketServer's keyword arguments (``command_rate_per_s``, ...).
     """
     sock = listen("WebSocket", "127.0.0.1", 0, 16, "--ws-port", 64 * 1024)
-    server = WebSocketServer(sock, parts.hub, parts.state, run_ffc, send_timeout_s, 20.0,
-                             HostPolicy(own_names=()), allowed_origins, control_token,
+    commands = CommandRunner(parts.state, run_ffc, control_token)
+    server = WebSocketServer(sock, parts.hub, parts.state, commands, send_timeout_s, 20.0,
+                             HostPolicy(own_names=()), allowed_origins,
                              **options)  # type: ignore[arg-type]
     parts.hub.add_listener(server.notify_frame)
     parts.state.add_listener(server.notify_state)
