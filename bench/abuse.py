@@ -44,6 +44,27 @@ that completes the handshake on ``/stream`` and never reads again:
 - ``ws-fds``: a daemon limited to 256 file descriptors; 400 connections to the
   WebSocket port are held 5 s: the daemon's CPU, its log lines about accept and
   tracebacks; then they close: seconds until a viewer's handshake succeeds (item 6).
+
+The HTTP attacks:
+
+- ``trickle``: 400 HTTP connections each send a partial request, then one more byte
+  every 5 s: the daemon's peak thread count, how many it closed within 30 s (and when
+  the last), and how long a page load takes meanwhile.
+- ``fdlimit``: the daemon's file descriptors limited to 256 (``prlimit``), up to 400 HTTP
+  connections held open (sending nothing; opened one by one until the daemon's backlog
+  is full): the daemon's CPU over 3 s, then, once they close, how long a page load takes.
+- ``mjpeg-stall``: while a producer pushes a 320x240 noisy JPEG at 10 Hz, 20
+  ``/stream.mjpg`` clients that never read (4 KiB receive buffers): seconds until the
+  daemon has dropped them all (Send_Timeout is 10 s).
+- ``smuggle``: a GET with ``Content-Length`` (or ``Transfer-Encoding: chunked``) whose
+  body is another request: the status lines that come back.
+- ``resets``: 200 HTTP connections reset (RST) after half a request line and 200 after a
+  whole ``GET /``: tracebacks and lines in the daemon's log.
+- ``sigterm``: 1000 slow HTTP connections (half a request each), then SIGTERM: seconds
+  until the daemon has exited.
+
+Every daemon gets its soft file-descriptor limit raised to the hard limit (as the
+daemon does itself at start), so that the figures are the same whichever tree runs.
 """
 
 from __future__ import annotations
@@ -54,6 +75,7 @@ import io
 import itertools
 import json
 import os
+import random
 import re
 import resource
 import selectors
@@ -98,6 +120,17 @@ WS_SHUTDOWN_STALLED = 500
 FD_LIMIT = 256
 FD_HOLDERS = 400
 FD_HOLD_S = 5.0
+TRICKLERS = 400
+TRICKLE_PERIOD_S = 5.0  # one byte per connection this often
+TRICKLE_LIMIT_S = 40.0  # how long the trickle attack runs at most
+TRICKLE_BOUND_S = 30.0  # all must be closed by then
+HELD = 400
+CPU_WINDOW_S = 3.0
+STALLED = 20
+STALL_LIMIT_S = 60.0
+RESETS = 200
+SLOW_FOR_SIGTERM = 1000
+PARTIAL = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "  # a request that never ends
 
 
 @dataclass
@@ -145,6 +178,8 @@ class Daemon:
                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                        text=True, preexec_fn=limit_fds if nofile else None)
         self.process = psutil.Process(self._popen.pid)
+        _, hard = self.process.rlimit(psutil.RLIMIT_NOFILE)
+        self.process.rlimit(psutil.RLIMIT_NOFILE, (hard, hard))
         self.lines: list[str] = []
         self.http_port = self.ws_port = 0
         self._serving = threading.Event()
@@ -178,6 +213,23 @@ class Daemon:
     def rss(self) -> int:
         """Resident set size, bytes."""
         return self.process.memory_info().rss
+
+    def page_load_s(self, timeout_s: float = 10.0) -> str:
+        """Seconds a GET / takes (at most ``timeout_s``), as printed."""
+        started = time.monotonic()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/",
+                                        timeout=timeout_s) as response:
+                response.read()
+        except OSError as exc:
+            return f"failed after {time.monotonic() - started:.2f} ({exc})"
+        return f"{time.monotonic() - started:.2f}"
+
+    def terminate_s(self) -> float:
+        """SIGTERM and wait: seconds until it exited (SIGKILL after 5 s)."""
+        started = time.monotonic()
+        self.stop()
+        return time.monotonic() - started
 
     def stop(self) -> int:
         """SIGTERM, then SIGKILL after 5 s; joins the log reader. Returns the exit status."""
@@ -654,6 +706,229 @@ def ws_fds(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
             Figure("traceback lines", str(daemon.log_lines(first_line, "Traceback"))),
             Figure("log lines in all", str(len(daemon.lines) - first_line)),
             Figure("a viewer's handshake works again after", took, "s")]
+def connect_all(port: int, count: int, blocking: bool = True) -> list[socket.socket]:
+    """``count`` connections to 127.0.0.1:``port``; non-blocking ones are left connecting."""
+    socks = []
+    for _ in range(count):
+        if blocking:
+            socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        else:
+            sock = socket.socket()
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", port))
+            socks.append(sock)
+    return socks
+
+
+def close_all(socks: list[socket.socket], reset: bool = False) -> None:
+    """Close every socket; with ``reset`` the peer gets an RST (SO_LINGER 0)."""
+    for sock in socks:
+        if reset:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+
+
+def closed_by_peer(sock: socket.socket) -> bool:
+    """True if the peer closed (EOF or reset); data is read and dropped."""
+    try:
+        return not sock.recv(65536)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def trickle(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
+    """400 connections trickling a byte every 5 s: peak threads, when they are closed."""
+    socks = connect_all(daemon.http_port, TRICKLERS)
+    started = time.monotonic()
+    for sock in socks:
+        sock.sendall(PARTIAL)
+        sock.setblocking(False)
+    open_socks, peak, closed_at = set(socks), daemon.process.num_threads(), []
+    page = "not measured"
+    next_byte = started + TRICKLE_PERIOD_S
+    selector = selectors.DefaultSelector()
+    for sock in socks:
+        selector.register(sock, selectors.EVENT_READ)
+    try:
+        while open_socks and time.monotonic() - started < TRICKLE_LIMIT_S:
+            for key, _ in selector.select(0.2):
+                peer = key.fileobj
+                assert isinstance(peer, socket.socket)
+                if closed_by_peer(peer):
+                    selector.unregister(peer)
+                    open_socks.discard(peer)
+                    closed_at.append(time.monotonic() - started)
+            with contextlib.suppress(psutil.Error):
+                peak = max(peak, daemon.process.num_threads())
+            if page == "not measured" and time.monotonic() - started > 2:
+                page = daemon.page_load_s()
+            if time.monotonic() >= next_byte:
+                next_byte += TRICKLE_PERIOD_S
+                for sock in open_socks:
+                    with contextlib.suppress(OSError):
+                        sock.send(b"x")
+    finally:
+        selector.close()
+        close_all(socks)
+    in_bound = sum(t <= TRICKLE_BOUND_S for t in closed_at)
+    last = f"{max(closed_at):.1f}" if len(closed_at) == TRICKLERS else "never"
+    return [Figure("daemon's peak thread count", str(peak)),
+            Figure(f"connections the daemon closed within {TRICKLE_BOUND_S:.0f} s",
+                   f"{in_bound} of {TRICKLERS}"),
+            Figure(f"seconds until the last was closed (limit {TRICKLE_LIMIT_S:.0f})", last),
+            Figure("page load meanwhile (GET /, 2 s in)", page, "s")]
+
+
+def cpu_percent(daemon: Daemon, window_s: float) -> float:
+    """The daemon's CPU use over the next ``window_s``, percent of one core."""
+    before = daemon.process.cpu_times()
+    started = time.monotonic()
+    time.sleep(window_s)
+    after = daemon.process.cpu_times()
+    used = (after.user - before.user) + (after.system - before.system)
+    return 100 * used / (time.monotonic() - started)
+
+
+def fdlimit(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
+    """256 file descriptors, 400 held connections: CPU, then a page load once they close."""
+    daemon.process.rlimit(psutil.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
+    lines_before = len(daemon.lines)
+    socks = []
+    try:  # one at a time: a burst's SYNs beyond the backlog would wait for retries
+        for _ in range(HELD):
+            try:
+                socks.append(socket.create_connection(("127.0.0.1", daemon.http_port), 3))
+            except TimeoutError:  # backlog full: the daemon no longer accepts
+                break
+        exhausted = wait_until(lambda: daemon.process.num_fds() >= FD_LIMIT - 2, 2)
+        cpu = cpu_percent(daemon, CPU_WINDOW_S)
+    finally:
+        close_all(socks)
+    page = daemon.page_load_s()
+    logged = daemon.lines[lines_before:]
+    return [Figure("the daemon ran out of descriptors", "yes" if exhausted else "no"),
+            Figure("connections held", str(len(socks))),
+            Figure(f"daemon CPU with them held, {FD_LIMIT} fds", f"{cpu:.0f}",
+                   "% of a core"),
+            Figure("page load once they closed (GET /)", page, "s"),
+            Figure("log lines meanwhile", str(len(logged))),
+            Figure("tracebacks meanwhile", str(sum("Traceback" in ln for ln in logged)))]
+
+
+def noise_jpeg(width: int = 320, height: int = 240) -> bytes:
+    """A JPEG of random pixels (large for its size: fills socket buffers fast)."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (width, height), random.randbytes(width * height * 3)).save(
+        out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+def mjpeg_clients(daemon: Daemon) -> int:
+    """How many /stream.mjpg clients /healthz lists."""
+    url = f"http://127.0.0.1:{daemon.http_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            health = json.load(response)
+    except urllib.error.HTTPError as exc:
+        with exc:
+            health = json.load(exc)
+    return int(health["clients"].get("mjpeg", 0))
+
+
+def mjpeg_stall(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
+    """20 MJPEG clients that never read among 10 Hz frames: seconds until all are dropped."""
+    picture, stop = noise_jpeg(), threading.Event()
+
+    def stream() -> None:  # the producer, STREAM_PERIOD_S per frame until stop
+        with socket.create_connection(("127.0.0.1", daemon.tcp_port), timeout=5) as sock:
+            for _ in range(int((STALL_LIMIT_S + 10) / STREAM_PERIOD_S)):
+                if stop.wait(STREAM_PERIOD_S):
+                    return
+                push(sock, picture)
+
+    producer = threading.Thread(target=stream, name="producer")
+    producer.start()
+    socks = []
+    try:
+        for _ in range(STALLED):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.settimeout(5)
+            sock.connect(("127.0.0.1", daemon.http_port))
+            sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            socks.append(sock)
+        started = time.monotonic()
+        if not wait_until(lambda: mjpeg_clients(daemon) == STALLED, 5):
+            raise RuntimeError("the stalled MJPEG clients did not all join")
+        dropped = wait_until(lambda: mjpeg_clients(daemon) == 0, STALL_LIMIT_S)
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        producer.join()
+        close_all(socks)
+    return [Figure("JPEG size", f"{len(picture) / 1024:.0f}", "KiB"),
+            Figure(f"seconds until all {STALLED} stalled clients were dropped (Send_Timeout 10)",
+                   f"{took:.1f}" if dropped else f"> {STALL_LIMIT_S:.0f} (never)")]
+
+
+def status_lines(port: int, data: bytes) -> list[str]:
+    """Send ``data`` on a new connection; the status lines that come back within 3 s."""
+    received = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=3) as sock:
+        sock.sendall(data)
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                received += chunk
+    return [line.decode() for line in re.findall(rb"HTTP/1\.[01] \d{3}[^\r\n]*", received)]
+
+
+def smuggle(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
+    """A GET whose body is another request: which responses come back."""
+    inner = b"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(inner), inner)
+    figures = []
+    for name, data in (
+            ("Content-Length", head + b"Content-Length: %d\r\n\r\n" % len(inner) + inner),
+            ("Transfer-Encoding", head + b"Transfer-Encoding: chunked\r\n\r\n" + chunked)):
+        figures.append(Figure(f"GET with {name}: responses",
+                              " | ".join(status_lines(daemon.http_port, data)) or "none"))
+    return figures
+
+
+def resets(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
+    """Connections reset mid-request and mid-response: tracebacks in the daemon's log."""
+    lines_before = len(daemon.lines)
+    for request in (b"GET / HTT", b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"):
+        socks = connect_all(daemon.http_port, RESETS)
+        for sock in socks:
+            sock.sendall(request)
+        close_all(socks, reset=True)
+    daemon.page_load_s()  # the daemon has handled them by the time it answers (mostly)
+    time.sleep(1.0)
+    logged = daemon.lines[lines_before:]
+    return [Figure(f"tracebacks logged for {2 * RESETS} reset connections",
+                   str(sum("Traceback" in ln for ln in logged))),
+            Figure("log lines", str(len(logged)))]
+
+
+def sigterm(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
+    """1000 slow HTTP connections, then SIGTERM: seconds until the daemon exits."""
+    socks = connect_all(daemon.http_port, SLOW_FOR_SIGTERM)
+    try:
+        for sock in socks:
+            sock.sendall(PARTIAL)
+        wait_until(lambda: len(daemon.process.net_connections("tcp")) >= SLOW_FOR_SIGTERM, 10)
+        threads = daemon.process.num_threads()
+        took = daemon.terminate_s()
+    finally:
+        close_all(socks)
+    return [Figure("daemon threads before SIGTERM", str(threads)),
+            Figure(f"seconds from SIGTERM to exit with {SLOW_FOR_SIGTERM} slow connections",
+                   f"{took:.2f}")]
 
 
 ATTACKS: dict[str, Callable[[Daemon, argparse.Namespace], list[Figure]]] = {
@@ -665,6 +940,12 @@ ATTACKS: dict[str, Callable[[Daemon, argparse.Namespace], list[Figure]]] = {
     "ws-token": ws_token,
     "ws-shutdown": ws_shutdown,
     "ws-fds": ws_fds,
+    "trickle": trickle,
+    "fdlimit": fdlimit,
+    "mjpeg-stall": mjpeg_stall,
+    "smuggle": smuggle,
+    "resets": resets,
+    "sigterm": sigterm,
 }
 CONFIGS = {"ws-token": "[Security]\nControl_Token = s3cret\n"}  # attacks needing a config
 FD_LIMITS = {"ws-fds": FD_LIMIT}  # attacks needing a lower file descriptor limit
@@ -679,6 +960,8 @@ def main() -> None:
     parser.add_argument("--limit-s", type=float, default=40.0,
                         help="longest wait for the squat attack's real producer, s (default 40)")
     args = parser.parse_args()
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # this side holds 1000 sockets
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     print(f"daemon tree: {args.root.resolve()}")
     for name in args.only or list(ATTACKS):
         daemon = Daemon(args.root.resolve(), CONFIGS.get(name, ""), FD_LIMITS.get(name, 0))

@@ -16,14 +16,17 @@ ws-server       hub.encoded, state,  client sockets, state   nothing: writes nev
                 client messages      (commands)              FFC runs in ffc_0
 ffc_0           -                    the camera's CCI        an FFC, about 1 s (started on
                                                              the first ffc command)
-http-server     new connections      one http-<peer> each    nothing (checks stop each 0.5 s)
+http-server     every waiting        one http-<peer> per     nothing (a selector; wakes at
+                connection's request complete request        once on stop)
+                line and headers
 http-<peer>     hub.encoded, hub.raw its connection          its client: 10 s socket timeout,
                 status                                       Send_Timeout for MJPEG
 stats-log       hub.raw              the CSV file            the disk
 MainThread      signals, App.wake    the stats log (SIGHUP)  nothing (wakes every second)
 =============== ==================== ======================= ==============================
 
-``http-<peer>`` threads are started by ``http-server`` as connections arrive and
+``http-<peer>`` threads are started by ``http-server`` for each complete request (a
+connection that is only open, or still sending its headers, costs no thread) and
 joined by :meth:`HttpServer.stop`, which :meth:`App.stop` calls.
 """
 
@@ -46,7 +49,7 @@ from .config import Config, ConfigError
 from .hosts import HostPolicy
 from .http_server import HttpServer
 from .hub import Hub
-from .listening import BindError, listen
+from .listening import BindError, listen, raise_fd_limit
 from .renderer import Renderer
 from .sources import make_source
 from .sources.base import SourceError
@@ -108,6 +111,7 @@ class App:
             BindError: a port cannot be bound (nothing is left running).
         """
         c = self.config
+        raise_fd_limit()
         http_sock = listen("HTTP", c.http_host, c.http_port, c.http_backlog, "--http-port")
         try:
             ws_sock = listen("WebSocket", c.ws_host, c.ws_port, WS_BACKLOG, "--ws-port",
@@ -122,7 +126,7 @@ class App:
         components = {"stats_log": self.stats_log} if self.stats_log else {}
         self.status = Status(self.hub, self.state, self.source, ws.port, components)
         http = HttpServer(http_sock, self.hub, self.status, self.renderer.snapshot,
-                          c.send_timeout_s, hosts)
+                          c.send_timeout_s, hosts, max_connections=c.http_max_connections)
         self.hub.add_listener(ws.notify_frame)
         self.state.add_listener(ws.notify_state)
         self._spawn("ws-server", ws.run)

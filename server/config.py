@@ -220,6 +220,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("http_port", SERVER, "HTTP_Port", "80", integer(0, 65535), "--http-port"),
     Setting("http_backlog", SERVER, "HTTP_Listen", "64", integer(1, 4096)),
     Setting("http_receive", SERVER, "HTTP_Recieve", "4096", integer(1, 1 << 30)),
+    Setting("http_max_connections", SERVER, "HTTP_Max_Connections", "512",
+            integer(16, 65536)),
     Setting("ws_host", SERVER, "Websocket_Interface", "0.0.0.0", host, "--ws-host"),
     Setting("ws_port", SERVER, "Websocket_Port", "9876", integer(0, 65535), "--ws-port"),
     Setting("image", SERVER, "Image", "thermal.jpg", text, "--image", path_like=True),
@@ -299,6 +301,7 @@ class Config:
     http_port: int
     http_backlog: int
     http_receive: int
+    http_max_connections: int
     ws_host: str
     ws_port: int
     image: str

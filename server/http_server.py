@@ -3,24 +3,46 @@
 Built on :class:`http.server.ThreadingHTTPServer`. Only the paths listed in
 docs/protocol.md and the page's assets exist (``index.html`` and the ``.js`` and
 ``.css`` files directly in ``static/``, read once at start-up); everything else is
-404, whatever its encoding. Only GET and HEAD; other methods get 405. Request lines over 64 KiB get
-414 and header lines over 64 KiB or more than 100 headers get 431 (the standard
-library's limits); each connection has a socket timeout so idle or slow clients
-cannot pile up threads.
+404, whatever its encoding. Only GET and HEAD; other methods get 405; a GET or HEAD
+with a body (``Content-Length`` > 0 or any ``Transfer-Encoding``) gets 400 and the
+connection closes, so a body is never read as the next request.
+
+Connections cost no thread while they wait: one loop (the thread that runs
+:meth:`HttpServer.serve_forever`) accepts them and reads each request's line and
+headers with a selector, and only a complete request is handed to a thread of its own,
+which answers it and gives the connection back to the loop (keep-alive). A request
+whose line and headers do not arrive within ``header_timeout_s`` of the connection (or
+of the previous answer) is closed; over MAX_HEAD_BYTES they get 414 (the request line
+alone) or 431. At ``max_connections`` the oldest waiting connection is closed for a
+newcomer, or the newcomer gets 503 when every one is being answered. Out of file
+descriptors, the loop logs once and stops accepting for ACCEPT_BACKOFF_S.
+
+Loop::
+
+    accept -> waiting (selector, deadline) -> head complete -> http-<peer> thread
+                 ^                                                  |
+                 +------------- keep-alive: back to waiting --------+
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import logging
+import re
+import selectors
 import socket
+import sys
 import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -31,6 +53,7 @@ from . import colormaps, metrics, wire
 from .frames import EncodedFrame, RawFrame
 from .hosts import HostPolicy
 from .hub import Hub
+from .ratelimit import RateLimitedLog
 from .status import Status
 
 log = logging.getLogger(__name__)
@@ -41,7 +64,17 @@ ASSET_TYPES = {  # the only files on disk the server sends: static/*.js and stat
     ".js": "text/javascript; charset=utf-8",  # the viewer page's ES modules
     ".css": "text/css; charset=utf-8",
 }
-REQUEST_TIMEOUT_S = 10.0
+REQUEST_TIMEOUT_S = 10.0  # sending an answer (other than MJPEG) may take this long
+HEADER_TIMEOUT_S = 10.0  # a request's line and headers must all arrive within this
+MAX_HEAD_BYTES = 16 * 1024  # a request's line and headers together
+SEND_BUFFER_BYTES = 64 * 1024  # kernel send buffer per connection: what a stalled peer absorbs
+MAX_CONNECTIONS = 512
+ACCEPT_BACKOFF_S = 0.25  # out of file descriptors: accept again after this long
+ACCEPT_BATCH = 64  # connections accepted per loop pass at most
+OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+QUIET_ERRORS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, TimeoutError)
+HEAD_END = re.compile(rb"\A\r?\n|\n\r?\n")  # the empty line after the headers
+ERROR_LOG_INTERVAL_S = 30.0
 MJPEG_POLL_S = 0.5  # how often an idle MJPEG stream looks at the stop flag
 MJPG_STREAMER_ACTIONS = {"stream": "/stream.mjpg", "snapshot": "/snapshot.jpg"}
 
@@ -79,8 +112,30 @@ def load_assets(root: Path = ROOT) -> dict[str, tuple[str, bytes]]:
     return assets
 
 
+@dataclass(eq=False)
+class Connection:
+    """One client connection as the loop holds it.
+
+    Attributes:
+        sock: the connected socket (non-blocking while waiting).
+        address: the peer's (host, port).
+        buffer: bytes received and not yet handed to a handler (at most MAX_HEAD_BYTES).
+        head: the request line and headers being answered.
+        deadline: time.monotonic() by which the head must be complete, s.
+    """
+
+    sock: socket.socket
+    address: tuple[str, int]
+    buffer: bytearray = field(default_factory=bytearray)
+    head: bytes = b""
+    deadline: float = 0.0
+
+
 class RequestHandler(BaseHTTPRequestHandler):
-    """Answers one connection's requests with what its :class:`HttpServer` was given."""
+    """Answers one request, whose line and headers the loop has read, on its connection.
+
+    ``close_connection`` afterwards says whether the connection may serve another.
+    """
 
     server: HttpServer
     protocol_version = "HTTP/1.1"
@@ -88,6 +143,20 @@ class RequestHandler(BaseHTTPRequestHandler):
     timeout = REQUEST_TIMEOUT_S
     server_version = "thermal-camera"
     sys_version = ""
+
+    def __init__(self, connection: Connection, client_address: tuple[str, int],
+                 server: HttpServer):
+        self.head = connection.head
+        super().__init__(connection.sock, client_address, server)
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # its reference would keep the socket open after close()
+        self.rfile = io.BytesIO(self.head)  # the whole request: GET and HEAD have no body
+
+    def handle(self) -> None:
+        self.close_connection = True
+        self.handle_one_request()
 
     def do_GET(self) -> None:
         self._dispatch(send_body=True)
@@ -101,13 +170,24 @@ class RequestHandler(BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def _method_not_allowed(self) -> None:
+        self.close_connection = True  # a body we did not read may follow
         self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
         self.send_header("Allow", "GET, HEAD")
-        self.send_header("Connection", "close")
-        self.close_connection = True  # a body we did not read may follow
         self._finish_headers("text/plain; charset=utf-8", b"405 method not allowed\n", True)
 
+    def _has_body(self) -> bool:
+        """True if the request announces a body (Content-Length other than 0, any
+        Transfer-Encoding): RFC 9110 section 9.3.1 gives a GET body no meaning."""
+        lengths = self.headers.get_all("Content-Length", [])
+        return ("Transfer-Encoding" in self.headers
+                or any(not v.strip().isdigit() or int(v) > 0 for v in lengths))
+
     def _dispatch(self, send_body: bool) -> None:
+        if self._has_body():  # behind a proxy, the body would be smuggled in as a request
+            self.close_connection = True
+            self._send_text(HTTPStatus.BAD_REQUEST, "a GET or HEAD request must not have a body",
+                            send_body)
+            return
         url = urlsplit(self.path)
         path, server = url.path, self.server
         host = self.headers.get("Host")
@@ -220,6 +300,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._finish_headers(content_type, body, send_body)
 
     def _finish_headers(self, content_type: str, body: bytes, send_body: bool) -> None:
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Content-Type-Options", "nosniff")
@@ -231,15 +313,21 @@ class RequestHandler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), format % args)
 
     def log_error(self, format: str, *args: Any) -> None:
-        log.info("%s %s", self.address_string(), format % args)
+        """Refusals (400, 414, 431, ...) at INFO, rate-limited; timeouts one DEBUG line."""
+        if format.startswith("Request timed out"):
+            log.debug("%s %s", self.address_string(), format % args)
+        else:
+            self.server.log_limited(logging.INFO, "refusal", "%s %s", self.address_string(),
+                                    format % args)
 
 
 class HttpServer(ThreadingHTTPServer):
-    """The HTTP side, in a thread of its own plus one named thread per connection.
+    """The HTTP side: one loop thread for every waiting connection, one thread per request.
 
-    Tracks its connections so :meth:`stop` can close them. Run :meth:`serve_forever`
-    in a thread; :meth:`stop` (from any other thread) ends it, unblocks every
-    connection's thread and joins them.
+    Run :meth:`serve_forever` in a thread; :meth:`stop` (from any other thread) ends it,
+    closes every connection and joins every thread. Threads: the loop, plus one named
+    ``http-<peer>`` thread per request being answered (an MJPEG stream keeps its
+    thread), so at most ``max_connections`` + 1.
 
     Args:
         sock: a bound, listening socket (bound by the caller so errors are reported early).
@@ -249,6 +337,15 @@ class HttpServer(ThreadingHTTPServer):
         send_timeout_s: drop an MJPEG client that could not take a frame for this long.
         hosts: which Host names are answered (others get 421: DNS rebinding).
         root: the folder holding ``index.html`` and ``static/``.
+        max_connections: connections open at once, waiting or being answered, >= 1
+            (default 512); at the limit the oldest waiting one is closed for a newcomer,
+            or the newcomer gets 503 if none is waiting.
+        header_timeout_s: a request's line and headers must arrive within this many
+            seconds of the connection or of the previous answer (default 10), else the
+            connection is closed.
+        send_buffer_bytes: each connection's kernel send buffer (SO_SNDBUF; Linux doubles
+            it), bytes (default 64 KiB): how much a stalled client absorbs, so that it is
+            dropped about Send_Timeout after it stops reading.
     """
 
     daemon_threads = False
@@ -256,22 +353,85 @@ class HttpServer(ThreadingHTTPServer):
 
     def __init__(self, sock: socket.socket, hub: Hub, status: Status,
                  snapshot: Callable[[], EncodedFrame | None], send_timeout_s: float,
-                 hosts: HostPolicy, root: Path = ROOT):
+                 hosts: HostPolicy, root: Path = ROOT, max_connections: int = MAX_CONNECTIONS,
+                 header_timeout_s: float = HEADER_TIMEOUT_S,
+                 send_buffer_bytes: int = SEND_BUFFER_BYTES):
         super().__init__(sock.getsockname()[:2], RequestHandler, bind_and_activate=False)
         self.socket.close()
         self.socket = sock
+        sock.setblocking(False)
         self.hub, self.status, self.snapshot = hub, status, snapshot
         self.send_timeout_s, self.hosts = send_timeout_s, hosts
+        self.max_connections, self.header_timeout_s = max_connections, header_timeout_s
+        self.send_buffer_bytes = send_buffer_bytes
         self.assets = load_assets(root)
         self.stopping = threading.Event()
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._waiting: dict[socket.socket, Connection] = {}  # oldest first (deadline order)
+        self._accept_paused_until: float | None = None
+        self._lock = threading.Lock()  # the fields below, shared with handler threads
+        self._active: set[Connection] = set()
+        self._returned: list[Connection] = []
         self._threads: set[threading.Thread] = set()
+        self._loop_closed = False
+        self._shutdown_requested = threading.Event()
+        self._loop_done = threading.Event()
+        self._loop_done.set()  # until serve_forever runs
+        self._log = RateLimitedLog(log, ERROR_LOG_INTERVAL_S)
 
     @property
     def port(self) -> int:
         """The port it listens on."""
         return int(self.socket.getsockname()[1])
+
+    def connection_count(self) -> int:
+        """Connections open now, waiting for a request or being answered."""
+        with self._lock:
+            return len(self._waiting) + len(self._active)
+
+    def log_limited(self, level: int, kind: str, message: str, *args: object) -> None:
+        """Log through the server's rate-limited log (thread-safe): ``kind`` at most once
+        per 30 s, with a count of what was suppressed."""
+        with self._lock:
+            self._log.log(level, kind, message, *args)
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Accept connections, read their requests' heads and hand them to threads, until
+        :meth:`shutdown`; then close every waiting connection.
+
+        Args:
+            poll_interval: longest sleep of the loop, s (shutdown wakes it at once).
+        """
+        self._loop_done.clear()
+        self._selector.register(self.socket, selectors.EVENT_READ)
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        try:
+            while not self._shutdown_requested.is_set():
+                for key, _ in self._selector.select(self._select_timeout(poll_interval)):
+                    if key.fileobj is self.socket:
+                        self._accept()
+                    elif key.fileobj is self._wake_r:
+                        self._take_returned()
+                    elif self._waiting.get(key.fileobj) is key.data:  # type: ignore[call-overload]
+                        self._read(key.data)  # (not closed earlier in this pass)
+                self._expire()
+        finally:
+            with self._lock:
+                self._loop_closed = True
+                returned, self._returned = self._returned, []
+            for connection in [*self._waiting.values(), *returned]:
+                self._close(connection)
+            self._selector.close()
+            self._loop_done.set()
+
+    def shutdown(self) -> None:
+        """Stop :meth:`serve_forever` and wait for it (returns at once if it never ran)."""
+        self._shutdown_requested.set()
+        self._wake()
+        self._loop_done.wait()
 
     def stop(self) -> None:
         """Stop accepting, close every connection, join every thread. Idempotent."""
@@ -280,41 +440,204 @@ class HttpServer(ThreadingHTTPServer):
         self.close_connections()
         self.server_close()
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        """Handle the connection in a named thread (ThreadingMixIn's, with a name)."""
-        with self._connections_lock:
-            self._connections.add(request)
-        thread = threading.Thread(target=self.process_request_thread,
-                                  args=(request, client_address),
-                                  name=f"http-{client_address[0]}:{client_address[1]}")
-        with self._connections_lock:
-            self._threads.add(thread)
-        thread.start()
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            with self._connections_lock:
-                self._threads.discard(threading.current_thread())
-
     def server_close(self) -> None:
         """Close the listening socket and join every handler thread."""
         self.socket.close()
-        with self._connections_lock:
+        with self._lock:
             threads = list(self._threads)
         for thread in threads:
             thread.join()
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
+        self._wake_r.close()
+        self._wake_w.close()
 
     def close_connections(self) -> None:
         """Unblock every handler thread by shutting its socket down."""
-        with self._connections_lock:
-            connections = list(self._connections)
+        with self._lock:
+            connections = list(self._active)
         for connection in connections:
             with contextlib.suppress(OSError):  # already closed by its client
-                connection.shutdown(socket.SHUT_RDWR)
+                connection.sock.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log the exception being handled: a reset, broken pipe or timeout is one DEBUG
+        line; anything else is logged with its traceback, each kind at most once per 30 s."""
+        exc = sys.exc_info()[1]
+        peer = "{}:{}".format(*client_address[:2])
+        if isinstance(exc, QUIET_ERRORS):
+            log.debug("%s: connection lost (%s)", peer, type(exc).__name__)
+        else:
+            self.log_limited(logging.ERROR, f"error {type(exc).__name__}",
+                             "error answering %s:\n%s", peer, traceback.format_exc().rstrip())
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # full (a wake-up is pending) or closed
+            self._wake_w.send(b"\0")
+
+    def _select_timeout(self, poll_interval: float) -> float:
+        """Until the next deadline, the end of an accept pause, or ``poll_interval``, s."""
+        now, until = time.monotonic(), [poll_interval]
+        if self._waiting:
+            until.append(next(iter(self._waiting.values())).deadline - now)
+        if self._accept_paused_until is not None:
+            if self._accept_paused_until <= now:
+                self._accept_paused_until = None
+                self._selector.register(self.socket, selectors.EVENT_READ)
+            else:
+                until.append(self._accept_paused_until - now)
+        return max(min(until), 0.0)
+
+    def _accept(self) -> None:
+        """Accept up to ACCEPT_BATCH waiting connections; out of descriptors, pause."""
+        for _ in range(ACCEPT_BATCH):
+            try:
+                sock, address = self.socket.accept()
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno not in OUT_OF_RESOURCES:  # e.g. ECONNABORTED: that client gave up
+                    log.debug("accept failed: %s", exc)
+                    return
+                self.log_limited(logging.WARNING, "accept", "cannot accept HTTP connections "
+                                 "(%s): pausing %.2f s; raise the file descriptor limit "
+                                 "(LimitNOFILE=) or lower HTTP_Max_Connections",
+                                 exc.strerror, ACCEPT_BACKOFF_S)
+                self._selector.unregister(self.socket)
+                self._accept_paused_until = time.monotonic() + ACCEPT_BACKOFF_S
+                return
+            sock.setblocking(False)
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer_bytes)
+            connection = Connection(sock, address[:2])
+            if self.connection_count() >= self.max_connections:
+                if not self._waiting:
+                    self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE,
+                                 f"too many connections (HTTP_Max_Connections = "
+                                 f"{self.max_connections})")
+                    continue
+                oldest = next(iter(self._waiting.values()))
+                log.debug("%s:%d: closed for a newcomer (%d connections)", *oldest.address,
+                          self.max_connections)
+                self._close(oldest)
+            self._wait(connection)
+
+    def _wait(self, connection: Connection) -> None:
+        """Wait for the connection's next request head (it may be buffered already)."""
+        connection.deadline = time.monotonic() + self.header_timeout_s
+        with self._lock:
+            self._waiting[connection.sock] = connection
+        if not self._check_head(connection):
+            self._selector.register(connection.sock, selectors.EVENT_READ, connection)
+
+    def _read(self, connection: Connection) -> None:
+        try:
+            data = connection.sock.recv(MAX_HEAD_BYTES - len(connection.buffer))
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            log.debug("%s:%d: connection lost (%s)", *connection.address, type(exc).__name__)
+            self._close(connection)
+            return
+        if not data:
+            self._close(connection)
+            return
+        connection.buffer += data
+        self._check_head(connection)
+
+    def _check_head(self, connection: Connection) -> bool:
+        """Hand a complete head to a thread, or refuse an oversized one.
+
+        Returns:
+            True if the connection left the waiting set.
+        """
+        end = HEAD_END.search(connection.buffer)
+        if end is not None:
+            connection.head = bytes(connection.buffer[:end.end()])
+            del connection.buffer[:end.end()]
+            self._forget(connection)
+            self._answer_in_thread(connection)
+            return True
+        if len(connection.buffer) >= MAX_HEAD_BYTES:
+            if b"\n" in connection.buffer:
+                self._refuse(connection, HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                             f"request headers over {MAX_HEAD_BYTES} bytes")
+            else:
+                self._refuse(connection, HTTPStatus.REQUEST_URI_TOO_LONG,
+                             f"request line over {MAX_HEAD_BYTES} bytes")
+            return True
+        return False
+
+    def _expire(self) -> None:
+        """Close waiting connections whose head did not arrive by their deadline."""
+        now = time.monotonic()
+        while self._waiting:
+            oldest = next(iter(self._waiting.values()))
+            if oldest.deadline > now:
+                return
+            log.debug("%s:%d: no request within %.1f s, closing", *oldest.address,
+                      self.header_timeout_s)
+            self._close(oldest)
+
+    def _answer_in_thread(self, connection: Connection) -> None:
+        thread = threading.Thread(target=self._answer, args=(connection,),
+                                  name="http-{}:{}".format(*connection.address))
+        with self._lock:
+            self._active.add(connection)
+            self._threads.add(thread)
+        thread.start()
+
+    def _answer(self, connection: Connection) -> None:
+        """A handler thread: answer one request, then give the connection back or close it."""
+        keep = False
+        try:
+            keep = not RequestHandler(connection, connection.address, self).close_connection
+        except Exception:
+            self.handle_error(connection.sock, connection.address)
+        finally:
+            with self._lock:
+                self._active.discard(connection)
+                self._threads.discard(threading.current_thread())
+                keep = keep and not self._loop_closed and not self.stopping.is_set()
+                if keep:
+                    self._returned.append(connection)
+            if keep:
+                self._wake()
+            else:
+                self._close(connection)
+
+    def _take_returned(self) -> None:
+        """Wait again on the connections handler threads gave back."""
+        with contextlib.suppress(OSError):
+            while self._wake_r.recv(4096):
+                pass
+        with self._lock:
+            returned, self._returned = self._returned, []
+        for connection in returned:
+            connection.sock.setblocking(False)
+            self._wait(connection)
+
+    def _refuse(self, connection: Connection, status: HTTPStatus, text: str) -> None:
+        """Answer with a short error (best effort, never blocks) and close."""
+        body = f"{text}\n".encode()
+        head = (f"HTTP/1.1 {status.value} {status.phrase}\r\nConnection: close\r\n"
+                f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+                f"X-Content-Type-Options: nosniff\r\n\r\n").encode()
+        self.log_limited(logging.INFO, "refusal", "%s:%d %d %s", *connection.address,
+                         status.value, text)
+        with contextlib.suppress(OSError):
+            connection.sock.send(head + body)
+        self._close(connection)
+
+    def _forget(self, connection: Connection) -> None:
+        """Take a connection out of the waiting set and the selector (loop thread only)."""
+        with self._lock:
+            waiting = self._waiting.pop(connection.sock, None)
+        if waiting is not None:
+            with contextlib.suppress(KeyError, ValueError):  # not registered yet
+                self._selector.unregister(connection.sock)
+
+    def _close(self, connection: Connection) -> None:
+        """Forget and close a connection, letting the peer read what was sent."""
+        self._forget(connection)
+        with contextlib.suppress(OSError):
+            connection.sock.shutdown(socket.SHUT_WR)
+        connection.sock.close()

@@ -1,7 +1,9 @@
 """Listening TCP sockets for the outputs and the ``tcp`` source, with errors that say the fix.
 
 Each port is bound before any thread starts, so a port in use is reported at once
-(exit status 3) and nothing is left running.
+(exit status 3) and nothing is left running. :func:`raise_fd_limit` lifts the soft
+file-descriptor limit to the hard one at start, so that many viewers do not run the
+daemon out of descriptors at the usual soft limit of 1024.
 
 Error tree::
 
@@ -11,7 +13,13 @@ Error tree::
 from __future__ import annotations
 
 import errno
+import logging
+import resource
 import socket
+
+log = logging.getLogger(__name__)
+
+FD_LIMIT_CEILING = 1 << 20  # used when the hard limit is unlimited (Linux's default nr_open)
 
 
 class BindError(Exception):
@@ -57,3 +65,29 @@ def listen(what: str, host: str, port: int, backlog: int, option: str,
         raise BindError(what, host, port, option, exc) from None
     return sock
 
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft limit on open file descriptors (RLIMIT_NOFILE) to the hard limit.
+
+    Every connection holds a descriptor; the soft limit (often 1024) would otherwise
+    cap viewers and waiting connections long before memory does. An unlimited hard
+    limit is taken as FD_LIMIT_CEILING. Never lowers the limit; if the kernel refuses,
+    the limit stays as it was and a warning says so. Call once at start, before the
+    sockets are opened.
+
+    Returns:
+        The soft limit in force afterwards, file descriptors.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = FD_LIMIT_CEILING if hard == resource.RLIM_INFINITY else hard
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("cannot raise the file descriptor limit from %d to %d: %s", soft,
+                        wanted, exc)
+            return soft
+        log.info("file descriptor limit raised from %d to %d", soft, wanted)
+        return wanted
+    return soft

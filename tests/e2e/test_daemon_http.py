@@ -1,16 +1,20 @@
 """The daemon's HTTP endpoints over real sockets, and that odd requests are refused."""
 
+import contextlib
 import io
 import json
+import resource
 import socket
+import time
 import urllib.error
 import urllib.request
 
+import psutil
 import pytest
 from PIL import Image
 
 from server import render_settings
-from tests.conftest import ROOT, Daemon, with_exif_size
+from tests.conftest import ROOT, Daemon, wait_until, with_exif_size
 
 SAMPLE_FRAME = ROOT / "thermal4.jpg"  # 640x480, see SAMPLE_FRAMES.md
 EXIF_SIZE = (4553, 2400)  # what the EXIF segment added to it claims
@@ -123,3 +127,67 @@ def test_colormap_tables_for_the_page(file_daemon):
     assert status == 200 and table["name"] == "ironbow"
     assert bytes.fromhex(table["lut"]) == colormaps.lookup_table("ironbow").tobytes()
     assert get(file_daemon.http_url + "/colormap.json?name=nope")[0] == 404
+
+
+@contextlib.contextmanager
+def fd_limit_raised():
+    """This process's soft descriptor limit at its hard limit (for 1000 sockets), restored
+    after; daemons started meanwhile inherit it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_out_of_descriptors_the_daemon_backs_off_and_recovers(start_daemon):
+    """With a 256-descriptor limit and connections held until its backlog is full, the
+    daemon uses <= 30 % of a core, logs it once, and serves a page within 2 s once they close."""
+    daemon = start_daemon("--source", "simulated")
+    process = psutil.Process(daemon.process.pid)
+    resource.prlimit(daemon.process.pid, resource.RLIMIT_NOFILE, (256, 256))
+    held: list[socket.socket] = []
+    try:
+        for _ in range(400):  # one by one until a connect waits: the daemon stopped accepting
+            try:
+                held.append(socket.create_connection(("127.0.0.1", daemon.http_port), 2))
+            except TimeoutError:
+                break
+        assert process.num_fds() >= 250
+        before, started = process.cpu_times(), time.monotonic()
+        time.sleep(1.0)  # a measuring window, not synchronisation
+        after = process.cpu_times()
+        cpu = (after.user + after.system - before.user - before.system) / (
+            time.monotonic() - started)
+    finally:
+        for sock in held:
+            sock.close()
+    assert cpu <= 0.30
+    started = time.monotonic()
+    assert get(daemon.http_url + "/healthz")[0] == 200
+    assert time.monotonic() - started < 2.0
+    assert sum("cannot accept HTTP connections" in line for line in daemon.lines) == 1
+
+
+def test_sigterm_with_1000_slow_connections_stops_within_2_s(start_daemon):
+    """1000 connections each halfway through a request cost no thread each, and SIGTERM
+    still stops the daemon within 2 s."""
+    with fd_limit_raised():
+        daemon = start_daemon("--source", "simulated")
+        socks = []
+        try:
+            for _ in range(1000):
+                sock = socket.create_connection(("127.0.0.1", daemon.http_port), timeout=5)
+                sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+                socks.append(sock)
+            process = psutil.Process(daemon.process.pid)
+            # it holds HTTP_Max_Connections (512) of them, closing the oldest for newcomers
+            assert wait_until(lambda: len(process.net_connections("tcp")) >= 512, 10)
+            assert process.num_threads() < 20
+            started = time.monotonic()
+            assert daemon.stop() == 0
+            assert time.monotonic() - started < 2.0
+        finally:
+            for sock in socks:
+                sock.close()

@@ -1,6 +1,5 @@
 """MJPEG, raw snapshots, /metrics, /healthz and systemd notifications, with real clients."""
 
-import contextlib
 import io
 import json
 import shutil
@@ -176,8 +175,12 @@ def test_systemd_ready_and_watchdog_only_while_frames_flow(start_daemon, tmp_pat
                 except TimeoutError:
                     break
             daemon.stop()
-            with contextlib.suppress(TimeoutError):
-                messages.append(sock.recv(4096).decode())
+            sock.settimeout(0.2)  # it has exited: everything it sent is queued
+            for _ in range(100):  # what it sent until it exited; STOPPING=1 comes last
+                try:
+                    messages.append(sock.recv(4096).decode())
+                except TimeoutError:
+                    break
         return messages
 
     flowing = run("--source", "simulated")

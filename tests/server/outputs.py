@@ -100,7 +100,7 @@ def http_server(parts: Parts, source_args: tuple[str, ...] = ("--source", "simul
     """An HttpServer on 127.0.0.1 (free port) for a source made (not started) from arguments."""
     source = make_source(load_config(list(source_args)))
     status = Status(parts.hub, parts.state, source, ws_port=9876)
-    sock = listen("HTTP", "127.0.0.1", 0, 16, "--http-port")
+    sock = listen("HTTP", "127.0.0.1", 0, 512, "--http-port")  # tests open 400 at once
     server = HttpServer(sock, parts.hub, status, parts.renderer.snapshot, 2.0,
                         HostPolicy(own_names=()), **kwargs)  # type: ignore[arg-type]
     with running(lambda: server.serve_forever(0.05), server.stop, "http-server-test"):

@@ -10,7 +10,12 @@ import contextlib
 import http.client
 import io
 import json
+import logging
+import re
 import socket
+import struct
+import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -164,3 +169,201 @@ def test_foreign_host_gets_421():
         assert b"add it to [Security] Allowed_Hosts" in response.read()
         connection.close()
         assert get(server.port, "/config.json")[0] == 200  # Host: 127.0.0.1
+
+
+def read_until_closed(sock: socket.socket, limit_s: float = TIMEOUT_S) -> bytes:
+    """Everything the server sends until it closes the connection (at most ``limit_s``)."""
+    sock.settimeout(limit_s)
+    received = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def partial_connections(port: int, count: int) -> dict[socket.socket, float]:
+    """``count`` connections that each sent half a request, non-blocking: {socket: when it
+    connected (time.monotonic())}."""
+    socks = {}
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S)
+        socks[sock] = time.monotonic()
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        sock.setblocking(False)
+    return socks
+
+
+def wait_for(predicate, timeout_s: float = TIMEOUT_S) -> bool:
+    """Poll ``predicate`` every 10 ms until true or ``timeout_s`` passes."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_keep_alive_and_pipelined_requests_are_answered_in_order():
+    """Requests one after another, or sent together, on one connection all get answers."""
+    with http_server(Parts()) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT_S)
+        for path in ("/config.json", "/healthz", "/colormaps.json"):
+            connection.request("GET", path)
+            response = connection.getresponse()
+            assert response.status == 200 and response.read()
+        connection.close()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                         b"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                         b"GET /config.json HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Connection: close\r\n\r\n")
+            statuses = re.findall(rb"HTTP/1\.1 (\d{3})", read_until_closed(sock))
+        assert statuses == [b"200", b"404", b"200"]
+
+
+@pytest.mark.parametrize("method, header", [
+    ("GET", b"Content-Length: 43"), ("HEAD", b"Content-Length: 43"),
+    ("GET", b"Transfer-Encoding: chunked"), ("GET", b"Content-Length: x")])
+def test_get_or_head_with_a_body_gets_400_and_the_connection_closes(method, header):
+    """Request smuggling: a body on GET or HEAD is refused, never read as the next request."""
+    inner = b"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with http_server(Parts()) as server, socket.create_connection(
+            ("127.0.0.1", server.port), timeout=TIMEOUT_S) as sock:
+        sock.sendall(method.encode() + b" /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + header
+                     + b"\r\n\r\n" + inner)
+        received = read_until_closed(sock)
+    assert re.findall(rb"HTTP/1\.1 \d{3}", received) == [b"HTTP/1.1 400"]
+    assert b"\r\nConnection: close\r\n" in received
+    if method == "GET":
+        assert received.endswith(b"\r\n\r\na GET or HEAD request must not have a body\n")
+
+
+def test_trickling_connections_cost_no_thread_and_close_at_the_header_deadline():
+    """400 connections trickling a byte each 0.2 s hold no thread and all close at the
+    deadline (1 s here, 10 s by default), while a page still loads at once."""
+    threads_before = threading.active_count()
+    with http_server(Parts(), header_timeout_s=1.0) as server:
+        socks = partial_connections(server.port, 400)
+        closed, most_threads = {}, 0
+        try:
+            assert get(server.port, "/config.json")[0] == 200
+            for _ in range(200):  # 0.02 s each: 4 s at most
+                for sock in socks:
+                    if sock in closed:
+                        continue
+                    with contextlib.suppress(BlockingIOError):
+                        if not sock.recv(4096):
+                            closed[sock] = time.monotonic() - socks[sock]  # its age
+                            continue
+                    with contextlib.suppress(OSError):
+                        sock.send(b"x")
+                most_threads = max(most_threads, threading.active_count())
+                if len(closed) == len(socks):
+                    break
+                time.sleep(0.02)
+        finally:
+            for sock in socks:
+                sock.close()
+    assert len(closed) == 400
+    assert min(closed.values()) > 0.9 and max(closed.values()) < 3.0
+    assert most_threads <= threads_before + 3  # the loop, the test's server thread, one request
+
+
+def test_stop_is_quick_with_many_slow_connections():
+    """stop() closes 400 connections waiting for their headers in well under a second."""
+    with http_server(Parts()) as server:
+        socks = partial_connections(server.port, 400)
+        try:
+            assert wait_for(lambda: server.connection_count() == 400)
+            started = time.monotonic()
+            server.stop()
+            took = time.monotonic() - started
+            assert server.connection_count() == 0
+        finally:
+            for sock in socks:
+                sock.close()
+    assert took < 0.5
+
+
+def test_at_max_connections_the_oldest_waiting_goes_and_then_newcomers_get_503():
+    """At the limit a newcomer replaces the oldest idle connection; when every connection
+    is being answered (MJPEG streams), the newcomer gets 503."""
+    with http_server(Parts(), max_connections=3) as server:
+        idle = [socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S)
+                for _ in range(3)]
+        assert wait_for(lambda: server.connection_count() == 3)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as new:
+            assert read_until_closed(idle[0]) == b""  # the oldest, closed for the newcomer
+            new.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert new.recv(4096).startswith(b"HTTP/1.1 200")
+        for sock in idle:
+            sock.close()
+        streams = [socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S)
+                   for _ in range(3)]
+        try:
+            for sock in streams:
+                sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+            with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as late:
+                received = read_until_closed(late)
+            assert received.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+            assert received.endswith(b"too many connections (HTTP_Max_Connections = 3)\n")
+        finally:
+            for sock in streams:
+                sock.close()
+
+
+def test_oversized_request_line_and_headers_get_414_and_431():
+    """Over 16 KiB without the end of the headers: 414 for the request line, else 431."""
+    with http_server(Parts()) as server:
+        for data, expected in ((b"GET /" + b"a" * 20_000, b"414"),
+                               (b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 20_000, b"431")):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as sock:
+                sock.sendall(data)
+                assert sock.recv(4096).split(b" ", 2)[1] == expected
+
+
+def test_stalled_mjpeg_client_is_dropped_within_send_timeout():
+    """A /stream.mjpg client that stops reading is dropped within Send_Timeout (2 s here)
+    plus 5 s: the small send buffer keeps it from absorbing megabytes first."""
+    parts = Parts()
+    with http_server(parts) as server, socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.settimeout(TIMEOUT_S)
+        sock.connect(("127.0.0.1", server.port))
+        sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert wait_for(lambda: parts.hub.viewer_counts() == {"mjpeg": 1})
+        started = time.monotonic()
+        for _ in range(1000):  # a frame each 10 ms until dropped: 10 s at most
+            parts.publish()
+            if not parts.hub.viewer_counts() or time.monotonic() - started > 10:
+                break
+            time.sleep(0.01)
+        took = time.monotonic() - started
+    assert parts.hub.viewer_counts() == {} and took < 2.0 + 5.0
+
+
+def test_reset_connections_log_one_debug_line_and_errors_are_rate_limited(caplog):
+    """A reset is a DEBUG line, no traceback; a handler's bug is logged once with its
+    traceback, and the same bug again within 30 s is not."""
+    caplog.set_level(logging.DEBUG, logger="server.http_server")
+    with http_server(Parts()) as server:
+        for _ in range(20):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as sock:
+                sock.sendall(b"GET / HTTP/1.1\r\n")
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        assert wait_for(lambda: server.connection_count() == 0)
+        assert [r for r in caplog.records if r.levelno > logging.DEBUG] == []
+        assert not any("Traceback" in r.getMessage() for r in caplog.records)
+
+        def broken() -> dict:
+            raise ValueError("a bug")
+
+        server.status.health = broken  # type: ignore[method-assign]
+        for _ in range(3):
+            with pytest.raises(http.client.RemoteDisconnected):
+                urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz",
+                                       timeout=TIMEOUT_S)
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert "Traceback" in errors[0].getMessage() and "ValueError: a bug" in errors[0].getMessage()
