@@ -31,6 +31,7 @@ import errno
 import io
 import json
 import logging
+import os
 import re
 import selectors
 import socket
@@ -38,18 +39,19 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
 from PIL import Image
 
 from . import colormaps, metrics, wire
+from .byte_ranges import RangeNotSatisfiable, parse_range
 from .frames import EncodedFrame, RawFrame
 from .hosts import HostPolicy
 from .hub import Hub
@@ -68,6 +70,7 @@ REQUEST_TIMEOUT_S = 10.0  # sending an answer (other than MJPEG) may take this l
 HEADER_TIMEOUT_S = 10.0  # a request's line and headers must all arrive within this
 MAX_HEAD_BYTES = 16 * 1024  # a request's line and headers together
 SEND_BUFFER_BYTES = 64 * 1024  # kernel send buffer per connection: what a stalled peer absorbs
+FILE_CHUNK_BYTES = 64 * 1024  # a download is read and sent this much at a time
 MAX_CONNECTIONS = 512
 ACCEPT_BACKOFF_S = 0.25  # out of file descriptors: accept again after this long
 ACCEPT_BATCH = 64  # connections accepted per loop pass at most
@@ -227,8 +230,62 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send_json(HTTPStatus.OK, {"names": colormaps.names()}, send_body)
         elif path == "/colormap.json":
             self._send_colormap(parse_qs(url.query).get("name", [""])[0], send_body)
+        elif path in server.json_routes:
+            value = server.json_routes[path]()
+            if value is None:
+                self._send_text(HTTPStatus.NOT_FOUND, "not available here", send_body)
+            else:
+                self._send_json(HTTPStatus.OK, value, send_body)
+        elif (prefix := self._file_prefix(path)) is not None:
+            found = server.file_routes[prefix](unquote(path[len(prefix):]))
+            if found is None:
+                self._send_text(HTTPStatus.NOT_FOUND, "404 not found", send_body)
+            else:
+                self._send_file(found, send_body)
         else:
             self._send_text(HTTPStatus.NOT_FOUND, "404 not found", send_body)
+
+    def _file_prefix(self, path: str) -> str | None:
+        for prefix in self.server.file_routes:
+            if path.startswith(prefix) and len(path) > len(prefix):
+                return prefix
+        return None
+
+    def _send_file(self, path: Path, send_body: bool) -> None:
+        """A file as a download, whole or the one byte range asked for (RFC 9110 §14),
+        read and sent in FILE_CHUNK_BYTES pieces (never whole in memory)."""
+        try:
+            file = path.open("rb")  # closed by the with below
+        except OSError:
+            self._send_text(HTTPStatus.NOT_FOUND, "404 not found", send_body)
+            return
+        with file:
+            size = os.fstat(file.fileno()).st_size
+            try:
+                span = parse_range(self.headers.get("Range"), size)
+            except RangeNotSatisfiable:
+                self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self._finish_headers("text/plain; charset=utf-8", b"", send_body)
+                return
+            first, last = span if span is not None else (0, size - 1)
+            self.send_response(HTTPStatus.PARTIAL_CONTENT if span else HTTPStatus.OK)
+            if span:
+                self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+            self.send_header("Accept-Ranges", "bytes")
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("Content-Disposition", f'attachment; filename="{path.name}"')
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(last - first + 1))
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.end_headers()
+            if not send_body:
+                return
+            file.seek(first)
+            left = last - first + 1
+            while left > 0 and (chunk := file.read(min(FILE_CHUNK_BYTES, left))):
+                self.wfile.write(chunk)
+                left -= len(chunk)
 
     def _send_raw_snapshot(self, path: str, send_body: bool) -> None:
         """The newest raw frame as 16-bit greyscale PNG or .npy (uint16 (rows, cols))."""
@@ -337,6 +394,13 @@ class HttpServer(ThreadingHTTPServer):
         send_timeout_s: drop an MJPEG client that could not take a frame for this long.
         hosts: which Host names are answered (others get 421: DNS rebinding).
         root: the folder holding ``index.html`` and ``static/``.
+        json_routes: more JSON paths a component serves: path -> callable returning the
+            JSON value now, or None for 404 (e.g. ``/raw`` for a source without
+            temperatures).
+        file_routes: download folders a component serves: path prefix (ending in
+            ``/``) -> callable taking the rest of the path and returning the file, or
+            None for 404 (the component checks the name against its own listing, so
+            nothing else on disk is reachable); sent in chunks, with ``Range``.
         max_connections: connections open at once, waiting or being answered, >= 1
             (default 512); at the limit the oldest waiting one is closed for a newcomer,
             or the newcomer gets 503 if none is waiting.
@@ -353,7 +417,10 @@ class HttpServer(ThreadingHTTPServer):
 
     def __init__(self, sock: socket.socket, hub: Hub, status: Status,
                  snapshot: Callable[[], EncodedFrame | None], send_timeout_s: float,
-                 hosts: HostPolicy, root: Path = ROOT, max_connections: int = MAX_CONNECTIONS,
+                 hosts: HostPolicy, root: Path = ROOT,
+                 json_routes: Mapping[str, Callable[[], Any]] | None = None,
+                 file_routes: Mapping[str, Callable[[str], Path | None]] | None = None,
+                 max_connections: int = MAX_CONNECTIONS,
                  header_timeout_s: float = HEADER_TIMEOUT_S,
                  send_buffer_bytes: int = SEND_BUFFER_BYTES):
         super().__init__(sock.getsockname()[:2], RequestHandler, bind_and_activate=False)
@@ -365,6 +432,8 @@ class HttpServer(ThreadingHTTPServer):
         self.max_connections, self.header_timeout_s = max_connections, header_timeout_s
         self.send_buffer_bytes = send_buffer_bytes
         self.assets = load_assets(root)
+        self.json_routes = dict(json_routes or {})
+        self.file_routes = dict(file_routes or {})
         self.stopping = threading.Event()
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()

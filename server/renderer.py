@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from .frames import EncodedFrame, ImageFrame, RawFrame, SourceFrame
 from .hub import Hub
@@ -23,6 +25,8 @@ from .render_settings import RenderSettings
 from .state import AcquisitionState
 
 log = logging.getLogger(__name__)
+
+HeaderPart = Callable[[int, RawFrame], Mapping[str, Any]]  # (seq, frame) -> header fields
 
 POLL_S = 0.5  # how often the loop looks at the stop flag when no frame arrives
 
@@ -34,10 +38,15 @@ class Renderer:
         hub: where frames come from and go to.
         state: the shared acquisition state (running, colormap).
         source_kind: the ``source`` field of every header.
+        header_parts: more header fields for each raw frame, from other components
+            (e.g. measurement regions): each is called with the seq and the frame and
+            returns fields to add (it must be quick: it runs once per rendered frame).
     """
 
-    def __init__(self, hub: Hub, state: AcquisitionState, source_kind: str):
+    def __init__(self, hub: Hub, state: AcquisitionState, source_kind: str,
+                 header_parts: Sequence[HeaderPart] = ()):
         self._hub, self._state, self._source_kind = hub, state, source_kind
+        self._header_parts = tuple(header_parts)
         self._cache_lock = threading.Lock()
         self._cache: tuple[tuple[int, RenderSettings], EncodedFrame] | None = None
 
@@ -86,6 +95,8 @@ class Renderer:
             header.update(stats=stats.as_header(), unit=stats.unit,
                           agc={"mode": settings.agc, "low": to_display(agc.low, frame.unit),
                                "high": to_display(agc.high, frame.unit)})
+            for part in self._header_parts:
+                header.update(part(seq, frame))
         else:
             jpeg, width, height = frame.jpeg, frame.width, frame.height
         header.update(width=width, height=height, jpeg_size=len(jpeg),

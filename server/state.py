@@ -1,6 +1,8 @@
 """The shared acquisition state: what every viewer sees and any viewer may change.
 
-Running or paused, the render settings and the number of viewers. Every change calls
+Running or paused, the render settings, the number of viewers, and the parts other
+components own (``recording``, measurement regions, alarms: each sets its own part with
+:meth:`AcquisitionState.set_part`). Every change calls
 the listeners; the WebSocket server turns changes into ``state`` messages for the
 ``/stream`` clients (newest only, the viewer count at most once a second;
 docs/protocol.md).
@@ -34,6 +36,7 @@ class AcquisitionState:
         self._running = running
         self._settings = settings
         self._clients = 0
+        self._parts: dict[str, Any] = {}
         self._listeners: list[StateListener] = []
 
     def snapshot(self) -> dict[str, Any]:
@@ -63,6 +66,26 @@ class AcquisitionState:
         """The number of connected viewers (from the hub)."""
         self._update(clients=count)
 
+    def set_part(self, name: str, value: Any) -> None:
+        """Set a component's part of the state (a JSON value; key ``name`` of the snapshot).
+
+        Args:
+            name: the key, not one of the core keys (running, the render settings,
+                clients).
+            value: JSON-serialisable; listeners are called only when it changed.
+
+        Raises:
+            ValueError: ``name`` is a core key.
+        """
+        if name in self._core_keys():
+            raise ValueError(f"{name!r} is a core state key, not a part")
+        self._update(part=(name, value))
+
+    def part(self, name: str) -> Any:
+        """A component's part of the state, or None when it was never set."""
+        with self._lock:
+            return self._parts.get(name)
+
     def change_settings(self, **changes: Any) -> RenderSettings:
         """Replace some render settings; nothing changes unless the result is valid.
 
@@ -78,11 +101,14 @@ class AcquisitionState:
         return self._update(changes=changes)
 
     def _update(self, running: bool | None = None, clients: int | None = None,
-                changes: dict[str, Any] | None = None) -> RenderSettings:
+                changes: dict[str, Any] | None = None,
+                part: tuple[str, Any] | None = None) -> RenderSettings:
         with self._lock:
             before = self._snapshot()
             if changes:
                 self._settings = dataclasses.replace(self._settings, **changes)  # validates
+            if part is not None:
+                self._parts[part[0]] = part[1]
             if running is not None:
                 self._running = running
             if clients is not None:
@@ -95,4 +121,9 @@ class AcquisitionState:
         return settings
 
     def _snapshot(self) -> dict[str, Any]:
-        return {"running": self._running, **self._settings.as_dict(), "clients": self._clients}
+        return {"running": self._running, **self._settings.as_dict(), "clients": self._clients,
+                **self._parts}
+
+    @staticmethod
+    def _core_keys() -> set[str]:
+        return {"running", "clients", *RenderSettings().as_dict()}

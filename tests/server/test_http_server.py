@@ -367,3 +367,35 @@ def test_reset_connections_log_one_debug_line_and_errors_are_rate_limited(caplog
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1
     assert "Traceback" in errors[0].getMessage() and "ValueError: a bug" in errors[0].getMessage()
+
+
+def test_json_and_file_routes_of_components(tmp_path):
+    """A component's JSON path answers its value (None: 404); its download folder serves
+    only the names it resolves, whole or by Range, and 416 past the end."""
+    data = bytes(range(256)) * 1000  # 256,000 bytes: several chunks
+    (tmp_path / "clip.cptv").write_bytes(data)
+
+    def recording(name: str):
+        return tmp_path / name if name == "clip.cptv" else None
+
+    routes = {"/things.json": lambda: {"things": [1, 2]}, "/raw": lambda: None}
+    with http_server(Parts(), json_routes=routes,
+                     file_routes={"/recordings/": recording}) as server:
+        assert get(server.port, "/things.json")[2] == b'{"things": [1, 2]}'
+        assert get(server.port, "/raw")[0] == 404
+        status, headers, body = get(server.port, "/recordings/clip.cptv")
+        assert status == 200 and body == data and headers["Accept-Ranges"] == "bytes"
+        assert headers["Content-Disposition"] == 'attachment; filename="clip.cptv"'
+        for path in ("/recordings/", "/recordings/../server.conf", "/recordings/other"):
+            assert get(server.port, path)[0] == 404, path
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT_S)
+        connection.request("GET", "/recordings/clip.cptv", headers={"Range": "bytes=1000-"})
+        response = connection.getresponse()
+        assert response.status == 206 and response.read() == data[1000:]
+        assert response.headers["Content-Range"] == f"bytes 1000-{len(data) - 1}/{len(data)}"
+        connection.request("GET", "/recordings/clip.cptv", headers={"Range": "bytes=999999-"})
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 416
+        assert response.headers["Content-Range"] == f"bytes */{len(data)}"
+        connection.close()

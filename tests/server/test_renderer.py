@@ -80,3 +80,12 @@ def test_receive_publishes_image_frames_from_the_calling_thread():
     seq, encoded = hub.encoded.latest()
     assert seq == 2 and encoded.jpeg == b"\xff\xd8jpeg\xff\xd9"
     assert hub.raw.latest()[0] == 2
+
+
+def test_header_parts_add_fields_to_raw_frames():
+    """A component's header part adds its fields to each raw frame's header."""
+    hub = Hub()
+    state = AcquisitionState(RenderSettings())
+    renderer = Renderer(hub, state, "simulated",
+                        header_parts=[lambda seq, frame: {"rois": {"door": seq}}])
+    assert renderer.encode(7, raw_frame()).header["rois"] == {"door": 7}

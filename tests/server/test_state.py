@@ -28,3 +28,19 @@ def test_an_invalid_combination_changes_nothing():
     with pytest.raises(SettingError, match="range must be set when agc is fixed"):
         state.change_settings(agc="fixed")
     assert state.snapshot() == before and heard == []
+
+
+def test_parts_join_the_snapshot_and_notify_on_change():
+    """A component's part appears in the snapshot; listeners hear only real changes; core
+    keys cannot be taken."""
+    state = AcquisitionState(RenderSettings())
+    seen = []
+    state.add_listener(seen.append)
+    state.set_part("recording", {"active": False})
+    state.set_part("recording", {"active": False})
+    state.set_part("recording", {"active": True})
+    assert [s["recording"] for s in seen] == [{"active": False}, {"active": True}]
+    assert state.snapshot()["recording"] == {"active": True}
+    assert state.part("recording") == {"active": True} and state.part("alarms") is None
+    with pytest.raises(ValueError, match="'scale' is a core state key"):
+        state.set_part("scale", 2)
