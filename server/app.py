@@ -22,6 +22,8 @@ http-server     every waiting        one http-<peer> per     nothing (a selector
 http-<peer>     hub.encoded, hub.raw its connection          its client: 10 s socket timeout,
                 status                                       Send_Timeout for MJPEG
 stats-log       hub.raw              the CSV file            the disk
+mqtt-relay      the broker (mqtt     the relay's mailbox,    nothing: paho's network loop
+                source only)         state (the origin's)    (handlers validate, never wait)
 MainThread      signals, App.wake    the stats log (SIGHUP)  nothing (wakes every second)
 =============== ==================== ======================= ==============================
 
@@ -44,8 +46,9 @@ from typing import Any
 from lepton.errors import LeptonError
 
 from . import systemd
-from .commands import CommandRunner
+from .commands import CommandRunner, Commands
 from .config import Config, ConfigError
+from .health import ReportsHealth
 from .hosts import HostPolicy
 from .http_server import HttpServer
 from .hub import Hub
@@ -53,6 +56,7 @@ from .listening import BindError, listen, raise_fd_limit
 from .renderer import Renderer
 from .sources import make_source
 from .sources.base import SourceError
+from .sources.mqtt import MqttSource
 from .state import AcquisitionState
 from .stats_log import StatsLog, StatsLogError
 from .status import Status
@@ -81,7 +85,7 @@ class App:
         self.config = config
         self.state = AcquisitionState(config.render)
         self.hub = Hub(on_viewer_count=self.state.set_clients)
-        self.source = make_source(config, wanted=self.hub.has_viewers)
+        self.source = make_source(config, wanted=self.hub.has_viewers, state=self.state)
         self.renderer = Renderer(self.hub, self.state, self.source.kind)
         self.stats_log = None
         if config.stats_log:
@@ -97,7 +101,10 @@ class App:
         self.reopen_requested = threading.Event()  # SIGHUP: reopen the stats log
         self.wake = threading.Event()  # set with either of the two: the main thread acts
         self._ffc = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ffc")
-        self.commands = CommandRunner(self.state, self._start_ffc, config.control_token)
+        # an edge forwards its viewers' commands to the origin; a camera runs them itself
+        self.commands: Commands = (
+            self.source.commands if isinstance(self.source, MqttSource)
+            else CommandRunner(self.state, self._start_ffc, config.control_token))
         self._threads: list[threading.Thread] = []
         self.http: HttpServer | None = None
         self.ws: WebSocketServer | None = None
@@ -123,7 +130,12 @@ class App:
         ws = WebSocketServer(ws_sock, self.hub, self.state, self.commands, c.send_timeout_s,
                              c.keepalive_s, hosts, c.allowed_origins, c.command_rate_per_s,
                              c.command_burst)
-        components = {"stats_log": self.stats_log} if self.stats_log else {}
+        components: dict[str, ReportsHealth] = {}
+        if self.stats_log is not None:
+            components["stats_log"] = self.stats_log
+        if isinstance(self.source, MqttSource):  # an edge: its broker link runs beside the source
+            components["mqtt_relay"] = self.source.link
+            self._spawn("mqtt-relay", self.source.link.run)
         self.status = Status(self.hub, self.state, self.source, ws.port, components)
         http = HttpServer(http_sock, self.hub, self.status, self.renderer.snapshot,
                           c.send_timeout_s, hosts, max_connections=c.http_max_connections)
@@ -133,7 +145,7 @@ class App:
         self.ws = ws  # stop() stops only what runs
         ws.started.wait(ws.START_TIMEOUT_S)
         self._spawn(f"source-{self.source.kind}", self._run_source)
-        if self.source.has_raw:
+        if self.source.has_raw and not isinstance(self.source, MqttSource):  # relayed: no render
             self._spawn("renderer", self.renderer.run, self.stopping)
         if self.stats_log is not None:
             self._spawn("stats-log", self.stats_log.run, self.stopping)
@@ -203,6 +215,8 @@ class App:
         with self._stop_lock:
             self.stopping.set()
             self.hub.close()
+            if isinstance(self.source, MqttSource):
+                self.source.link.stop()
             if self.ws is not None:
                 self.ws.stop()
             if self.http is not None:

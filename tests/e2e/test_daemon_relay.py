@@ -1,0 +1,92 @@
+"""An edge daemon (``--source mqtt``) behind a bridged second broker serves 100 WebSocket viewers.
+
+Two Mosquitto processes: the origin's broker A, and the edge's broker B bridging
+``thermal/#`` in from A and ``thermal/+/cmd`` out to it (the README's per-site bridge).
+The origin is tests.mqtt_origin (the real Renderer's messages of real captures, the real
+state and CommandRunner) on A; the edge is the real daemon on B.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from server.wire import parse_frame_message
+from tests.conftest import wait_until
+from tests.mosquitto import free_port, mosquitto
+from tests.mqtt_origin import StandInOrigin, real_frames, running
+
+VIEWERS = 100
+FRAMES = 6
+TIMEOUT_S = 10.0
+
+
+def bridge_config(port_a: int) -> str:
+    """Broker B's bridge to broker A: frames, state and answers in; commands out."""
+    return "\n".join(["connection site-a", f"address 127.0.0.1:{port_a}",
+                      "topic thermal/# in 0", "topic thermal/+/cmd out 1"])
+
+
+async def next_binary(ws: ClientConnection) -> bytes:
+    while isinstance(message := await asyncio.wait_for(ws.recv(), TIMEOUT_S), str):
+        pass
+    return message
+
+
+async def next_state(ws: ClientConnection, key: str, value: object) -> dict:
+    while True:
+        message = await asyncio.wait_for(ws.recv(), TIMEOUT_S)
+        if isinstance(message, str) and (decoded := json.loads(message)).get(key) == value:
+            return decoded
+
+
+async def watch(url: str, origin: StandInOrigin) -> None:
+    """Connect VIEWERS (half with raw=1); each new origin frame must reach every one of
+    them byte for byte (its JPEG and raw, and its header with the origin's seq); then an
+    origin state change must reach them all."""
+    viewers = [await connect(f"{url}/stream{'?raw=1' if i % 2 else ''}", open_timeout=TIMEOUT_S)
+               for i in range(VIEWERS)]
+    try:
+        for ws in viewers:
+            assert json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT_S))["type"] == "hello"
+        for frame in real_frames() * (FRAMES // 3):
+            sent = origin.publish(frame)
+            header, jpeg, raw = parse_frame_message(sent)
+            plain = ({k: v for k, v in header.items() if k != "raw"}, jpeg, b"")
+            got = await asyncio.gather(*(next_binary(ws) for ws in viewers))
+            for i, message in enumerate(got):
+                if i % 2:
+                    assert message == sent, f"viewer {i}, origin seq {header['seq']}"
+                else:
+                    assert parse_frame_message(message) == plain, f"viewer {i}"
+        origin.state.change_settings(colormap="ironbow")
+        await asyncio.gather(*(next_state(ws, "colormap", "ironbow") for ws in viewers))
+    finally:
+        await asyncio.gather(*(ws.close() for ws in viewers))
+
+
+def test_an_edge_behind_a_bridge_serves_100_viewers_the_origins_bytes(start_daemon, tmp_path):
+    """Through broker A, the bridge and broker B, 100 edge viewers get every origin frame
+    byte-identical (JPEG and raw; header with the origin's seq, timestamp, meta) and the
+    origin's state changes; /healthz shows the relay's counts and the broker link."""
+    port_a = free_port()
+    with mosquitto(port=port_a) as broker_a, \
+            mosquitto(extra_config=bridge_config(port_a)) as broker_b:
+        origin = StandInOrigin(broker_a.port)
+        with running(origin.link, "origin"):
+            assert origin.connected.wait(TIMEOUT_S)
+            config = tmp_path / "edge.conf"
+            config.write_text(f"[MQTT]\nBroker = {broker_b.url}\nCamera_ID = edge\n")
+            edge = start_daemon("-c", str(config), "--source", "mqtt", "--mqtt-camera", "origin")
+            assert wait_until(lambda: edge.health()["source_status"]["origin"] == "online",
+                              TIMEOUT_S), edge.log()
+            asyncio.run(watch(edge.ws_url, origin))
+            health = edge.health()
+    status = health["source_status"]
+    assert status["skipped"] == 0 and status["origin_frames_missed"] == 0
+    assert status["frames"] >= FRAMES  # and the retained one, when it came before the viewers
+    relay = health["components"]["mqtt_relay"]
+    assert relay["ok"] and relay["gauges"] == {"connected": 1.0}
+    assert health["state"]["colormap"] == "ironbow"
