@@ -104,6 +104,8 @@ class MqttLink:
         self._last_error = ""
         self._counts: collections.Counter[str] = collections.Counter()
         self._in_flight: dict[str, paho.MQTTMessageInfo] = {}
+        self._stopped = False  # stop() was called: run() must not (re)start
+        self._lifecycle = threading.Lock()  # orders stop() against run()'s first connect
         self._warn = RateLimitedLog(log)
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
                                   protocol=paho.MQTTv311)
@@ -163,15 +165,21 @@ class MqttLink:
                                    {"connected": 1.0 if self.connected else 0.0})
 
     def stop(self) -> None:
-        """Disconnect (after sending what is queued); :meth:`run` returns within 1 s."""
-        self.client.disconnect()
+        """Disconnect (after sending what is queued); :meth:`run` returns within 1 s, or
+        at once if it had not started."""
+        with self._lifecycle:  # (paho may call on_disconnect inside disconnect())
+            self._stopped = True
+            self.client.disconnect()
 
     # -- the link's thread
 
     def run(self) -> None:
         """Connect and serve the connection until :meth:`stop` (blocks the calling thread)."""
         url = self._settings.url
-        self.client.connect_async(url.host, url.port, self._settings.keepalive_s)
+        with self._lifecycle:  # either stop() came first, or its disconnect() ends the loop
+            if self._stopped:
+                return
+            self.client.connect_async(url.host, url.port, self._settings.keepalive_s)
         self.client.loop_forever(retry_first_connection=True)
 
     def _connected(self, client: paho.Client, _userdata: object, _flags: object,
@@ -194,7 +202,11 @@ class MqttLink:
 
     def _disconnected(self, _client: paho.Client, _userdata: object, _flags: object,
                       reason: ReasonCode, _properties: Properties | None) -> None:
-        if self._state is LinkState.CONNECTED:
+        if self._stopped:
+            with self._lock:
+                self._state = LinkState.DISCONNECTED
+            log.info("%s: disconnected", self._name)
+        elif self._state is LinkState.CONNECTED:
             self._change(LinkState.DISCONNECTED, f"connection lost: {reason}")
 
     def _message(self, _client: paho.Client, _userdata: object,

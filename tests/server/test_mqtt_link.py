@@ -112,3 +112,17 @@ def test_publish_newest_drops_while_the_previous_is_unwritten():
         assert results[0] and not all(results)
         counters = link.health().counters
         assert counters["published:t/frame"] + counters["dropped:t/frame"] == 20
+
+
+def test_stop_before_run_returns_at_once_and_a_clean_stop_is_no_warning(caplog):
+    """stop() before run() makes run() return at once; stopping a connected link logs no
+    warning."""
+    link = MqttLink(settings(free_port()))
+    link.stop()
+    with running(link):
+        pass  # run() returned: the join in running() would fail otherwise
+    with mosquitto() as broker:
+        connected = threading.Event()
+        with running(MqttLink(settings(broker.port), on_connected=connected.set)):
+            assert connected.wait(TIMEOUT_S)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
