@@ -101,6 +101,7 @@ class MqttLink:
         self._subscriptions = dict(subscriptions or {})
         self._lock = threading.Lock()
         self._state = LinkState.CONNECTING
+        self._stopping = False  # stop() was called: the disconnection is ours, not a loss
         self._last_error = ""
         self._counts: collections.Counter[str] = collections.Counter()
         self._in_flight: dict[str, paho.MQTTMessageInfo] = {}
@@ -164,6 +165,7 @@ class MqttLink:
 
     def stop(self) -> None:
         """Disconnect (after sending what is queued); :meth:`run` returns within 1 s."""
+        self._stopping = True
         self.client.disconnect()
 
     # -- the link's thread
@@ -194,7 +196,11 @@ class MqttLink:
 
     def _disconnected(self, _client: paho.Client, _userdata: object, _flags: object,
                       reason: ReasonCode, _properties: Properties | None) -> None:
-        if self._state is LinkState.CONNECTED:
+        if self._stopping:
+            with self._lock:
+                self._state = LinkState.DISCONNECTED
+            log.info("%s: disconnected", self._name)
+        elif self._state is LinkState.CONNECTED:
             self._change(LinkState.DISCONNECTED, f"connection lost: {reason}")
 
     def _message(self, _client: paho.Client, _userdata: object,
