@@ -2,12 +2,13 @@
 
 ``Subscriber`` records every message (arrival time, retain flag, topic, payload) from a
 ``mosquitto_sub`` subprocess in a reader thread; tests wait on it with a timeout. It is
-stopped by its PID.
+stopped by its PID. ``stalled_subscriber`` is a raw-socket subscriber that never reads.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import socket
 import subprocess
 import threading
 from collections.abc import Callable
@@ -101,3 +102,46 @@ def publish(port: int, topic: str, payload: bytes | str, *args: str) -> None:
     data = payload.encode() if isinstance(payload, str) else payload
     subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", topic,
                     "-s" if data else "-n", *args], input=data, check=True, timeout=10)
+
+
+def _packet(kind: int, body: bytes) -> bytes:
+    """An MQTT 3.1.1 control packet: type/flags byte, remaining length (varint), body."""
+    length, size = b"", len(body)
+    while True:
+        size, digit = divmod(size, 128)
+        length += bytes([digit | (0x80 if size else 0)])
+        if not size:
+            return bytes([kind]) + length + body
+
+
+def _string(text: str) -> bytes:
+    data = text.encode()
+    return len(data).to_bytes(2, "big") + data
+
+
+def stalled_subscriber(port: int, topic: str, keepalive_s: int = 60) -> socket.socket:
+    """A subscriber (raw socket, MQTT 3.1.1) to ``topic`` that never reads again.
+
+    CONNECT and SUBSCRIBE (QoS 0) are sent and their CONNACK and SUBACK read (MQTT
+    3.1.1 §3.1, §3.2, §3.8, §3.9); after that the 4 KiB receive buffer fills and the
+    broker must hold or drop what it sends. Close the socket when done.
+    """
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    connect = (_string("MQTT") + bytes([4, 0x02]) + keepalive_s.to_bytes(2, "big")
+               + _string(f"stalled-{port}"))
+    sock.sendall(_packet(0x10, connect))
+    assert _read_exactly(sock, 4) == b"\x20\x02\x00\x00", "CONNACK: not accepted"
+    sock.sendall(_packet(0x82, b"\x00\x01" + _string(topic) + b"\x00"))
+    assert _read_exactly(sock, 5) == b"\x90\x03\x00\x01\x00", "SUBACK: not granted"
+    return sock
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("the broker closed the connection")
+        data += chunk
+    return data
