@@ -22,6 +22,10 @@ http-server     every waiting        one http-<peer> per     nothing (a selector
 http-<peer>     hub.encoded, hub.raw its connection          its client: 10 s socket timeout,
                 status                                       Send_Timeout for MJPEG
 stats-log       hub.raw              the CSV file            the disk
+mqtt-publisher  hub.encoded, hub.raw the broker link         nothing: a one-slot mailbox per
+                (joins as a viewer)  (frame, jpeg, stats)    topic, drops while unwritten
+mqtt            the broker's socket  the broker's socket;    nothing (non-blocking socket;
+                (cmd, HA birth)      state (commands)        FFC runs in ffc_0)
 mqtt-relay      the broker (mqtt     the relay's mailbox,    nothing: paho's network loop
                 source only)         state (the origin's)    (handlers validate, never wait)
 MainThread      signals, App.wake    the stats log (SIGHUP)  nothing (wakes every second)
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import math
 import signal
 import socket
 import threading
@@ -45,14 +50,18 @@ from typing import Any
 
 from lepton.errors import LeptonError
 
-from . import systemd
+from . import colormaps, readings, systemd
 from .commands import CommandRunner, Commands
 from .config import Config, ConfigError
+from .ha_discovery import CameraDevice
 from .health import ReportsHealth
 from .hosts import HostPolicy
 from .http_server import HttpServer
 from .hub import Hub
 from .listening import BindError, listen, raise_fd_limit
+from .mqtt_link import BrokerSettings
+from .mqtt_publisher import MqttPublisher
+from .mqtt_topics import CameraTopics
 from .renderer import Renderer
 from .sources import make_source
 from .sources.base import SourceError
@@ -69,6 +78,8 @@ SEND_BUFFER_BYTES = 64 * 1024  # kernel send buffer per WebSocket client: bounds
 WS_BACKLOG = 128
 HTTP_POLL_S = 0.5  # how soon the HTTP accept loop notices shutdown
 MAIN_WAKE_S = 1.0  # the main thread's longest sleep (it wakes at once on a signal)
+EXPIRE_INTERVALS = 3  # Home Assistant's sensors expire after this many missed stats messages
+EXPIRE_MIN_S = 10  # ... but not sooner than this (seconds)
 
 
 class App:
@@ -109,6 +120,7 @@ class App:
         self.http: HttpServer | None = None
         self.ws: WebSocketServer | None = None
         self.status: Status | None = None
+        self.mqtt: MqttPublisher | None = None
         self._stop_lock = threading.Lock()
 
     def start(self) -> None:
@@ -133,12 +145,16 @@ class App:
         components: dict[str, ReportsHealth] = {}
         if self.stats_log is not None:
             components["stats_log"] = self.stats_log
+        mqtt = self._mqtt_publisher(http_sock.getsockname()[1])
+        if mqtt is not None:
+            components["mqtt"] = mqtt.link
         if isinstance(self.source, MqttSource):  # an edge: its broker link runs beside the source
             components["mqtt_relay"] = self.source.link
             self._spawn("mqtt-relay", self.source.link.run)
         self.status = Status(self.hub, self.state, self.source, ws.port, components)
         http = HttpServer(http_sock, self.hub, self.status, self.renderer.snapshot,
-                          c.send_timeout_s, hosts, max_connections=c.http_max_connections)
+                          c.send_timeout_s, hosts, json_routes={"/raw": self._raw_payload},
+                          max_connections=c.http_max_connections)
         self.hub.add_listener(ws.notify_frame)
         self.state.add_listener(ws.notify_state)
         self._spawn("ws-server", ws.run)
@@ -151,10 +167,42 @@ class App:
             self._spawn("stats-log", self.stats_log.run, self.stopping)
         self._spawn("http-server", http.serve_forever, HTTP_POLL_S)
         self.http = http
+        if mqtt is not None:
+            self.state.add_listener(mqtt.notify_state)
+            self._spawn("mqtt", mqtt.link.run)
+            self.mqtt = mqtt
+            self._spawn("mqtt-publisher", mqtt.run, self.stopping)
         log.info("serving HTTP on %s:%d and WebSocket on %s:%d (source %s)",
                  c.http_host, http.port, c.ws_host, ws.port, self.source.kind)
         for url in self.urls():
             log.info("open %s", url)
+
+    def _mqtt_publisher(self, http_port: int) -> MqttPublisher | None:
+        """The MQTT publisher ([MQTT]), or None when no Broker is set."""
+        c = self.config
+        if c.mqtt_broker is None:
+            return None
+        topics = CameraTopics(c.mqtt_topic_prefix, c.mqtt_camera_id)
+        settings = BrokerSettings(c.mqtt_broker, c.mqtt_client_id or f"thermal-{c.mqtt_camera_id}",
+                                  c.mqtt_username, c.mqtt_password, c.mqtt_ca_file,
+                                  c.mqtt_keepalive_s)
+        device = None
+        if c.mqtt_discovery_prefix:
+            device = CameraDevice(
+                topics, c.mqtt_discovery_prefix, self.source.kind, raw=self.source.has_raw,
+                controls=not c.control_token, can_ffc=self.source.can_ffc,
+                colormaps=colormaps.names(),
+                expire_after_s=max(EXPIRE_MIN_S, math.ceil(EXPIRE_INTERVALS
+                                                           * c.mqtt_stats_interval_s)),
+                configuration_url=self._page_urls(http_port)[0])
+        return MqttPublisher(settings, topics, self.hub, self.state, self.commands,
+                             self.renderer.snapshot, device, c.mqtt_publish_frames,
+                             c.mqtt_jpeg_interval_s, c.mqtt_stats_interval_s)
+
+    def _raw_payload(self) -> dict[str, Any] | None:
+        """/raw: the newest frame's temperatures (the HACS Thermal Vision integration polls
+        it), or None (404) before the first frame or for a source without temperatures."""
+        return readings.raw_payload(self.hub.raw.latest()[1])
 
     def _spawn(self, name: str, target: Callable[..., object], *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=name)
@@ -194,12 +242,15 @@ class App:
     def urls(self) -> list[str]:
         """The page's addresses to tell the user (after :meth:`start`)."""
         assert self.http is not None
+        return self._page_urls(self.http.port)
+
+    def _page_urls(self, http_port: int) -> list[str]:
         host = self.config.http_host
         if host in ("0.0.0.0", "::", ""):
             hosts = [socket.gethostname(), "127.0.0.1"]
         else:
             hosts = [f"[{host}]" if ":" in host else host]
-        return [f"http://{h}:{self.http.port}/" for h in hosts]
+        return [f"http://{h}:{http_port}/" for h in hosts]
 
     def frames_flowing(self) -> bool:
         """True if the source produced a frame recently (see :class:`Status`)."""
@@ -221,6 +272,8 @@ class App:
                 self.ws.stop()
             if self.http is not None:
                 self.http.stop()
+            if self.mqtt is not None:
+                self.mqtt.stop()
             self._ffc.shutdown(wait=True, cancel_futures=True)
             for thread in self._threads:
                 thread.join()

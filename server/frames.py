@@ -79,6 +79,11 @@ class RelayedFrame:
         return self.header["timestamp"]
 
     @property
+    def meta(self) -> Mapping[str, Any]:
+        """The origin's extra values (its ``meta`` header field; empty when it has none)."""
+        return self.header.get("meta", {})
+
+    @property
     def width(self) -> int:
         """Pixels across: the raw frame's columns when raw travels, else the JPEG's width
         (what the origin's /config.json says)."""

@@ -176,11 +176,23 @@ class MqttLink:
     def run(self) -> None:
         """Connect and serve the connection until :meth:`stop` (blocks the calling thread)."""
         url = self._settings.url
-        with self._lifecycle:  # either stop() came first, or its disconnect() ends the loop
-            if self._stopped:
-                return
-            self.client.connect_async(url.host, url.port, self._settings.keepalive_s)
-        self.client.loop_forever(retry_first_connection=True)
+        client = self.client
+        # What paho's loop_start() sets up, done in this named thread of ours (paho's own
+        # would be an anonymous daemon): with _thread set and the socket pair made,
+        # publish() from any other thread only queues its packet and wakes this loop,
+        # which does every socket write. Without them publish() writes from the calling
+        # thread while this loop writes too, and packets interleave (the broker then drops
+        # the connection: test_publishing_from_other_threads_never_interleaves_packets).
+        client._sockpairR, client._sockpairW = paho._socketpair_compat()
+        client._thread = threading.current_thread()
+        try:
+            with self._lifecycle:  # either stop() came first, or its disconnect() ends the loop
+                if self._stopped:
+                    return
+                client.connect_async(url.host, url.port, self._settings.keepalive_s)
+            client.loop_forever(retry_first_connection=True)
+        finally:
+            client._thread = None
 
     def _connected(self, client: paho.Client, _userdata: object, _flags: object,
                    reason: ReasonCode, _properties: Properties | None) -> None:

@@ -90,3 +90,52 @@ def test_an_edge_behind_a_bridge_serves_100_viewers_the_origins_bytes(start_daem
     relay = health["components"]["mqtt_relay"]
     assert relay["ok"] and relay["gauges"] == {"connected": 1.0}
     assert health["state"]["colormap"] == "ironbow"
+
+
+def test_a_real_origin_daemon_relayed_by_an_edge_daemon(start_daemon, tmp_path):
+    """Origin daemon -> Mosquitto -> edge daemon -> a WebSocket viewer: the edge serves the
+    origin's JPEG and header (its seq) byte for byte, and a command typed on the edge
+    changes the origin's state, which comes back to the edge's viewer."""
+    from websockets.sync.client import connect as connect_sync
+
+    with mosquitto() as broker:
+        origin_conf = tmp_path / "origin.conf"
+        origin_conf.write_text(f"[MQTT]\nBroker = {broker.url}\nCamera_ID = origin\n"
+                               "Discovery_Prefix =\n")
+        edge_conf = tmp_path / "edge.conf"
+        edge_conf.write_text(f"[Source]\nSource = mqtt\nMQTT_Camera = origin\n"
+                             f"[MQTT]\nBroker = {broker.url}\nCamera_ID = edge\n")
+        origin = start_daemon("-c", str(origin_conf), "--source", "simulated")
+        edge = start_daemon("-c", str(edge_conf))
+        with (connect_sync(origin.ws_url + "/stream?raw=1", open_timeout=TIMEOUT_S) as at_origin,
+              connect_sync(edge.ws_url + "/stream?raw=1", open_timeout=TIMEOUT_S) as at_edge):
+            seen: dict[int, bytes] = {}
+            for _ in range(200):  # the origin's frames, by their seq
+                message = at_origin.recv(timeout=TIMEOUT_S)
+                if isinstance(message, bytes):
+                    seen[parse_frame_message(message)[0]["seq"]] = message
+                    break
+            matched = 0
+            for _ in range(200):
+                message = at_edge.recv(timeout=TIMEOUT_S)
+                if isinstance(message, str):
+                    continue
+                header, jpeg, raw = parse_frame_message(message)
+                while header["seq"] > max(seen):
+                    relayed = at_origin.recv(timeout=TIMEOUT_S)
+                    if isinstance(relayed, bytes):
+                        seen[parse_frame_message(relayed)[0]["seq"]] = relayed
+                if header["seq"] in seen:
+                    assert message == seen[header["seq"]]  # the origin's bytes, unchanged
+                    matched += 1
+                    if matched == 3:
+                        break
+            assert matched == 3
+            at_edge.send(json.dumps({"cmd": "set", "colormap": "ironbow"}))
+            for _ in range(400):
+                message = at_edge.recv(timeout=TIMEOUT_S)
+                if isinstance(message, str) and json.loads(message).get("colormap") == "ironbow":
+                    break
+            else:
+                raise AssertionError("the edge's viewer never saw the new state")
+        assert origin.health()["state"]["colormap"] == "ironbow"
