@@ -2,7 +2,7 @@
 
 Usage::
 
-    python bench/edge.py [--viewers 100] [--window 20] [--origin daemon|stand-in]
+    python bench/edge.py [--viewers 100] [--window 20]
 
 What runs, all on 127.0.0.1 (a Debian ``mosquitto`` per run, ``tests/mosquitto.py``):
 
@@ -22,12 +22,6 @@ lost, the source rate seen (Hz), and the origin's CPU (% of one core) over the w
 Goals (issue 10): the broker hop adds at most 10 ms at p99 (``edge p99 - direct
 p99``), no frame is lost at the source rate, and the origin's CPU with one edge stays
 below its CPU with 100 local viewers.
-
-``--origin stand-in`` runs ``tests/mqtt_origin.py`` in this process instead of the
-origin daemon (real Renderer messages of real captures at 8.7 Hz, with the capture
-time taken just before rendering): only the ``edge`` case, without origin CPU. It is
-for trees where the origin's publisher has not landed yet; ``--origin daemon`` says so
-when the origin daemon publishes no frame.
 """
 
 from __future__ import annotations
@@ -41,7 +35,6 @@ import select
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,10 +44,8 @@ sys.path.insert(0, str(REPO))
 from bench.fanout import percentile, proc_cpu_s, stop_process  # noqa: E402
 from tests.conftest import Daemon, wait_until  # noqa: E402
 from tests.mosquitto import Mosquitto  # noqa: E402
-from tests.mqtt_origin import StandInOrigin, real_frames, running  # noqa: E402
 
 PER_PROCESS = 50  # viewers per client process
-LEPTON_PERIOD_S = 1 / 8.7
 WARMUP_S = 3.0
 READY_TIMEOUT_S = 60.0
 FIRST_FRAME_TIMEOUT_S = 15.0
@@ -135,41 +126,10 @@ def edge_frames(edge: Daemon) -> int:
     return edge.health()["source_status"]["frames"]
 
 
-@contextlib.contextmanager
-def stand_in(broker: Mosquitto, stop: threading.Event) -> Iterator[None]:
-    """tests/mqtt_origin.py publishing real frames at the Lepton's rate until ``stop``."""
-    origin = StandInOrigin(broker.port)
-
-    def publish() -> None:
-        deadline = time.monotonic()
-        for frame in itertools.cycle(real_frames()):
-            deadline += LEPTON_PERIOD_S
-            if stop.wait(max(0.0, deadline - time.monotonic())):  # pacing, not sync
-                return
-            origin.publish(frame)
-
-    thread = threading.Thread(target=publish, name="stand-in-origin")
-    with running(origin.link, "stand-in-link"):
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join(5.0)
-
-
 def run(args: argparse.Namespace) -> dict:
-    results: dict = {"viewers": args.viewers, "window_s": args.window, "origin": args.origin}
+    results: dict = {"viewers": args.viewers, "window_s": args.window}
     broker = Mosquitto()
     try:
-        if args.origin == "stand-in":
-            stop = threading.Event()
-            with stand_in(broker, stop), daemon("--source", "mqtt", "--mqtt-camera", "origin",
-                                                 conf=mqtt_conf(broker, "edge")) as edge:
-                if not wait_until(lambda: edge_frames(edge) > 0, FIRST_FRAME_TIMEOUT_S):
-                    raise RuntimeError("the edge got no frame from the stand-in origin")
-                results["edge"] = measure(edge.ws_url, args.viewers, args.window, None)
-            return results
         with daemon("--source", "simulated", conf=mqtt_conf(broker, "origin")) as origin:
             origin_pid = origin.process.pid
             results["direct"] = measure(origin.ws_url, args.viewers, args.window, origin_pid)
@@ -177,8 +137,7 @@ def run(args: argparse.Namespace) -> dict:
                         conf=mqtt_conf(broker, "edge")) as edge:
                 if not wait_until(lambda: edge_frames(edge) > 0, FIRST_FRAME_TIMEOUT_S):
                     raise RuntimeError("the origin daemon published no frame on "
-                                       "thermal/origin/frame: is its MQTT publisher in this "
-                                       "tree? (--origin stand-in runs without it)")
+                                       "thermal/origin/frame")
                 results["edge"] = measure(edge.ws_url, args.viewers, args.window, origin_pid)
         results["hop_p99_ms"] = results["edge"]["p99_ms"] - results["direct"]["p99_ms"]
         return results
@@ -190,7 +149,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--viewers", type=int, default=100)
     parser.add_argument("--window", type=float, default=20.0, help="seconds measured per case")
-    parser.add_argument("--origin", choices=("daemon", "stand-in"), default="daemon")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     results = run(args)
