@@ -506,3 +506,21 @@ def configure_logging(level: str) -> None:
     )
     # our own lines say who connected and how many clients there are
     logging.getLogger("websockets").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def sections_table() -> list[str]:
+    """docs/protocol.md §2's table (Markdown lines): each section, its keys and options,
+    in SETTINGS order; ``python -m server.config`` prints it and a test keeps them equal."""
+    sections: dict[str, tuple[list[str], list[str]]] = {}
+    for setting in SETTINGS:
+        keys, options = sections.setdefault(setting.section, ([], []))
+        keys.append(f"`{setting.key}`")
+        if setting.cli:
+            options.append(f"`{setting.cli}`")
+    return ["| section | keys | command-line options |", "|---|---|---|",
+            *(f"| `[{section}]` | {', '.join(keys)} | {', '.join(options)} |"
+              for section, (keys, options) in sections.items())]
+
+
+if __name__ == "__main__":  # python -m server.config: the sections table docs/protocol.md holds
+    print("\n".join(sections_table()))

@@ -110,3 +110,11 @@ def test_source_limits_default_to_the_sources_own_defaults():
     config = load_config([])
     assert config.producer_timeout_s == PRODUCER_TIMEOUT_S
     assert config.max_frame_pixels == MAX_FRAME_PIXELS
+
+
+def test_protocol_doc_holds_the_sections_table_the_settings_print():
+    """docs/protocol.md §2 lists every section, key and option: the table config prints."""
+    from server.config import sections_table
+
+    text = (DEFAULT_CONFIG_PATH.parent / "docs" / "protocol.md").read_text()
+    assert "\n".join(sections_table()) in text
