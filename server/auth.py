@@ -306,8 +306,9 @@ class Authenticator:
                                   address)
                 return Login(Verdict.WRONG)
             self._addresses.pop(key, None)
-            table = self._cache.table
-            table[self._cache.digest(user, password)] = (user, self._clock() + CACHE_TTL_S)
+            table, digest = self._cache.table, self._cache.digest(user, password)
+            table.pop(digest, None)  # an expired entry: the new one goes last
+            table[digest] = (user, self._clock() + CACHE_TTL_S)
             while len(table) > MAX_CACHED:
                 table.popitem(last=False)
         log.info("login: %s from %s", user, address)

@@ -21,8 +21,9 @@ With TLS (``tls``, ``[Security] TLS_Cert``/``TLS_Key``) the loop also drives eac
 connection's TLS handshake, non-blocking (``do_handshake`` until it stops raising
 SSLWantReadError/SSLWantWriteError), within the same deadline as the headers: a slow or
 silent client costs no thread there either. A client that does not speak TLS is closed
-(one rate-limited INFO line). Decrypted bytes the TLS layer still holds
-(``SSLSocket.pending``) are read at once, as the selector cannot see them.
+(one rate-limited INFO line); plain HTTP gets a plain 400 that says to use https.
+Decrypted bytes the TLS layer still holds when a kept-alive connection comes back
+(``SSLSocket.pending``: pipelined requests) are read at once, as no selector sees them.
 
 With a password file (``auth``, :mod:`server.auth`) every path but ``/healthz`` needs
 Basic credentials (RFC 7617): 401 with a ``WWW-Authenticate`` challenge without them,
@@ -592,9 +593,8 @@ class HttpServer(ThreadingHTTPServer):
             self._handshake(connection)
             return
         try:
+            # one TLS record at most: bytes left in it (pending) mean the buffer is full now
             data = connection.sock.recv(MAX_HEAD_BYTES - len(connection.buffer))
-            while tls_pending(connection) and len(data) < MAX_HEAD_BYTES - len(connection.buffer):
-                data += connection.sock.recv(MAX_HEAD_BYTES - len(connection.buffer) - len(data))
         except (BlockingIOError, ssl.SSLWantReadError):
             self._selector.modify(connection.sock, selectors.EVENT_READ, connection)
             return
@@ -609,7 +609,7 @@ class HttpServer(ThreadingHTTPServer):
             self._close(connection)
             return
         connection.buffer += data
-        self._check_head(connection)  # the buffer is full or TLS holds nothing more
+        self._check_head(connection)
 
     def _handshake(self, connection: Connection) -> None:
         """Take the TLS handshake as far as the bytes that arrived allow (never blocks);
