@@ -560,6 +560,9 @@ class HttpServer(ThreadingHTTPServer):
             sock.setblocking(False)
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer_bytes)
+                # headers and body are two writes: without this, Nagle holds the body until
+                # the client's delayed ACK (40 ms) on every kept-alive request
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.tls is not None:  # the loop drives the handshake (_handshake)
                 sock = self.tls.wrap_socket(sock, server_side=True,
                                             do_handshake_on_connect=False)
