@@ -455,7 +455,7 @@ def test_with_a_password_file_the_handshake_needs_a_session_or_basic_credentials
         for _ in range(ADDRESS_BURST):  # the right password above cleared the wrong one
             assert refusal(server.port, basic("guess")).status_code == 401
         response = refusal(server.port, basic("guess"))
-        assert (response.status_code, response.headers["Retry-After"]) == (429, "6")
+        assert response.status_code == 429 and 1 <= int(response.headers["Retry-After"]) <= 6
 
 
 def test_a_slow_login_check_does_not_stop_the_frames():
