@@ -304,6 +304,9 @@ def test_at_max_connections_the_oldest_waiting_goes_and_then_newcomers_get_503()
             assert new.recv(4096).startswith(b"HTTP/1.1 200")
         for sock in idle:
             sock.close()
+        # all gone first: a kept-alive connection whose answer is still finishing would
+        # come back to the waiting set after the first stream, which would then be oldest
+        assert wait_for(lambda: server.connection_count() == 0)
         streams = [socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S)
                    for _ in range(3)]
         try:
