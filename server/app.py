@@ -14,6 +14,8 @@ renderer        hub.raw, state       hub.encoded             JPEG work, about 1 
                                                              sources only)
 ws-server       hub.encoded, state,  client sockets, state   nothing: writes never wait;
                 client messages      (commands)              FFC runs in ffc_0
+ws-auth_0       -                    -                       a Basic login's scrypt for
+                                                             ws-server, 50-100 ms
 ffc_0           -                    the camera's CCI        an FFC, about 1 s (started on
                                                              the first ffc command)
 http-server     every waiting        one http-<peer> per     nothing (a selector; wakes at
@@ -43,6 +45,7 @@ import logging
 import math
 import signal
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -51,6 +54,7 @@ from typing import Any
 from lepton.errors import LeptonError
 
 from . import colormaps, readings, systemd
+from .auth import Authenticator
 from .commands import CommandRunner, Commands
 from .config import Config, ConfigError
 from .ha_discovery import CameraDevice
@@ -58,10 +62,11 @@ from .health import ReportsHealth
 from .hosts import HostPolicy
 from .http_server import HttpServer
 from .hub import Hub
-from .listening import BindError, listen, raise_fd_limit
+from .listening import BindError, TLSFileError, listen, raise_fd_limit, tls_context
 from .mqtt_link import BrokerSettings
 from .mqtt_publisher import MqttPublisher
 from .mqtt_topics import CameraTopics
+from .passwords import read_password_file
 from .renderer import Renderer
 from .sources import make_source
 from .sources.base import SourceError
@@ -89,11 +94,12 @@ class App:
         config: the loaded configuration.
 
     Raises:
-        ConfigError: the source's or the stats log's settings are unusable.
+        ConfigError: the source's, the stats log's or [Security]'s settings are unusable.
     """
 
     def __init__(self, config: Config):
         self.config = config
+        self.auth, self.tls = security(config)
         self.state = AcquisitionState(config.render)
         self.hub = Hub(on_viewer_count=self.state.set_clients)
         self.source = make_source(config, wanted=self.hub.has_viewers, state=self.state)
@@ -141,7 +147,7 @@ class App:
         hosts = HostPolicy(c.allowed_hosts)
         ws = WebSocketServer(ws_sock, self.hub, self.state, self.commands, c.send_timeout_s,
                              c.keepalive_s, hosts, c.allowed_origins, c.command_rate_per_s,
-                             c.command_burst)
+                             c.command_burst, self.auth, self.tls)
         components: dict[str, ReportsHealth] = {}
         if self.stats_log is not None:
             components["stats_log"] = self.stats_log
@@ -154,7 +160,8 @@ class App:
         self.status = Status(self.hub, self.state, self.source, ws.port, components)
         http = HttpServer(http_sock, self.hub, self.status, self.renderer.snapshot,
                           c.send_timeout_s, hosts, json_routes={"/raw": self._raw_payload},
-                          max_connections=c.http_max_connections)
+                          max_connections=c.http_max_connections, auth=self.auth,
+                          tls=self.tls)
         self.hub.add_listener(ws.notify_frame)
         self.state.add_listener(ws.notify_state)
         self._spawn("ws-server", ws.run)
@@ -250,7 +257,8 @@ class App:
             hosts = [socket.gethostname(), "127.0.0.1"]
         else:
             hosts = [f"[{host}]" if ":" in host else host]
-        return [f"http://{h}:{http_port}/" for h in hosts]
+        scheme = "https" if self.tls else "http"
+        return [f"{scheme}://{h}:{http_port}/" for h in hosts]
 
     def frames_flowing(self) -> bool:
         """True if the source produced a frame recently (see :class:`Status`)."""
@@ -278,6 +286,31 @@ class App:
             for thread in self._threads:
                 thread.join()
             self._threads.clear()
+
+
+def security(config: Config) -> tuple[Authenticator | None, ssl.SSLContext | None]:
+    """[Security] Password_File and TLS_Cert/TLS_Key, read once at start.
+
+    Returns:
+        Who may watch (None: everyone) and the TLS server context (None: plain).
+
+    Raises:
+        ConfigError: naming the key whose file cannot be used (exit status 2).
+    """
+    where = config.config_path or "command line"
+    auth = None
+    if config.password_file:
+        try:
+            auth = Authenticator(read_password_file(config.password_file), bool(config.tls_cert))
+        except ValueError as exc:  # a PasswordFileError, or a file without users
+            raise ConfigError(where, "Security", "Password_File", config.password_file,
+                              f"must be a password file with at least one user: {exc}") from None
+    try:
+        tls = tls_context(config.tls_cert, config.tls_key) if (
+            config.tls_cert or config.tls_key) else None
+    except TLSFileError as exc:
+        raise ConfigError(where, "Security", exc.key, exc.path, exc.reason) from None
+    return auth, tls
 
 
 def run(config: Config) -> int:

@@ -270,6 +270,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("allowed_origins", "Security", "Allowed_Origins", "", word_list),
     Setting("allowed_hosts", "Security", "Allowed_Hosts", "", word_list),
     Setting("control_token", "Security", "Control_Token", "", text),
+    Setting("password_file", "Security", "Password_File", "", text, path_like=True),
+    Setting("tls_cert", "Security", "TLS_Cert", "", text, path_like=True),
+    Setting("tls_key", "Security", "TLS_Key", "", text, path_like=True),
     Setting("log_level", "Logging", "Log_Level", "INFO", choice(*LOG_LEVELS), "--log-level"),
     Setting("stats_log", "Logging", "Stats_Log", "", text, path_like=True),
     Setting("stats_log_max_bytes", "Logging", "Stats_Log_Max_Bytes", "10485760",
@@ -340,6 +343,9 @@ class Config:
     allowed_origins: tuple[str, ...]
     allowed_hosts: tuple[str, ...]
     control_token: str
+    password_file: str  # empty: no login; read by the app at start (server.auth)
+    tls_cert: str  # empty: plain http and ws; read by the app (listening.tls_context)
+    tls_key: str
     log_level: str
     stats_log: str
     stats_log_max_bytes: int
