@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+from collections.abc import Coroutine
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -21,6 +23,25 @@ from tests.mqtt_origin import StandInOrigin, real_frames, running
 VIEWERS = 100
 FRAMES = 6
 TIMEOUT_S = 10.0
+
+
+def run_in_own_loop(coroutine: Coroutine[object, object, None]) -> None:
+    """asyncio.run in a thread of its own (the browser tests' Playwright keeps a loop
+    running in this one); its exception, if any, is raised here."""
+    errors: list[BaseException] = []
+
+    def main() -> None:
+        try:
+            asyncio.run(coroutine)
+        except BaseException as exc:  # handed to the test's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=main, name="relay-viewers")
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive(), "the viewers did not finish"
+    if errors:
+        raise errors[0]
 
 
 def bridge_config(port_a: int) -> str:
@@ -82,7 +103,7 @@ def test_an_edge_behind_a_bridge_serves_100_viewers_the_origins_bytes(start_daem
             edge = start_daemon("-c", str(config), "--source", "mqtt", "--mqtt-camera", "origin")
             assert wait_until(lambda: edge.health()["source_status"]["origin"] == "online",
                               TIMEOUT_S), edge.log()
-            asyncio.run(watch(edge.ws_url, origin))
+            run_in_own_loop(watch(edge.ws_url, origin))
             health = edge.health()
     status = health["source_status"]
     assert status["skipped"] == 0 and status["origin_frames_missed"] == 0
