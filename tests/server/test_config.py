@@ -72,7 +72,10 @@ def test_inline_comments_and_case(tmp_path):
      "[Source] Source = 'camera': must be one of: auto, lepton, simulated, replay, file, tcp, zmq"),
     ("[Render]\nSharpness = 3\n",
      "[Render] Sharpness = '3': unknown key; keys in this section: AGC, Clip_Percent, Colormap, "
-     "Interpolation, JPEG_Quality, Range, Scale"),
+     "Interpolation, Isotherm, Isotherm_Color, JPEG_Quality, Range, Scale"),
+    ("[Render]\nIsotherm_Color = #00ff00\n",
+     "[Render] Isotherm_Color = '': must be a colour RRGGBB in hex, e.g. 00ff00 (no #: "
+     "server.conf reads # as a comment)"),
     ("[Camera]\nSpeed = 3\n",
      "[Camera] Speed = '3': unknown section; sections: Lepton, Logging, MQTT, Render, Security, "
      "Server-Configurations, Source, Stream"),
