@@ -15,7 +15,8 @@ renderer        hub.raw, state       hub.encoded             JPEG work, about 1 
 ws-server       hub.encoded, state,  client sockets, state   nothing: writes never wait;
                 client messages      (commands)              FFC runs in ffc_0
 ffc_0           -                    the camera's CCI        an FFC, about 1 s (started on
-                                                             the first ffc command)
+                                                             the first ffc command); a
+                                                             set_radiometry, about 1 ms
 http-server     every waiting        one http-<peer> per     nothing (a selector; wakes at
                 connection's request complete request        once on stop)
                 line and headers
@@ -42,6 +43,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lepton.errors import LeptonError
+from lepton.radiometry import FluxLinearParams
 
 from . import systemd
 from .commands import CommandRunner
@@ -50,6 +52,8 @@ from .hosts import HostPolicy
 from .http_server import HttpServer
 from .hub import Hub
 from .listening import BindError, listen, raise_fd_limit
+from .radiometry import COMMAND as SET_RADIOMETRY
+from .radiometry import RadiometryCommand
 from .renderer import Renderer
 from .sources import make_source
 from .sources.base import SourceError
@@ -97,7 +101,11 @@ class App:
         self.reopen_requested = threading.Event()  # SIGHUP: reopen the stats log
         self.wake = threading.Event()  # set with either of the two: the main thread acts
         self._ffc = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ffc")
-        self.commands = CommandRunner(self.state, self._start_ffc, config.control_token)
+        handlers = {SET_RADIOMETRY: RadiometryCommand(self.state, self._set_radiometry,
+                                                      config.radiometry)
+                    } if self.source.has_raw else {}
+        self.commands = CommandRunner(self.state, self._start_ffc, config.control_token,
+                                      handlers)
         self._threads: list[threading.Thread] = []
         self.http: HttpServer | None = None
         self.ws: WebSocketServer | None = None
@@ -178,6 +186,11 @@ class App:
         LeptonError when the camera refuses.
         """
         return self._ffc.submit(self.source.run_ffc)
+
+    def _set_radiometry(self, params: FluxLinearParams) -> concurrent.futures.Future[None]:
+        """Hand new flux linear parameters to the source in the ``ffc_0`` thread (a CCI
+        command); the future raises NotImplementedError or LeptonError as the source does."""
+        return self._ffc.submit(self.source.set_radiometry, params)
 
     def urls(self) -> list[str]:
         """The page's addresses to tell the user (after :meth:`start`)."""

@@ -43,10 +43,13 @@ def make_source(config: Config, wanted: Callable[[], bool] | None = None) -> Sou
         return TcpSource(config.tcp_host, config.tcp_port, config.max_frame_bytes,
                          config.producer_timeout_s, config.max_frame_pixels)
     if kind == "zmq":
+        from lepton.radiometry import PixelUnit
+
         from .zmq import ZmqSource
 
         return ZmqSource(config.zmq_address, config.zmq_mode, config.zmq_socket,
-                         config.zmq_channel, wanted or (lambda: True))
+                         config.zmq_channel, wanted or (lambda: True),
+                         unit=PixelUnit(config.zmq_unit), flux=config.radiometry.flux_params())
     from .lepton import make_lepton_source
 
     return make_lepton_source(kind, config)
