@@ -34,8 +34,10 @@ from .i2cdev import CciBusError, I2cBus
 from .models import LeptonPart, Model, TelemetryLocation
 from .power import GpiodPowerSwitch, GpioLine, PowerSwitch, PowerSwitchError, parse_gpio_line
 from .radiometry import (
+    FluxLinearParams,
     PixelUnit,
     celsius_to_pixels,
+    correct_frame,
     guess_unit,
     to_celsius,
     to_fahrenheit,
@@ -96,6 +98,7 @@ __all__ = [
     "FaultKind",
     "FfcState",
     "FfcStatus",
+    "FluxLinearParams",
     "FrameParsed",
     "GainMode",
     "GpioLine",
@@ -142,6 +145,7 @@ __all__ = [
     "VospiParser",
     "VospiSimulator",
     "celsius_to_pixels",
+    "correct_frame",
     "crc16",
     "encode_telemetry",
     "guess_unit",

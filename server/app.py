@@ -17,7 +17,8 @@ ws-server       hub.encoded, state,  client sockets, state   nothing: writes nev
 ws-auth_0       -                    -                       a Basic login's scrypt for
                                                              ws-server, 50-100 ms
 ffc_0           -                    the camera's CCI        an FFC, about 1 s (started on
-                                                             the first ffc command)
+                                                             the first ffc command); a
+                                                             set_radiometry, about 1 ms
 http-server     every waiting        one http-<peer> per     nothing (a selector; wakes at
                 connection's request complete request        once on stop)
                 line and headers
@@ -52,6 +53,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lepton.errors import LeptonError
+from lepton.radiometry import FluxLinearParams
 
 from . import colormaps, readings, systemd
 from .auth import Authenticator
@@ -67,6 +69,8 @@ from .mqtt_link import BrokerSettings
 from .mqtt_publisher import MqttPublisher
 from .mqtt_topics import CameraTopics
 from .passwords import read_password_file
+from .radiometry import COMMAND as SET_RADIOMETRY
+from .radiometry import RadiometryCommand
 from .renderer import Renderer
 from .sources import make_source
 from .sources.base import SourceError
@@ -118,10 +122,13 @@ class App:
         self.reopen_requested = threading.Event()  # SIGHUP: reopen the stats log
         self.wake = threading.Event()  # set with either of the two: the main thread acts
         self._ffc = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ffc")
+        handlers = {SET_RADIOMETRY: RadiometryCommand(self.state, self._set_radiometry,
+                                                      config.radiometry)
+                    } if self.source.has_raw else {}
         # an edge forwards its viewers' commands to the origin; a camera runs them itself
         self.commands: Commands = (
             self.source.commands if isinstance(self.source, MqttSource)
-            else CommandRunner(self.state, self._start_ffc, config.control_token))
+            else CommandRunner(self.state, self._start_ffc, config.control_token, handlers))
         self._threads: list[threading.Thread] = []
         self.http: HttpServer | None = None
         self.ws: WebSocketServer | None = None
@@ -245,6 +252,11 @@ class App:
         LeptonError when the camera refuses.
         """
         return self._ffc.submit(self.source.run_ffc)
+
+    def _set_radiometry(self, params: FluxLinearParams) -> concurrent.futures.Future[None]:
+        """Hand new flux linear parameters to the source in the ``ffc_0`` thread (a CCI
+        command); the future raises NotImplementedError or LeptonError as the source does."""
+        return self._ffc.submit(self.source.set_radiometry, params)
 
     def urls(self) -> list[str]:
         """The page's addresses to tell the user (after :meth:`start`)."""

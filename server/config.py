@@ -29,7 +29,8 @@ from urllib.parse import urlsplit
 
 from lepton import DEFAULT_SPI_SPEED_HZ, LeptonError, parse_gpio_line
 
-from . import render_settings
+from . import radiometry, render_settings
+from .radiometry import RadiometrySettings
 from .render_settings import RenderSettings, SettingError
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "server.conf"
@@ -241,6 +242,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("zmq_mode", "Source", "ZMQ_Mode", "connect", choice("connect", "bind")),
     Setting("zmq_socket", "Source", "ZMQ_Socket", "pull", choice("pull", "sub")),
     Setting("zmq_channel", "Source", "ZMQ_Channel", "", text),
+    Setting("zmq_unit", "Source", "ZMQ_Unit", "counts", choice("counts", "centikelvin")),
     Setting("spi_device", "Lepton", "SPI_Device", "/dev/spidev0.0", text),
     Setting("spi_speed_hz", "Lepton", "SPI_Speed_Hz", str(DEFAULT_SPI_SPEED_HZ),
             integer(1_000_000, 20_000_000)),
@@ -261,6 +263,8 @@ SETTINGS: tuple[Setting, ...] = (
             choice("none", "needs_reboot", "needs_power_cycle")),
     Setting("simulated_fault_frame", "Lepton", "Simulated_Fault_Frame", "50",
             integer(0, 1_000_000_000)),
+    *(Setting(f.name, "Lepton", f.key, f"{f.default:g}", number(f.low, f.high))
+      for f in radiometry.FIELDS),
     *(Setting(f.name, RENDER, f.key, f.default_text, render_field(f))
       for f in render_settings.FIELDS),
     Setting("send_timeout_s", "Stream", "Send_Timeout", "10", number(0.1, 600)),
@@ -297,7 +301,8 @@ SETTINGS: tuple[Setting, ...] = (
 @dataclasses.dataclass(frozen=True)
 class Config:
     """The daemon's settings: one attribute per entry of :data:`SETTINGS` outside
-    ``[Render]``, the render settings as one :class:`RenderSettings`, and
+    ``[Render]`` and the radiometry keys of ``[Lepton]``, the render settings as one
+    :class:`RenderSettings`, the radiometry ones as one :class:`RadiometrySettings`, and
     ``config_path``, the file that was read (None when there was none)."""
 
     http_host: str
@@ -321,6 +326,7 @@ class Config:
     zmq_mode: str
     zmq_socket: str
     zmq_channel: str
+    zmq_unit: str
     spi_device: str
     spi_speed_hz: int
     i2c_bus: int
@@ -365,6 +371,7 @@ class Config:
     mqtt_stats_interval_s: float
     mqtt_keepalive_s: int
     render: RenderSettings
+    radiometry: RadiometrySettings
     config_path: Path | None
     warnings: tuple[str, ...] = ()  # for the log, once logging is set up
 
@@ -436,6 +443,8 @@ def load_config(argv: Sequence[str] | None = None) -> Config:
             "unknown section; sections: " + ", ".join(sorted({s.section for s in SETTINGS})))
         raise ConfigError(path, section, key, raw, allowed)
     values["warnings"] = _check_mqtt(values, path or "command line")
+    values["radiometry"] = RadiometrySettings(**{f.name: values.pop(f.name)
+                                                 for f in radiometry.FIELDS})
     render = {f.name: values.pop(f.name) for f in render_settings.FIELDS}
     try:
         values["render"] = RenderSettings(**render)

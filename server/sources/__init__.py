@@ -47,10 +47,13 @@ def make_source(config: Config, wanted: Callable[[], bool] | None = None,
         return TcpSource(config.tcp_host, config.tcp_port, config.max_frame_bytes,
                          config.producer_timeout_s, config.max_frame_pixels)
     if kind == "zmq":
+        from lepton.radiometry import PixelUnit
+
         from .zmq import ZmqSource
 
         return ZmqSource(config.zmq_address, config.zmq_mode, config.zmq_socket,
-                         config.zmq_channel, wanted or (lambda: True))
+                         config.zmq_channel, wanted or (lambda: True),
+                         unit=PixelUnit(config.zmq_unit), flux=config.radiometry.flux_params())
     if kind == "mqtt":
         from .mqtt import make_mqtt_source
 

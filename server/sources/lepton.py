@@ -4,7 +4,9 @@ All three read a byte stream with :class:`lepton.Lepton` and its real VoSPI pars
 they differ only in where the bytes come from: the SPI bus, the simulator fed by a
 synthetic scene, or the simulator fed by a recording. Each runs a :class:`lepton.Recovery`
 that heals a camera that stays out of sync (resync, CCI reboot, power cycle; docs/cci.md
-§6); its state and counters are part of :meth:`LeptonSource.status`.
+§6); its state and counters are part of :meth:`LeptonSource.status`. Emissivity,
+reflected temperature and window (:class:`CameraRadiometry`) are set on the camera over
+its CCI, or applied to the frames in software when there is none (docs/cci.md §7).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from lepton import (
     MIN_BOOT_S,
     Cci,
     CciError,
+    FluxLinearParams,
     GainMode,
     GpiodPowerSwitch,
     Hang,
@@ -40,6 +43,7 @@ from lepton import (
     SimulatedTransport,
     TelemetryLocation,
     VospiSimulator,
+    correct_frame,
     guess_unit,
     load_recording,
 )
@@ -55,6 +59,9 @@ NEXT_FRAME_TIMEOUT_S = 0.5  # also bounds how long stopping takes
 SIMULATED_MODEL = Model.LEPTON3
 TELEMETRY = {"off": TelemetryLocation.OFF, "header": TelemetryLocation.HEADER,
              "footer": TelemetryLocation.FOOTER}
+# The simulated room's true parameters: black bodies, 22 C surroundings, no window. The
+# simulated camera reads exactly the scene's temperatures when it is set to these.
+SIMULATED_SCENE = FluxLinearParams()
 
 
 def orient(pixels: np.ndarray, flip: str, rotate: int) -> np.ndarray:
@@ -82,14 +89,64 @@ class CameraSetup:
     unit: PixelUnit | None
 
 
-def configure_camera(cci: Cci | None, config: Config) -> CameraSetup:
+class CameraRadiometry:
+    """The flux linear parameters in force for one camera (docs/cci.md §7).
+
+    With a CCI the camera applies them (:meth:`apply_to_camera` after each boot); without
+    one the frames, read at the camera's defaults (emissivity 1), are corrected in
+    software (:meth:`correct`). Thread-safe: :attr:`params` is replaced whole.
+
+    Args:
+        params: the parameters at start ([Lepton] Emissivity, Reflected_Temp_C, ...).
+        cci: the camera's control interface, or None.
+    """
+
+    def __init__(self, params: FluxLinearParams, cci: Cci | None):
+        self.params, self._cci = params, cci
+
+    @property
+    def in_software(self) -> bool:
+        """True when the frames are corrected here (no CCI), not by the camera."""
+        return self._cci is None
+
+    def set(self, params: FluxLinearParams) -> None:
+        """Use ``params`` from now on (blocks for the CCI command, about a millisecond).
+
+        Raises:
+            LeptonError: the camera refused (e.g. a Lepton 2.0/3.0) or did not answer;
+                nothing changed.
+        """
+        if self._cci is not None:
+            self._cci.set_flux_linear_params(params)
+        self.params = params
+
+    def apply_to_camera(self) -> None:
+        """Set :attr:`params` on the camera (after power-on it is back at its defaults).
+
+        Raises:
+            CciError: the camera refused or did not answer.
+        """
+        if self._cci is not None:
+            self._cci.set_flux_linear_params(self.params)
+
+    def correct(self, pixels: np.ndarray, unit: PixelUnit) -> np.ndarray:
+        """The frame corrected in software when there is no CCI and it holds temperatures;
+        else ``pixels`` itself. ndarray uint16 (rows, cols) in ``unit``."""
+        if self._cci is not None or not unit.is_temperature:
+            return pixels
+        return correct_frame(pixels, unit, self.params)
+
+
+def configure_camera(cci: Cci | None, config: Config,
+                     radiometry: CameraRadiometry | None = None) -> CameraSetup:
     """Set up a Lepton over CCI from the [Lepton] settings, as far as the part supports.
 
     Enables telemetry (needed for FPA temperature and exact repeat detection),
-    TLinear at the configured resolution and the gain mode on radiometric parts
+    TLinear at the configured resolution, the gain mode and the flux linear parameters
+    (emissivity, reflected temperature, window: ``radiometry``) on radiometric parts
     (FLIR Lepton Engineering Datasheet §3.5, IDD §4.5.7-8, §4.8.9-10; docs/vospi.md
-    §7, §9; docs/cci.md §5); then reads back the pixel unit. Without CCI nothing can be
-    set: the camera's power-on defaults apply (telemetry off) and the unit is guessed.
+    §7, §9; docs/cci.md §5, §7); then reads back the pixel unit. Without CCI nothing can
+    be set: the camera's power-on defaults apply (telemetry off) and the unit is guessed.
 
     Raises:
         CciError: the camera answered a command with an error or not at all.
@@ -104,6 +161,8 @@ def configure_camera(cci: Cci | None, config: Config) -> CameraSetup:
         if part.radiometric:
             cci.set_tlinear(True, float(config.tlinear_resolution))
             cci.set_gain_mode(GainMode[config.gain_mode.upper()])
+            if radiometry is not None:
+                radiometry.apply_to_camera()
     telemetry = TELEMETRY[config.telemetry]
     cci.set_telemetry(telemetry is not TelemetryLocation.OFF, telemetry)
     return CameraSetup(model, telemetry, cci.pixel_unit())
@@ -121,6 +180,8 @@ class LeptonSource(Source):
             every empty read, and closes it when it stops.
         cci: the camera's control interface, for FFC; None if there is none.
         flip, rotate: mounting correction, see :func:`orient`.
+        radiometry: the flux linear parameters in force (set on the camera, or applied
+            to the frames here when there is no CCI); None: the camera's defaults.
     """
 
     has_raw = True
@@ -128,8 +189,10 @@ class LeptonSource(Source):
     def __init__(self, kind: str,
                  open_camera: Callable[[], tuple[Lepton, PixelUnit | None]],
                  make_recovery: Callable[[Lepton], Recovery],
-                 cci: Cci | None = None, flip: str = "none", rotate: int = 0):
+                 cci: Cci | None = None, flip: str = "none", rotate: int = 0,
+                 radiometry: CameraRadiometry | None = None):
         self.kind, self._open_camera, self._cci = kind, open_camera, cci
+        self._radiometry = radiometry or CameraRadiometry(FluxLinearParams(), cci)
         self._make_recovery = make_recovery
         self._flip, self._rotate = flip, rotate
         self._camera: Lepton | None = None
@@ -161,7 +224,8 @@ class LeptonSource(Source):
             meta = {}
             if captured.telemetry is not None:
                 meta["fpa_temp_c"] = round(captured.telemetry.fpa_temp_c, 2)
-            pixels = np.ascontiguousarray(orient(captured.pixels, self._flip, self._rotate))
+            pixels = self._radiometry.correct(captured.pixels, self.unit)
+            pixels = np.ascontiguousarray(orient(pixels, self._flip, self._rotate))
             publish(RawFrame(pixels, self.unit, captured.timestamp, meta))
 
     def status(self) -> dict[str, Any]:
@@ -185,16 +249,36 @@ class LeptonSource(Source):
                 f"ffc needs the Lepton's I2C control interface, which {self.kind} does not have")
         self._cci.run_ffc()
 
+    def set_radiometry(self, params: FluxLinearParams) -> None:
+        """Set emissivity, reflected temperature and window: on the camera over CCI (it
+        corrects its own output), else for the software correction of the frames.
+
+        Raises:
+            NotImplementedError: no CCI and the frames are counts, not temperatures.
+            LeptonError: the camera refused (a Lepton 2.0/3.0) or did not answer.
+        """
+        if self._radiometry.in_software and self.unit is not None and (
+                not self.unit.is_temperature):
+            raise NotImplementedError(f"emissivity needs temperatures; these {self.kind} "
+                                      "frames are counts")
+        self._radiometry.set(params)
+
 
 def _looped(frames: np.ndarray) -> Iterator[np.ndarray]:
     return itertools.cycle(list(frames))
 
 
-def _scene_frames(model: Model) -> Iterator[np.ndarray]:
+def _scene_frames(model: Model, device: SimulatedCciDevice) -> Iterator[np.ndarray]:
+    """The synthetic room as the simulated camera reports it: "measured" as a black-body
+    camera sees :data:`SIMULATED_SCENE`, then corrected with the flux linear parameters
+    the camera holds now (``device.flux_params``), so the true temperatures come out only
+    when those match the scene (docs/cci.md §7). ndarray uint16 (rows, cols), centikelvin.
+    """
     scene = ThermalScene(model.rows, model.cols)
     start = time.monotonic()
     while True:
-        yield scene.frame(time.monotonic() - start)
+        yield correct_frame(scene.frame(time.monotonic() - start), PixelUnit.CENTIKELVIN,
+                            device.flux_params, scene=SIMULATED_SCENE)
 
 
 def _open_cci(config: Config) -> Cci | None:
@@ -208,20 +292,22 @@ def _open_cci(config: Config) -> Cci | None:
 
 
 def recovery_maker(config: Config, cci: Cci | None, power: PowerSwitch | None,
-                   boot_s: float = BOOT_S) -> Callable[[Lepton], Recovery]:
+                   boot_s: float = BOOT_S, radiometry: CameraRadiometry | None = None
+                   ) -> Callable[[Lepton], Recovery]:
     """What builds a camera's :class:`lepton.Recovery` from the [Lepton] settings.
 
     The reboot step uses ``cci`` (none without it); the power cycle ``power``
     (none without it); after either, the camera is configured again with
-    :func:`configure_camera` and resynchronised. ``boot_s``: the wait for the camera
-    to boot (IDD §2.1.1, docs/cci.md §1).
+    :func:`configure_camera` (with the flux linear parameters in force, ``radiometry``)
+    and resynchronised. ``boot_s``: the wait for the camera to boot (IDD §2.1.1,
+    docs/cci.md §1).
     """
     policy = RecoveryPolicy(config.recover_after_s, config.power_off_s,
                             config.power_cycle_min_interval_s, boot_s)
 
     def configure() -> None:
         if cci is not None:
-            configure_camera(cci, config)
+            configure_camera(cci, config, radiometry)
 
     def make(camera: Lepton) -> Recovery:
         return Recovery(policy, resync=camera.resync, configure=configure,
@@ -254,42 +340,50 @@ def make_lepton_source(kind: str, config: Config) -> LeptonSource:
     power through ``Power_GPIO`` when set; ``simulated`` feeds a synthetic room through
     the VoSPI simulator, with a simulated CCI device (a Lepton 3.5) configured the same
     way, on a :class:`lepton.SimulatedBoard` that is its power line and can hang it
-    (``Simulated_Fault``); ``replay`` feeds a recording through the simulator.
+    (``Simulated_Fault``); ``replay`` feeds a recording through the simulator. The
+    [Lepton] emissivity settings go to the camera over CCI, or (replay, a camera without
+    I2C) correct the frames in software.
 
     Raises:
         ConfigError: ``replay`` without a usable ``Replay`` path; a ``Power_GPIO`` line
             that cannot be used.
     """
     flip, rotate = config.flip, int(config.rotate)
+    flux = config.radiometry.flux_params()
     if kind == "lepton":
         cci = _open_cci(config)
         power = _open_power(config)
+        radiometry = CameraRadiometry(flux, cci)
 
         def open_camera() -> tuple[Lepton, PixelUnit | None]:
-            setup = configure_camera(cci, config)
+            setup = configure_camera(cci, config, radiometry)
             camera = Lepton(config.spi_device, model=setup.model, telemetry=setup.telemetry,
                             spi_speed_hz=config.spi_speed_hz, cci=cci)
             return camera, setup.unit
 
-        return LeptonSource(kind, open_camera, recovery_maker(config, cci, power), cci,
-                            flip=flip, rotate=rotate)
+        return LeptonSource(kind, open_camera,
+                            recovery_maker(config, cci, power, radiometry=radiometry), cci,
+                            flip=flip, rotate=rotate, radiometry=radiometry)
 
     if kind == "simulated":
         hang = Hang(config.simulated_fault)
         board = SimulatedBoard(hang, config.simulated_fault_frame)
-        cci = Cci(SimulatedCciDevice(board=board))
+        device = SimulatedCciDevice(board=board)
+        cci = Cci(device)
+        radiometry = CameraRadiometry(flux, cci)
         if hang is not Hang.NONE:
             log.info("simulated camera: it will hang (%s) at unique frame %d", hang.value,
                      config.simulated_fault_frame)
 
         def open_camera() -> tuple[Lepton, PixelUnit | None]:
-            setup = configure_camera(cci, config)
+            setup = configure_camera(cci, config, radiometry)
             return _simulated(setup.model or SIMULATED_MODEL, setup.telemetry,
-                              _scene_frames(SIMULATED_MODEL), cci, board), setup.unit
+                              _scene_frames(SIMULATED_MODEL, device), cci, board), setup.unit
 
         # the simulated camera boots at once; wait the IDD's minimum all the same
-        return LeptonSource(kind, open_camera, recovery_maker(config, cci, board, MIN_BOOT_S),
-                            cci, flip=flip, rotate=rotate)
+        return LeptonSource(kind, open_camera,
+                            recovery_maker(config, cci, board, MIN_BOOT_S, radiometry),
+                            cci, flip=flip, rotate=rotate, radiometry=radiometry)
 
     recording = _load_replay(config)
     model = Model.LEPTON2 if recording.shape[1:] == (60, 80) else Model.LEPTON3
@@ -298,7 +392,8 @@ def make_lepton_source(kind: str, config: Config) -> LeptonSource:
     log.info("replaying %d frames of %dx%d from %s as %s", len(recording), recording.shape[2],
              recording.shape[1], config.replay, unit.value)
     return LeptonSource(kind, lambda: (_simulated(model, telemetry, _looped(recording)), unit),
-                        recovery_maker(config, None, None), flip=flip, rotate=rotate)
+                        recovery_maker(config, None, None), flip=flip, rotate=rotate,
+                        radiometry=CameraRadiometry(flux, None))
 
 
 def _simulated(model: Model, telemetry: TelemetryLocation, frames: Iterator[np.ndarray],

@@ -72,7 +72,16 @@ def test_inline_comments_and_case(tmp_path):
      "[Source] Source = 'camera': must be one of: auto, lepton, simulated, replay, file, tcp, zmq"),
     ("[Render]\nSharpness = 3\n",
      "[Render] Sharpness = '3': unknown key; keys in this section: AGC, Clip_Percent, Colormap, "
-     "Interpolation, JPEG_Quality, Range, Scale"),
+     "Interpolation, Isotherm, Isotherm_Color, JPEG_Quality, Range, Scale"),
+    ("[Render]\nIsotherm_Color = #00ff00\n",
+     "[Render] Isotherm_Color = '': must be a colour RRGGBB in hex, e.g. 00ff00 (no #: "
+     "server.conf reads # as a comment)"),
+    ("[Lepton]\nEmissivity = 0\n",
+     "[Lepton] Emissivity = '0': must be a number from 0.01 to 1"),
+    ("[Lepton]\nReflected_Temp_C = 400\n",
+     "[Lepton] Reflected_Temp_C = '400': must be a number from -50 to 350"),
+    ("[Source]\nZMQ_Unit = kelvin\n",
+     "[Source] ZMQ_Unit = 'kelvin': must be one of: counts, centikelvin"),
     ("[Camera]\nSpeed = 3\n",
      "[Camera] Speed = '3': unknown section; sections: Lepton, Logging, MQTT, Render, Security, "
      "Server-Configurations, Source, Stream"),

@@ -18,7 +18,7 @@ from server.commands import CommandError, TokenError
 from server.config import BrokerUrl
 from server.mqtt_link import BrokerSettings
 from server.mqtt_topics import CameraTopics
-from server.render_settings import RenderSettings
+from server.render_settings import FIELDS, RenderSettings
 from server.sources.mqtt import BadMessage, MqttSource, parse_frame_payload, parse_state_payload
 from server.state import AcquisitionState
 from server.wire import frame_message, parse_frame_message
@@ -110,9 +110,8 @@ def test_state_messages_are_validated():
         (b"nope", "the state is not UTF-8 JSON"),
         (json.dumps({**good, "running": 1}).encode(),
          "the state is not an object with a boolean 'running'"),
-        (json.dumps({"running": True}).encode(), "the state lacks colormap, agc, range, "
-                                                 "clip_percent, scale, interpolation, "
-                                                 "jpeg_quality"),
+        (json.dumps({"running": True}).encode(),
+         "the state lacks " + ", ".join(f.name for f in FIELDS)),
         (json.dumps({**good, "scale": 9}).encode(),
          "the state's scale must be an integer from 1 to 8"),
         (json.dumps({**good, "agc": "fixed"}).encode(),
