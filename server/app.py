@@ -122,6 +122,7 @@ class App:
         self.reopen_requested = threading.Event()  # SIGHUP: reopen the stats log
         self.wake = threading.Event()  # set with either of the two: the main thread acts
         self._ffc = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ffc")
+        self._ws_auth = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ws-auth")
         handlers = {SET_RADIOMETRY: RadiometryCommand(self.state, self._set_radiometry,
                                                       config.radiometry)
                     } if self.source.has_raw else {}
@@ -154,7 +155,7 @@ class App:
         hosts = HostPolicy(c.allowed_hosts)
         ws = WebSocketServer(ws_sock, self.hub, self.state, self.commands, c.send_timeout_s,
                              c.keepalive_s, hosts, c.allowed_origins, c.command_rate_per_s,
-                             c.command_burst, self.auth, self.tls)
+                             c.command_burst, self.auth, self.tls, self._ws_auth)
         components: dict[str, ReportsHealth] = {}
         if self.stats_log is not None:
             components["stats_log"] = self.stats_log
@@ -295,6 +296,7 @@ class App:
             if self.mqtt is not None:
                 self.mqtt.stop()
             self._ffc.shutdown(wait=True, cancel_futures=True)
+            self._ws_auth.shutdown(wait=True, cancel_futures=True)
             for thread in self._threads:
                 thread.join()
             self._threads.clear()

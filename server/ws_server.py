@@ -151,6 +151,8 @@ class WebSocketServer:
             this many refused in a row close the connection with 1008.
         auth: who may watch (None: everyone): a handshake needs a live session cookie
             or Basic credentials.
+        auth_executor: where a Basic login's scrypt check runs, off the event loop (the
+            app's ``ws-auth`` thread); needed with ``auth``.
         tls: serve wss with this server context (None: plain ws).
     """
 
@@ -161,10 +163,13 @@ class WebSocketServer:
                  hosts: HostPolicy, allowed_origins: tuple[str, ...] = (),
                  command_rate_per_s: float = COMMAND_RATE_PER_S,
                  command_burst: int = COMMAND_BURST, auth: Authenticator | None = None,
-                 tls: ssl.SSLContext | None = None):
+                 tls: ssl.SSLContext | None = None,
+                 auth_executor: concurrent.futures.Executor | None = None):
+        if auth is not None and auth_executor is None:
+            raise ValueError("auth needs an auth_executor for its scrypt checks")
         self._sock, self._hub, self._state, self._commands = sock, hub, state, commands
         self._auth, self._tls = auth, tls
-        self._auth_thread = concurrent.futures.ThreadPoolExecutor(1, "ws-auth")  # scrypt
+        self._auth_executor = auth_executor
         # checks, which take turns anyway (Authenticator); its thread starts on first use
         self._command_rate_per_s, self._command_burst = command_rate_per_s, command_burst
         self._send_timeout_s, self._keepalive_s = send_timeout_s, keepalive_s
@@ -237,7 +242,6 @@ class WebSocketServer:
             self._loop.run_until_complete(self._shutdown())
         finally:
             self.started.set()
-            self._auth_thread.shutdown(wait=True, cancel_futures=True)
             self._loop.close()
             self._finished.set()
 
@@ -332,8 +336,9 @@ class WebSocketServer:
         authorization = values[0] if len(values) == 1 else None  # two: neither counts
         login = auth.check_cached(authorization)
         if login is None:  # scrypt: in the ws-auth thread, not in the loop
+            assert self._auth_executor is not None  # checked when made
             login = await asyncio.wrap_future(
-                self._auth_thread.submit(auth.check, authorization, address))
+                self._auth_executor.submit(auth.check, authorization, address))
         if login.verdict is Verdict.ACCEPTED:
             return None
         log.debug("refused WebSocket from %s: %s", address, login.verdict.value)
