@@ -22,6 +22,9 @@ http-server     every waiting        one http-<peer> per     nothing (a selector
 http-<peer>     hub.encoded, hub.raw its connection          its client: 10 s socket timeout,
                 status                                       Send_Timeout for MJPEG
 stats-log       hub.raw              the CSV file            the disk
+recorder        hub.raw, commands,   the recording queue,    nothing: a full queue drops the
+                hook events          state "recording"       frame (counted)
+recorder-writer the recording queue  Recordings_Dir          the disk (flushes every second)
 MainThread      signals, App.wake    the stats log (SIGHUP)  nothing (wakes every second)
 =============== ==================== ======================= ==============================
 
@@ -46,10 +49,12 @@ from lepton.errors import LeptonError
 from . import systemd
 from .commands import CommandRunner
 from .config import Config, ConfigError
+from .health import ReportsHealth
 from .hosts import HostPolicy
 from .http_server import HttpServer
 from .hub import Hub
 from .listening import BindError, listen, raise_fd_limit
+from .recording.recorder import Recorder, RecordingSettings
 from .renderer import Renderer
 from .sources import make_source
 from .sources.base import SourceError
@@ -97,7 +102,15 @@ class App:
         self.reopen_requested = threading.Event()  # SIGHUP: reopen the stats log
         self.wake = threading.Event()  # set with either of the two: the main thread acts
         self._ffc = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ffc")
-        self.commands = CommandRunner(self.state, self._start_ffc, config.control_token)
+        try:
+            self.recorder = Recorder(self.hub, self.state, RecordingSettings.from_config(config),
+                                     self.source.kind, self.source.has_raw, self.source.status)
+        except OSError as exc:
+            raise ConfigError(config.config_path or "command line", "Recording",
+                              "Recordings_Dir", config.recordings_dir,
+                              f"must be a folder the daemon can write: {exc.strerror}") from None
+        self.commands = CommandRunner(self.state, self._start_ffc, config.control_token,
+                                      self.recorder.command_handlers())
         self._threads: list[threading.Thread] = []
         self.http: HttpServer | None = None
         self.ws: WebSocketServer | None = None
@@ -123,10 +136,16 @@ class App:
         ws = WebSocketServer(ws_sock, self.hub, self.state, self.commands, c.send_timeout_s,
                              c.keepalive_s, hosts, c.allowed_origins, c.command_rate_per_s,
                              c.command_burst)
-        components = {"stats_log": self.stats_log} if self.stats_log else {}
+        components: dict[str, ReportsHealth] = {}
+        if self.stats_log is not None:
+            components["stats_log"] = self.stats_log
+        if c.record != "off":
+            components["recorder"] = self.recorder
         self.status = Status(self.hub, self.state, self.source, ws.port, components)
         http = HttpServer(http_sock, self.hub, self.status, self.renderer.snapshot,
-                          c.send_timeout_s, hosts, max_connections=c.http_max_connections)
+                          c.send_timeout_s, hosts, max_connections=c.http_max_connections,
+                          json_routes={"/recordings.json": self.recorder.listing},
+                          file_routes={"/recordings/": self.recorder.resolve})
         self.hub.add_listener(ws.notify_frame)
         self.state.add_listener(ws.notify_state)
         self._spawn("ws-server", ws.run)
@@ -137,6 +156,9 @@ class App:
             self._spawn("renderer", self.renderer.run, self.stopping)
         if self.stats_log is not None:
             self._spawn("stats-log", self.stats_log.run, self.stopping)
+        if self.recorder.active:
+            self._spawn("recorder", self.recorder.run, self.stopping)
+            self._spawn("recorder-writer", self.recorder.run_writer, self.stopping)
         self._spawn("http-server", http.serve_forever, HTTP_POLL_S)
         self.http = http
         log.info("serving HTTP on %s:%d and WebSocket on %s:%d (source %s)",
