@@ -232,9 +232,10 @@ class SegmentWriter(abc.ABC):
             OSError: the disk refused (the file holds what it held before).
         """
         pending, self.pending = self.pending, []
-        self.dropped = dropped
-        if pending:
+        if pending or dropped != self.dropped:
+            self.dropped = dropped
             self._write(pending)
+        if pending:
             self.frames += len(pending)
             self.end_s = pending[-1][1].timestamp
         self.sidecar.add({"type": "flush", "frames": self.frames, "dropped": dropped,
@@ -259,7 +260,8 @@ class SegmentWriter(abc.ABC):
         self._close_file()
 
     @abc.abstractmethod
-    def _write(self, frames: list[tuple[int, RawFrame]]) -> None: ...
+    def _write(self, frames: list[tuple[int, RawFrame]]) -> None:
+        """Append ``frames`` (maybe none: the dropped count changed) to the file."""
 
     @abc.abstractmethod
     def _file_bytes(self) -> int: ...
@@ -321,6 +323,8 @@ class CptvWriter(SegmentWriter):
     def _write(self, frames: list[tuple[int, RawFrame]]) -> None:
         from cptv.frame import Frame
 
+        if not frames:
+            return  # the dropped count is in the sidecar's flush line
         zero = datetime.timedelta(0)
         for seq, frame in frames:
             fpa = fpa_of(frame)
@@ -370,6 +374,11 @@ class Hdf5Writer(SegmentWriter):
         import h5py
 
         n, k = self.frames, len(frames)
+        if not frames:
+            with h5py.File(self.path, "a") as f:
+                f.attrs["dropped"] = self.dropped
+            _fsync_path(self.path)
+            return
         columns = {
             "frames": np.stack([frame.pixels for _, frame in frames]),
             "timestamp": np.array([frame.timestamp for _, frame in frames], np.float64),

@@ -8,7 +8,8 @@ Two threads (started, named and joined by the app):
   dropped and counted (``frames_dropped`` in /healthz, /metrics and the sidecar), as are
   frames the thread itself missed while recording. Nothing it does waits for the disk.
 * ``recorder-writer`` takes the queue, writes segments (:mod:`.formats`), flushes them
-  every :data:`FLUSH_S` (so a kill loses at most that plus what was queued), keeps
+  every :data:`FLUSH_S` or :data:`FLUSH_BYTES` (so a kill loses at most a second plus
+  what was queued), keeps
   ``Max_Disk_MB`` and ``Min_Free_MB`` by deleting the oldest recordings before each
   write, and stops recording with one log line and a state change when that is not
   enough or the disk refuses a write. Streaming carries on.
@@ -56,6 +57,8 @@ from .policy import plan_disk
 log = logging.getLogger(__name__)
 
 FLUSH_S = 1.0  # frames reach the disk this often: a kill loses at most this (plus the queue)
+FLUSH_BYTES = 256 * 1024  # ... or sooner, once this much (uncompressed) waits: bounds memory
+# and the free space a flush must find (the disk check reserves the uncompressed size)
 POLL_S = 0.25  # how often both threads look at the stop flag when nothing arrives
 
 
@@ -114,9 +117,13 @@ class _Delete:
 
 @dataclasses.dataclass(frozen=True)
 class _Frame:
+    """Queue item: a frame to record, its clip's trigger, and the drop count when the
+    clip started (the first segment's drops are counted from there)."""
+
     seq: int
     frame: RawFrame
     trigger: Trigger
+    clip_dropped_base: int
 
 
 class _Queue:
@@ -190,11 +197,13 @@ class Recorder:
             settings.pre_s if settings.mode is RecordMode.EVENT else 0)
         self._queue = _Queue(settings.queue_frames)
         self._clip: Trigger | None = None
+        self._clip_dropped_base = 0
+        self._next_segment = False  # the segment was closed for the clip's next one
         self._since: float | None = None
         self._stopped_reason = ""
         self._segment: SegmentWriter | None = None
         self._segment_dropped_base = 0
-        self.counters = {"frames_written": 0, "frames_dropped": 0, "segments": 0,
+        self.counters = {"frames_seen": 0, "frames_written": 0, "frames_dropped": 0, "segments": 0,
                          "recordings_deleted": 0, "write_errors": 0}
         self._last_error = ""
         if settings.mode is not RecordMode.OFF and not has_raw:
@@ -303,6 +312,7 @@ class Recorder:
             seq = new_seq
             if isinstance(frame, RawFrame):
                 self._take(seq, frame, missed)
+            self.counters["frames_seen"] += 1
 
     def _take(self, seq: int, frame: RawFrame, missed: int) -> None:
         moved = (self.settings.mode is RecordMode.EVENT
@@ -320,6 +330,7 @@ class Recorder:
                 return
             if self._clip is None:
                 backlog = self._preroll.drain()
+                self._clip_dropped_base = self.counters["frames_dropped"]
                 self._clip = trigger
                 self._since = backlog[0][1].timestamp if backlog else frame.timestamp
                 self._publish()
@@ -328,7 +339,7 @@ class Recorder:
                 self.counters["frames_dropped"] += missed
             clip = self._clip
         for s, f in [*backlog, (seq, frame)]:
-            if not self._queue.put_frame(_Frame(s, f, clip)):
+            if not self._queue.put_frame(_Frame(s, f, clip, self._clip_dropped_base)):
                 self.counters["frames_dropped"] += 1
 
     # --- the writer thread -------------------------------------------------------------
@@ -365,12 +376,15 @@ class Recorder:
                     or frame.timestamp - name.start_s >= self.settings.segment_s
                     or frame.pixels.shape != (segment.header.rows, segment.header.cols)):
                 self._close("next segment")
+                self._next_segment = True
                 segment = None
         if segment is None:
             segment = self._open(item)
             if segment is None:
                 return
         segment.add(item.seq, frame)
+        if segment.pending_bytes >= FLUSH_BYTES:
+            self._flush()
 
     def _open(self, item: _Frame) -> SegmentWriter | None:
         frame = item.frame
@@ -392,7 +406,10 @@ class Recorder:
             self.counters["write_errors"] += 1
             self._stop(f"cannot create {name.name}: {exc.strerror or exc}")
             return None
-        self._segment, self._segment_dropped_base = segment, self.counters["frames_dropped"]
+        self._segment = segment
+        self._segment_dropped_base = (self.counters["frames_dropped"] if self._next_segment
+                                      else item.clip_dropped_base)
+        self._next_segment = False
         self.counters["segments"] += 1
         log.info("recording to %s", name.name)
         with self._lock:
