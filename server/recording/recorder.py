@@ -196,6 +196,7 @@ class Recorder:
         self._preroll: PreRoll[tuple[int, RawFrame]] = PreRoll(
             settings.pre_s if settings.mode is RecordMode.EVENT else 0)
         self._queue = _Queue(settings.queue_frames)
+        self._reader_done = threading.Event()  # the recorder thread has queued its last frame
         self._clip: Trigger | None = None
         self._clip_dropped_base = 0
         self._next_segment = False  # the segment was closed for the clip's next one
@@ -301,18 +302,25 @@ class Recorder:
     # --- the recorder thread -----------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
-        """Read ``hub.raw`` and queue the frames to record, until ``stop`` is set."""
+        """Read ``hub.raw`` and queue the frames to record, until ``stop`` is set; the
+        newest frame at that moment is taken too (a viewer may have seen it)."""
         seq = 0
-        while not stop.is_set():
-            item = self._hub.raw.wait_newer(seq, POLL_S)
-            if item is None:
-                continue
-            new_seq, frame = item
-            missed = new_seq - seq - 1 if seq else 0
-            seq = new_seq
-            if isinstance(frame, RawFrame):
-                self._take(seq, frame, missed)
-            self.counters["frames_seen"] += 1
+        try:
+            while True:
+                stopping = stop.is_set()
+                item = self._hub.raw.latest() if stopping else self._hub.raw.wait_newer(seq,
+                                                                                        POLL_S)
+                if item is not None and item[0] > seq:
+                    new_seq, frame = item
+                    missed = new_seq - seq - 1 if seq else 0
+                    seq = new_seq
+                    if isinstance(frame, RawFrame):
+                        self._take(seq, frame, missed)
+                    self.counters["frames_seen"] += 1
+                if stopping:
+                    return
+        finally:
+            self._reader_done.set()
 
     def _take(self, seq: int, frame: RawFrame, missed: int) -> None:
         moved = (self.settings.mode is RecordMode.EVENT
@@ -345,8 +353,8 @@ class Recorder:
     # --- the writer thread -------------------------------------------------------------
 
     def run_writer(self, stop: threading.Event) -> None:
-        """Write queued frames, flushing every FLUSH_S, until ``stop`` is set and the
-        queue is empty; then close the segment being written."""
+        """Write queued frames, flushing every FLUSH_S, until ``stop`` is set, the
+        recorder thread has ended and the queue is empty; then close the segment."""
         next_flush = self._clock() + FLUSH_S
         while True:
             items = self._queue.take(min(POLL_S, max(0.0, next_flush - self._clock())))
@@ -360,7 +368,7 @@ class Recorder:
             if self._clock() >= next_flush:
                 self._flush()
                 next_flush = self._clock() + FLUSH_S
-            if stop.is_set() and not items:
+            if stop.is_set() and self._reader_done.is_set() and not items:
                 self._close("shutdown")
                 return
 
