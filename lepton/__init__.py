@@ -54,7 +54,7 @@ from .recovery import (
     RecoveryPolicy,
     RecoveryState,
 )
-from .replay import ReplayError, load_recording
+from .replay import ReplayError, TimedRecording, load_recording, load_timed_recording
 from .simulated_board import Hang, SimulatedBoard
 from .simulator import FaultConfig, FaultKind, VospiSimulator
 from .spidev import (
@@ -138,6 +138,7 @@ __all__ = [
     "SyncLossReason",
     "SyncLost",
     "Telemetry",
+    "TimedRecording",
     "TelemetryLocation",
     "Transport",
     "UnitError",
@@ -150,6 +151,7 @@ __all__ = [
     "encode_telemetry",
     "guess_unit",
     "load_recording",
+    "load_timed_recording",
     "packet_crcs",
     "parse_gpio_line",
     "parse_telemetry",

@@ -31,6 +31,9 @@ mqtt            the broker's socket  the broker's socket;    nothing (non-blocki
                 (cmd, HA birth)      state (commands)        FFC runs in ffc_0)
 mqtt-relay      the broker (mqtt     the relay's mailbox,    nothing: paho's network loop
                 source only)         state (the origin's)    (handlers validate, never wait)
+recorder        hub.raw, commands,   the recording queue,    nothing: a full queue drops the
+                hook events          state "recording"       frame (counted)
+recorder-writer the recording queue  Recordings_Dir          the disk (flushes every second)
 MainThread      signals, App.wake    the stats log (SIGHUP)  nothing (wakes every second)
 =============== ==================== ======================= ==============================
 
@@ -71,6 +74,7 @@ from .mqtt_topics import CameraTopics
 from .passwords import read_password_file
 from .radiometry import COMMAND as SET_RADIOMETRY
 from .radiometry import RadiometryCommand
+from .recording.recorder import Recorder, RecordingSettings
 from .renderer import Renderer
 from .sources import make_source
 from .sources.base import SourceError
@@ -123,9 +127,17 @@ class App:
         self.wake = threading.Event()  # set with either of the two: the main thread acts
         self._ffc = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ffc")
         self._ws_auth = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ws-auth")
-        handlers = {SET_RADIOMETRY: RadiometryCommand(self.state, self._set_radiometry,
-                                                      config.radiometry)
-                    } if self.source.has_raw else {}
+        try:
+            self.recorder = Recorder(self.hub, self.state, RecordingSettings.from_config(config),
+                                     self.source.kind, self.source.has_raw, self.source.status)
+        except OSError as exc:
+            raise ConfigError(config.config_path or "command line", "Recording",
+                              "Recordings_Dir", config.recordings_dir,
+                              f"must be a folder the daemon can write: {exc.strerror}") from None
+        handlers = dict(self.recorder.command_handlers())
+        if self.source.has_raw:
+            handlers[SET_RADIOMETRY] = RadiometryCommand(self.state, self._set_radiometry,
+                                                         config.radiometry)
         # an edge forwards its viewers' commands to the origin; a camera runs them itself
         self.commands: Commands = (
             self.source.commands if isinstance(self.source, MqttSource)
@@ -159,6 +171,8 @@ class App:
         components: dict[str, ReportsHealth] = {}
         if self.stats_log is not None:
             components["stats_log"] = self.stats_log
+        if c.record != "off":
+            components["recorder"] = self.recorder
         mqtt = self._mqtt_publisher(http_sock.getsockname()[1])
         if mqtt is not None:
             components["mqtt"] = mqtt.link
@@ -167,7 +181,10 @@ class App:
             self._spawn("mqtt-relay", self.source.link.run)
         self.status = Status(self.hub, self.state, self.source, ws.port, components)
         http = HttpServer(http_sock, self.hub, self.status, self.renderer.snapshot,
-                          c.send_timeout_s, hosts, json_routes={"/raw": self._raw_payload},
+                          c.send_timeout_s, hosts,
+                          json_routes={"/raw": self._raw_payload,
+                                       "/recordings.json": self.recorder.listing},
+                          file_routes={"/recordings/": self.recorder.resolve},
                           max_connections=c.http_max_connections, auth=self.auth,
                           tls=self.tls)
         self.hub.add_listener(ws.notify_frame)
@@ -180,6 +197,9 @@ class App:
             self._spawn("renderer", self.renderer.run, self.stopping)
         if self.stats_log is not None:
             self._spawn("stats-log", self.stats_log.run, self.stopping)
+        if self.recorder.active:
+            self._spawn("recorder", self.recorder.run, self.stopping)
+            self._spawn("recorder-writer", self.recorder.run_writer, self.stopping)
         self._spawn("http-server", http.serve_forever, HTTP_POLL_S)
         self.http = http
         if mqtt is not None:

@@ -108,6 +108,13 @@ def text(value: str) -> str:
     return value.strip()
 
 
+def nonempty(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    return value
+
+
 def host(value: str) -> str:
     value = value.strip()
     if not value or any(c.isspace() for c in value):
@@ -215,6 +222,9 @@ class Setting:
 
 SERVER = "Server-Configurations"
 RENDER = "Render"
+RECORDING = "Recording"
+RECORD_MODES = ("off", "always", "manual", "event")
+RECORDING_FORMATS = ("cptv", "hdf5")
 MQTT = "MQTT"
 SETTINGS: tuple[Setting, ...] = (
     Setting("http_host", SERVER, "HTTP_Interface", "0.0.0.0", host, "--http-host"),
@@ -231,6 +241,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("replay", "Source", "Replay", "", text, "--replay", path_like=True),
     Setting("replay_unit", "Source", "Replay_Unit", "auto",
             choice("auto", "centikelvin", "counts")),
+    Setting("replay_loop", "Source", "Replay_Loop", "yes", boolean),
     Setting("tcp_host", "Source", "TCP_Interface", "127.0.0.1", host),
     Setting("tcp_port", "Source", "TCP_Port", "5000", integer(0, 65535), "--tcp-port"),
     Setting("max_frame_bytes", "Source", "Max_Frame_Bytes", "16777216",
@@ -282,6 +293,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("stats_log_max_bytes", "Logging", "Stats_Log_Max_Bytes", "10485760",
             integer(4096, 1 << 40)),
     Setting("stats_log_backups", "Logging", "Stats_Log_Backups", "3", integer(0, 100)),
+    Setting("record", RECORDING, "Record", "off", choice(*RECORD_MODES)),
+    Setting("recording_format", RECORDING, "Format", "cptv", choice(*RECORDING_FORMATS)),
+    Setting("recordings_dir", RECORDING, "Recordings_Dir", "recordings", nonempty,
+            path_like=True),
+    Setting("segment_s", RECORDING, "Segment_Seconds", "300", integer(10, 3600)),
+    Setting("max_disk_mb", RECORDING, "Max_Disk_MB", "1024", integer(0, 1 << 30)),
+    Setting("min_free_mb", RECORDING, "Min_Free_MB", "100", integer(0, 1 << 30)),
+    Setting("pre_s", RECORDING, "Pre_Seconds", "5", number(0, 60)),
+    Setting("post_s", RECORDING, "Post_Seconds", "10", number(0, 3600)),
+    Setting("motion_threshold", RECORDING, "Motion_Threshold", "0.2", number(0.001, 10000)),
+    Setting("record_queue_frames", RECORDING, "Queue_Frames", "64", integer(2, 10000)),
     Setting("mqtt_camera", "Source", "MQTT_Camera", "", identifier, "--mqtt-camera"),
     Setting("mqtt_broker", MQTT, "Broker", "", broker_url),
     Setting("mqtt_username", MQTT, "Username", "", text),
@@ -317,6 +339,7 @@ class Config:
     resend_interval_s: float
     replay: str
     replay_unit: str
+    replay_loop: bool
     tcp_host: str
     tcp_port: int
     max_frame_bytes: int
@@ -356,6 +379,16 @@ class Config:
     stats_log: str
     stats_log_max_bytes: int
     stats_log_backups: int
+    record: str
+    recording_format: str
+    recordings_dir: str
+    segment_s: int
+    max_disk_mb: int
+    min_free_mb: int
+    pre_s: float
+    post_s: float
+    motion_threshold: float
+    record_queue_frames: int
     mqtt_camera: str
     mqtt_broker: BrokerUrl | None
     mqtt_username: str

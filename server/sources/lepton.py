@@ -7,6 +7,11 @@ that heals a camera that stays out of sync (resync, CCI reboot, power cycle; doc
 §6); its state and counters are part of :meth:`LeptonSource.status`. Emissivity,
 reflected temperature and window (:class:`CameraRadiometry`) are set on the camera over
 its CCI, or applied to the frames in software when there is none (docs/cci.md §7).
+
+A replay keeps the recording's pace when the file has times (CPTV version 2, HDF5), loops
+when ``Replay_Loop`` says so, and reports where it is (:class:`ReplayPosition`): in each
+frame's ``meta`` (``replay_position_s``, and the recorded ``fpa_temp_c``) and in
+:meth:`LeptonSource.status`.
 """
 
 from __future__ import annotations
@@ -42,11 +47,13 @@ from lepton import (
     SimulatedCciDevice,
     SimulatedTransport,
     TelemetryLocation,
+    TimedRecording,
     VospiSimulator,
     correct_frame,
     guess_unit,
-    load_recording,
+    load_timed_recording,
 )
+from lepton.camera import CapturedFrame
 
 from ..config import Config, ConfigError
 from ..frames import RawFrame
@@ -168,6 +175,56 @@ def configure_camera(cci: Cci | None, config: Config,
     return CameraSetup(model, telemetry, cci.pixel_unit())
 
 
+class ReplayPosition:
+    """Where a replay is, found from each frame's number in the replayed stream.
+
+    The simulator numbers the unique frames it sends (telemetry ``frame_counter``,
+    1, 2, ...; docs/vospi.md §7.2), so the index in the recording stays right even
+    when frames are lost on the way; without telemetry the delivered frame's number
+    is used. Thread-safe enough for /healthz (plain attribute reads).
+
+    Args:
+        recording: the frames and, when the file has them, times and FPA temperatures.
+        loop: whether the replay starts again after the last frame.
+    """
+
+    def __init__(self, recording: TimedRecording, loop: bool):
+        self.recording, self.loop = recording, loop
+        self.index = -1  # of the newest frame in the recording, -1 before the first
+        self.passes = 0
+
+    def locate(self, captured: CapturedFrame) -> dict[str, Any]:
+        """Note a delivered frame; returns the meta it gets (position, recorded FPA).
+
+        Returns:
+            ``{"replay_position_s": seconds from the first frame, rounded to ms}`` plus
+            ``"fpa_temp_c"`` (degrees C, 2 decimals) when the recording has it.
+        """
+        number = (captured.telemetry.frame_counter if captured.telemetry is not None
+                  else captured.frame_number)
+        self.passes, self.index = divmod(number - 1, len(self.recording.frames))
+        meta: dict[str, Any] = {
+            "replay_position_s": round(self.recording.schedule_s(self.index), 3)}
+        fpa = self.recording.fpa_temp_c
+        if fpa is not None and np.isfinite(fpa[self.index]):
+            meta["fpa_temp_c"] = round(float(fpa[self.index]), 2)
+        return meta
+
+    @property
+    def finished(self) -> bool:
+        """True once a replay that does not loop delivered its last frame."""
+        return not self.loop and self.index == len(self.recording.frames) - 1
+
+    def status(self) -> dict[str, Any]:
+        """``replay_frame`` (1-based, 0 before the first), ``replay_frames``,
+        ``replay_position_s``, ``replay_length_s``, ``replay_passes``, ``replay_loop``."""
+        index = max(self.index, 0)
+        return {"replay_frame": self.index + 1, "replay_frames": len(self.recording.frames),
+                "replay_position_s": round(self.recording.schedule_s(index), 3),
+                "replay_length_s": round(self.recording.length_s, 3),
+                "replay_passes": self.passes, "replay_loop": self.loop}
+
+
 class LeptonSource(Source):
     """Unique frames from a :class:`lepton.Lepton`, oriented and labelled with their unit.
 
@@ -182,6 +239,8 @@ class LeptonSource(Source):
         flip, rotate: mounting correction, see :func:`orient`.
         radiometry: the flux linear parameters in force (set on the camera, or applied
             to the frames here when there is no CCI); None: the camera's defaults.
+        replay: the replay's position (the ``replay`` source), else None. A replay that
+            does not loop stops publishing after its last frame (status ``ended``).
     """
 
     has_raw = True
@@ -190,13 +249,16 @@ class LeptonSource(Source):
                  open_camera: Callable[[], tuple[Lepton, PixelUnit | None]],
                  make_recovery: Callable[[Lepton], Recovery],
                  cci: Cci | None = None, flip: str = "none", rotate: int = 0,
-                 radiometry: CameraRadiometry | None = None):
+                 radiometry: CameraRadiometry | None = None,
+                 replay: ReplayPosition | None = None):
         self.kind, self._open_camera, self._cci = kind, open_camera, cci
         self._radiometry = radiometry or CameraRadiometry(FluxLinearParams(), cci)
+        self._replay = replay
         self._make_recovery = make_recovery
         self._flip, self._rotate = flip, rotate
         self._camera: Lepton | None = None
         self._recovery: Recovery | None = None
+        self._ended = False
         self.unit: PixelUnit | None = None
 
     def run(self, publish: Publish, stop: threading.Event) -> None:
@@ -224,9 +286,16 @@ class LeptonSource(Source):
             meta = {}
             if captured.telemetry is not None:
                 meta["fpa_temp_c"] = round(captured.telemetry.fpa_temp_c, 2)
+            if self._replay is not None:
+                meta.update(self._replay.locate(captured))
             pixels = self._radiometry.correct(captured.pixels, self.unit)
             pixels = np.ascontiguousarray(orient(pixels, self._flip, self._rotate))
             publish(RawFrame(pixels, self.unit, captured.timestamp, meta))
+            if self._replay is not None and self._replay.finished:
+                log.info("replay finished after %d frames (Replay_Loop = no)",
+                         len(self._replay.recording.frames))
+                self._ended = True
+                stop.wait()
 
     def status(self) -> dict[str, Any]:
         """The link state, model, unit, capture counters and the recovery's state and counters."""
@@ -234,10 +303,11 @@ class LeptonSource(Source):
         if camera is None or recovery is None:
             return {"state": "starting"}
         counters = camera.counters
-        return {"state": camera.status.value, "model": camera.model and camera.model.name,
+        return {"state": "ended" if self._ended else camera.status.value,
+                "model": camera.model and camera.model.name,
                 "unit": self.unit and self.unit.value,
                 **{k: v for k, v in vars(counters).items() if isinstance(v, int)},
-                **recovery.status()}
+                **recovery.status(), **(self._replay.status() if self._replay else {})}
 
     @property
     def can_ffc(self) -> bool:
@@ -264,8 +334,8 @@ class LeptonSource(Source):
         self._radiometry.set(params)
 
 
-def _looped(frames: np.ndarray) -> Iterator[np.ndarray]:
-    return itertools.cycle(list(frames))
+def _replayed(frames: np.ndarray, loop: bool) -> Iterator[np.ndarray]:
+    return itertools.cycle(list(frames)) if loop else iter(list(frames))
 
 
 def _scene_frames(model: Model, device: SimulatedCciDevice) -> Iterator[np.ndarray]:
@@ -386,26 +456,36 @@ def make_lepton_source(kind: str, config: Config) -> LeptonSource:
                             cci, flip=flip, rotate=rotate, radiometry=radiometry)
 
     recording = _load_replay(config)
-    model = Model.LEPTON2 if recording.shape[1:] == (60, 80) else Model.LEPTON3
+    frames = recording.frames
+    model = Model.LEPTON2 if frames.shape[1:] == (60, 80) else Model.LEPTON3
     telemetry = TELEMETRY[config.telemetry]
-    unit = guess_unit(recording) if config.replay_unit == "auto" else PixelUnit(config.replay_unit)
-    log.info("replaying %d frames of %dx%d from %s as %s", len(recording), recording.shape[2],
-             recording.shape[1], config.replay, unit.value)
-    return LeptonSource(kind, lambda: (_simulated(model, telemetry, _looped(recording)), unit),
-                        recovery_maker(config, None, None), flip=flip, rotate=rotate,
-                        radiometry=CameraRadiometry(flux, None))
+    unit = guess_unit(frames) if config.replay_unit == "auto" else PixelUnit(config.replay_unit)
+    paced = "its recorded pace" if recording.timestamps_s is not None else "8.7 Hz"
+    log.info("replaying %d frames of %dx%d (%.1f s) from %s as %s at %s%s", len(frames),
+             frames.shape[2], frames.shape[1], recording.length_s, config.replay, unit.value,
+             paced, ", looping" if config.replay_loop else "")
+
+    def open_replay() -> tuple[Lepton, PixelUnit | None]:
+        return _simulated(model, telemetry, _replayed(frames, config.replay_loop),
+                          schedule_s=recording.schedule_s), unit
+
+    return LeptonSource(kind, open_replay, recovery_maker(config, None, None), flip=flip,
+                        rotate=rotate, radiometry=CameraRadiometry(flux, None),
+                        replay=ReplayPosition(recording, config.replay_loop))
 
 
 def _simulated(model: Model, telemetry: TelemetryLocation, frames: Iterator[np.ndarray],
-               cci: Cci | None = None, board: SimulatedBoard | None = None) -> Lepton:
-    """A Lepton reading the simulator's VoSPI stream of ``frames`` at the camera's rate."""
+               cci: Cci | None = None, board: SimulatedBoard | None = None,
+               schedule_s: Callable[[int], float] | None = None) -> Lepton:
+    """A Lepton reading the simulator's VoSPI stream of ``frames`` at the camera's rate
+    (or at ``schedule_s``, see :class:`lepton.SimulatedTransport`)."""
     transport = SimulatedTransport(VospiSimulator(model, telemetry), frames, realtime=True,
-                                   board=board)
+                                   board=board, schedule_s=schedule_s)
     return Lepton(model=model, telemetry=telemetry, transport=transport, cci=cci)
 
 
-def _load_replay(config: Config) -> np.ndarray:
-    """The recording named by ``Replay``: ndarray uint16 (n, rows, cols).
+def _load_replay(config: Config) -> TimedRecording:
+    """The recording named by ``Replay``: frames ndarray uint16 (n, rows, cols), with times.
 
     Raises:
         ConfigError: no path, or the recording cannot be used (the reason is given).
@@ -415,6 +495,6 @@ def _load_replay(config: Config) -> np.ndarray:
         raise ConfigError(where, "Source", "Replay", "",
                           "--source replay needs a recording: --replay PATH or Replay = PATH")
     try:
-        return load_recording(config.replay)
+        return load_timed_recording(config.replay)
     except LeptonError as exc:
         raise ConfigError(where, "Source", "Replay", config.replay, str(exc)) from None

@@ -38,7 +38,7 @@ def test_shipped_config_matches_defaults(tmp_path):
     shipped = load_config(["-c", str(DEFAULT_CONFIG_PATH)])
     defaults = load_config(["-c", write(tmp_path, "")])
     for name, value in vars(shipped).items():
-        if name not in ("config_path", "image", "replay"):
+        if name not in ("config_path", "image", "replay", "recordings_dir"):  # paths
             assert value == getattr(defaults, name), name
     assert shipped.http_port == 80 and shipped.send_timeout_s == 10.0
     text = DEFAULT_CONFIG_PATH.read_text()
@@ -83,8 +83,8 @@ def test_inline_comments_and_case(tmp_path):
     ("[Source]\nZMQ_Unit = kelvin\n",
      "[Source] ZMQ_Unit = 'kelvin': must be one of: counts, centikelvin"),
     ("[Camera]\nSpeed = 3\n",
-     "[Camera] Speed = '3': unknown section; sections: Lepton, Logging, MQTT, Render, Security, "
-     "Server-Configurations, Source, Stream"),
+     "[Camera] Speed = '3': unknown section; sections: Lepton, Logging, MQTT, Recording, "
+     "Render, Security, Server-Configurations, Source, Stream"),
     ("no section header\n", "not a valid INI file"),
 ])
 def test_bad_values_name_file_section_key_and_allowed(tmp_path, text, message):
