@@ -22,6 +22,12 @@ http-server     every waiting        one http-<peer> per     nothing (a selector
 http-<peer>     hub.encoded, hub.raw its connection          its client: 10 s socket timeout,
                 status                                       Send_Timeout for MJPEG
 stats-log       hub.raw              the CSV file            the disk
+alarms          hub.raw, the regions state (alarms part),   nothing (regions measured once
+                                     webhook queue           per frame, shared)
+webhook         its queue            webhook URLs (POST)     the endpoint: Webhook_Timeout
+                                                             per attempt, Webhook_Retries
+state-file      regions and alarms   the State_File          the disk
+                (on change)
 MainThread      signals, App.wake    the stats log (SIGHUP)  nothing (wakes every second)
 =============== ==================== ======================= ==============================
 
@@ -44,18 +50,23 @@ from typing import Any
 from lepton.errors import LeptonError
 
 from . import systemd
+from .alarms import AlarmCommand, AlarmEvaluator, Transition
 from .commands import CommandRunner
-from .config import Config, ConfigError
+from .config import MEASURE, Config, ConfigError
+from .health import ReportsHealth
 from .hosts import HostPolicy
 from .http_server import HttpServer
 from .hub import Hub
 from .listening import BindError, listen, raise_fd_limit
+from .region_meter import RegionMeter, RoiCommand
 from .renderer import Renderer
 from .sources import make_source
 from .sources.base import SourceError
 from .state import AcquisitionState
+from .state_file import Definitions, StateFile, StateFileError, load_definitions
 from .stats_log import StatsLog, StatsLogError
 from .status import Status
+from .webhook import WebhookSender
 from .ws_server import WebSocketServer
 
 log = logging.getLogger(__name__)
@@ -82,12 +93,22 @@ class App:
         self.state = AcquisitionState(config.render)
         self.hub = Hub(on_viewer_count=self.state.set_clients)
         self.source = make_source(config, wanted=self.hub.has_viewers)
-        self.renderer = Renderer(self.hub, self.state, self.source.kind)
+        self.state_file = StateFile(config.state_file) if config.state_file else None
+        definitions = self._load_definitions()
+        self.regions = RegionMeter(definitions.rois, lambda part: self.state.set_part("rois", part),
+                                   self._save_definitions)
+        self.alarms = AlarmEvaluator(self.hub, self.regions.measure,
+                                     lambda part: self.state.set_part("alarms", part),
+                                     definitions.alarms, self._save_definitions)
+        self.webhooks = WebhookSender(config.webhook_timeout_s, config.webhook_retries)
+        self.alarms.add_listener(self._post_webhook)
+        self.renderer = Renderer(self.hub, self.state, self.source.kind,
+                                 header_parts=[self.regions.header_part])
         self.stats_log = None
         if config.stats_log:
             try:
                 self.stats_log = StatsLog(self.hub, config.stats_log, config.stats_log_max_bytes,
-                                          config.stats_log_backups)
+                                          config.stats_log_backups, self.regions.measure)
             except StatsLogError as exc:
                 raise ConfigError(config.config_path or "command line", "Logging", "Stats_Log",
                                   config.stats_log, str(exc)) from None
@@ -97,7 +118,10 @@ class App:
         self.reopen_requested = threading.Event()  # SIGHUP: reopen the stats log
         self.wake = threading.Event()  # set with either of the two: the main thread acts
         self._ffc = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ffc")
-        self.commands = CommandRunner(self.state, self._start_ffc, config.control_token)
+        webhooks = {rule.name: rule.webhook for rule in config.alarms if rule.webhook}
+        self.commands = CommandRunner(self.state, self._start_ffc, config.control_token, {
+            "roi": RoiCommand(self.regions, self.alarms.uses, self.alarms.rename_roi),
+            "alarm": AlarmCommand(self.alarms, self.regions.names, webhooks)})
         self._threads: list[threading.Thread] = []
         self.http: HttpServer | None = None
         self.ws: WebSocketServer | None = None
@@ -123,10 +147,17 @@ class App:
         ws = WebSocketServer(ws_sock, self.hub, self.state, self.commands, c.send_timeout_s,
                              c.keepalive_s, hosts, c.allowed_origins, c.command_rate_per_s,
                              c.command_burst)
-        components = {"stats_log": self.stats_log} if self.stats_log else {}
-        self.status = Status(self.hub, self.state, self.source, ws.port, components)
+        components: dict[str, ReportsHealth] = {"stats_log": self.stats_log} if self.stats_log \
+            else {}
+        if self.state_file is not None:
+            components["state_file"] = self.state_file
+        if any(rule.webhook for rule in c.alarms):
+            components["webhook"] = self.webhooks
+        self.status = Status(self.hub, self.state, self.source, ws.port, components,
+                             {"rois": self.regions.latest_json, "alarms": self.alarms.report})
         http = HttpServer(http_sock, self.hub, self.status, self.renderer.snapshot,
-                          c.send_timeout_s, hosts, max_connections=c.http_max_connections)
+                          c.send_timeout_s, hosts, max_connections=c.http_max_connections,
+                          json_routes={"/alarms.json": self.alarms.report})
         self.hub.add_listener(ws.notify_frame)
         self.state.add_listener(ws.notify_state)
         self._spawn("ws-server", ws.run)
@@ -137,6 +168,11 @@ class App:
             self._spawn("renderer", self.renderer.run, self.stopping)
         if self.stats_log is not None:
             self._spawn("stats-log", self.stats_log.run, self.stopping)
+        if self.source.has_raw:
+            self._spawn("alarms", self.alarms.run, self.stopping)
+        self._spawn("webhook", self.webhooks.run)
+        if self.state_file is not None:
+            self._spawn("state-file", self.state_file.run, self.stopping)
         self._spawn("http-server", http.serve_forever, HTTP_POLL_S)
         self.http = http
         log.info("serving HTTP on %s:%d and WebSocket on %s:%d (source %s)",
@@ -160,6 +196,38 @@ class App:
             log.exception("source %s failed", self.source.kind)
             self.failed.set()
             self.request_stop()
+
+    def _load_definitions(self) -> Definitions:
+        """The regions and alarm rules: the state file's when it exists, else server.conf's.
+
+        Raises:
+            ConfigError: the state file cannot be used (exit status 2).
+        """
+        c = self.config
+        if self.state_file is not None:
+            webhooks = {rule.name: rule.webhook for rule in c.alarms if rule.webhook}
+            try:
+                kept = load_definitions(self.state_file.path, webhooks)
+            except StateFileError as exc:
+                raise ConfigError(c.config_path or "command line", MEASURE, "State_File",
+                                  c.state_file, exc.reason + "; fix it, or delete it to start "
+                                  "from the [ROI]/[Alarm] sections") from None
+            if kept is not None:
+                log.info("%d regions and %d alarms from %s (it replaces server.conf's [ROI] "
+                         "and [Alarm] sections)", len(kept.rois), len(kept.alarms),
+                         c.state_file)
+                return kept
+        return Definitions(c.rois, c.alarms)
+
+    def _save_definitions(self) -> None:
+        """Have the state file written (after a command changed regions or alarms)."""
+        if self.state_file is not None:
+            self.state_file.save(Definitions(self.regions.regions(), tuple(self.alarms.rules())))
+
+    def _post_webhook(self, transition: Transition) -> None:
+        """Queue the webhook POST of an alarm transition (never blocks)."""
+        if transition.rule.webhook:
+            self.webhooks.post(transition.rule.webhook, transition.as_json())
 
     def request_stop(self) -> None:
         """Ask the main thread to stop the daemon (any thread, or a signal handler)."""
@@ -207,6 +275,7 @@ class App:
                 self.ws.stop()
             if self.http is not None:
                 self.http.stop()
+            self.webhooks.stop()
             self._ffc.shutdown(wait=True, cancel_futures=True)
             for thread in self._threads:
                 thread.join()

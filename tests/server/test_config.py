@@ -74,8 +74,8 @@ def test_inline_comments_and_case(tmp_path):
      "[Render] Sharpness = '3': unknown key; keys in this section: AGC, Clip_Percent, Colormap, "
      "Interpolation, JPEG_Quality, Range, Scale"),
     ("[Camera]\nSpeed = 3\n",
-     "[Camera] Speed = '3': unknown section; sections: Lepton, Logging, MQTT, Render, Security, "
-     "Server-Configurations, Source, Stream"),
+     "[Camera] Speed = '3': unknown section; sections: Lepton, Logging, MQTT, Measurement, "
+     "Render, Security, Server-Configurations, Source, Stream, ROI NAME, Alarm NAME"),
     ("no section header\n", "not a valid INI file"),
 ])
 def test_bad_values_name_file_section_key_and_allowed(tmp_path, text, message):
