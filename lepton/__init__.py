@@ -34,8 +34,10 @@ from .i2cdev import CciBusError, I2cBus
 from .models import LeptonPart, Model, TelemetryLocation
 from .power import GpiodPowerSwitch, GpioLine, PowerSwitch, PowerSwitchError, parse_gpio_line
 from .radiometry import (
+    FluxLinearParams,
     PixelUnit,
     celsius_to_pixels,
+    correct_frame,
     guess_unit,
     to_celsius,
     to_fahrenheit,
@@ -52,7 +54,7 @@ from .recovery import (
     RecoveryPolicy,
     RecoveryState,
 )
-from .replay import ReplayError, load_recording
+from .replay import ReplayError, TimedRecording, load_recording, load_timed_recording
 from .simulated_board import Hang, SimulatedBoard
 from .simulator import FaultConfig, FaultKind, VospiSimulator
 from .spidev import (
@@ -96,6 +98,7 @@ __all__ = [
     "FaultKind",
     "FfcState",
     "FfcStatus",
+    "FluxLinearParams",
     "FrameParsed",
     "GainMode",
     "GpioLine",
@@ -135,6 +138,7 @@ __all__ = [
     "SyncLossReason",
     "SyncLost",
     "Telemetry",
+    "TimedRecording",
     "TelemetryLocation",
     "Transport",
     "UnitError",
@@ -142,10 +146,12 @@ __all__ = [
     "VospiParser",
     "VospiSimulator",
     "celsius_to_pixels",
+    "correct_frame",
     "crc16",
     "encode_telemetry",
     "guess_unit",
     "load_recording",
+    "load_timed_recording",
     "packet_crcs",
     "parse_gpio_line",
     "parse_telemetry",

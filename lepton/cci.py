@@ -31,6 +31,7 @@ from .cci_protocol import (
     GAIN_MODE_CODES,
     OEM_PART_NUMBER,
     OEM_REBOOT,
+    RAD_FLUX_LINEAR_PARAMS,
     RAD_TLINEAR_ENABLE,
     RAD_TLINEAR_RESOLUTION,
     REG_COMMAND,
@@ -59,6 +60,8 @@ from .cci_protocol import (
     data_register,
     decode_code,
     describe_command,
+    flux_params_from_words,
+    flux_params_to_words,
     int_to_words,
     part_number_from_words,
     response_code,
@@ -69,7 +72,7 @@ from .cci_protocol import (
 )
 from .errors import RangeError, ResolutionError, ShapeError
 from .models import LeptonPart, TelemetryLocation, lepton_part
-from .radiometry import PixelUnit
+from .radiometry import FluxLinearParams, PixelUnit
 
 __all__ = ["Cci", "CciBus", "CciTimeoutError"]
 
@@ -365,6 +368,30 @@ class Cci:
             CciUnknownValueError: the camera answered a code other than 0 or 1.
         """
         return self._get_enum(RAD_TLINEAR_RESOLUTION, TLINEAR_RESOLUTION_CODES)
+
+    def flux_linear_params(self) -> FluxLinearParams:
+        """RAD flux linear parameters (GET 0x4EBC, 8 words; docs/cci.md §7).
+
+        Raises:
+            RangeError: the camera sent a value outside the SDK's ranges.
+            CciCommandError: a non-radiometric part refuses it.
+            CciTimeoutError, CciBusError: as :meth:`get`.
+        """
+        return flux_params_from_words(self.get(RAD_FLUX_LINEAR_PARAMS))
+
+    def set_flux_linear_params(self, params: FluxLinearParams) -> None:
+        """Set the scene parameters the camera corrects its TLinear output with:
+        emissivity, background, window and atmosphere (SET 0x4EBD, 8 words; docs/cci.md §7).
+
+        Takes effect on the next frames; no resync is needed (the stream's layout
+        does not change).
+
+        Raises:
+            CciCommandError: a non-radiometric part refuses it, or the camera finds a
+                value out of its range.
+            CciTimeoutError, CciBusError: as :meth:`get`.
+        """
+        self.set(RAD_FLUX_LINEAR_PARAMS, flux_params_to_words(params))
 
     def pixel_unit(self) -> PixelUnit:
         """What pixel values mean now, from AGC and TLinear settings (docs/vospi.md §9).

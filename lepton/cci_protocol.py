@@ -35,6 +35,7 @@ from typing import Literal, NamedTuple, TypeVar
 
 from .errors import LeptonError, RangeError
 from .models import TelemetryLocation
+from .radiometry import FluxLinearParams
 
 __all__ = [
     "AGC_ENABLE",
@@ -48,6 +49,7 @@ __all__ = [
     "GAIN_MODE_CODES",
     "OEM_PART_NUMBER",
     "OEM_REBOOT",
+    "RAD_FLUX_LINEAR_PARAMS",
     "RAD_TLINEAR_ENABLE",
     "RAD_TLINEAR_RESOLUTION",
     "REG_COMMAND",
@@ -81,6 +83,8 @@ __all__ = [
     "FfcStatus",
     "GainMode",
     "code_for",
+    "flux_params_from_words",
+    "flux_params_to_words",
     "command_word",
     "data_register",
     "decode_code",
@@ -200,6 +204,7 @@ SYS_GAIN_MODE = CciCommand(CciModule.SYS, 0x12, "SYS gain mode", 2)  # 0x0248/9
 AGC_ENABLE = CciCommand(CciModule.AGC, 0x00, "AGC enable", 2)  # 0x0100/1
 OEM_PART_NUMBER = CciCommand(CciModule.OEM, 0x07, "OEM part number", 16)  # GET 0x481C
 OEM_REBOOT = CciCommand(CciModule.OEM, 0x10, "OEM reboot", 0)  # RUN 0x4842
+RAD_FLUX_LINEAR_PARAMS = CciCommand(CciModule.RAD, 0x2F, "RAD flux linear params", 8)  # 0x4EBC/D
 RAD_TLINEAR_ENABLE = CciCommand(CciModule.RAD, 0x30, "RAD TLinear enable", 2)  # 0x4EC0/1
 RAD_TLINEAR_RESOLUTION = CciCommand(CciModule.RAD, 0x31, "RAD TLinear resolution", 2)  # 0x4EC4/5
 
@@ -217,6 +222,7 @@ _COMMANDS = (
     AGC_ENABLE,
     OEM_PART_NUMBER,
     OEM_REBOOT,
+    RAD_FLUX_LINEAR_PARAMS,
     RAD_TLINEAR_ENABLE,
     RAD_TLINEAR_RESOLUTION,
 )
@@ -472,3 +478,42 @@ def code_for(values: Mapping[int, T], value: T) -> int:
 
 def _value_name(value: object) -> str:
     return value.name if isinstance(value, enum.Enum) else str(value)
+
+
+# --- RAD flux linear parameters (SDK LEPTON_RAD.h; docs/cci.md §7) -------------------
+FLUX_FRACTION_ONE = 8192  # 3.13 fixed point: 8192 = 1.0
+FLUX_KELVIN_SCALE = 100  # temperatures are kelvin x 100
+# The eight words in order (DATA0..DATA7), each one 16-bit field of the SDK's struct:
+# (attribute, is a fraction). Not a 32-bit value: no low/high word pairs here.
+_FLUX_WORDS = (
+    ("emissivity", True),  # sceneEmissivity
+    ("background_k", False),  # TBkgK
+    ("window_transmission", True),  # tauWindow
+    ("window_k", False),  # TWindowK
+    ("atmosphere_transmission", True),  # tauAtm
+    ("atmosphere_k", False),  # TAtmK
+    ("window_reflection", True),  # reflWindow
+    ("window_reflected_k", False),  # TReflK
+)
+
+
+def flux_params_to_words(params: FluxLinearParams) -> list[int]:
+    """The 8 words of RAD flux linear parameters (SET 0x4EBD; docs/cci.md §7).
+
+    Fractions as 3.13 fixed point (round(x * 8192)), temperatures as round(K * 100),
+    in the SDK's field order: emissivity, TBkg, tauWindow, TWindow, tauAtm, TAtm,
+    reflWindow, TRefl.
+    """
+    return [round(getattr(params, name) * (FLUX_FRACTION_ONE if fraction else FLUX_KELVIN_SCALE))
+            for name, fraction in _FLUX_WORDS]
+
+
+def flux_params_from_words(words: Sequence[int]) -> FluxLinearParams:
+    """Decode the 8 words of RAD flux linear parameters (GET 0x4EBC; docs/cci.md §7).
+
+    Raises:
+        RangeError: a value outside the camera's ranges (e.g. emissivity word < 82).
+    """
+    return FluxLinearParams(**{
+        name: word / (FLUX_FRACTION_ONE if fraction else FLUX_KELVIN_SCALE)
+        for (name, fraction), word in zip(_FLUX_WORDS, words, strict=True)})

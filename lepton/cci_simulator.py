@@ -18,6 +18,7 @@ from .cci_protocol import (
     COMMAND_KIND_MASK,
     OEM_PART_NUMBER,
     OEM_REBOOT,
+    RAD_FLUX_LINEAR_PARAMS,
     RAD_TLINEAR_ENABLE,
     RAD_TLINEAR_RESOLUTION,
     REG_COMMAND,
@@ -42,6 +43,8 @@ from .cci_protocol import (
     GainMode,
     data_register,
     encode_status,
+    flux_params_from_words,
+    flux_params_to_words,
     int_to_words,
     part_number_to_words,
     signed32,
@@ -50,6 +53,7 @@ from .cci_protocol import (
 from .errors import RangeError
 from .i2cdev import CciBusError
 from .models import lepton_part
+from .radiometry import FluxLinearParams
 from .simulated_board import SimulatedBoard
 
 __all__ = ["CciAccess", "SimulatedCciDevice"]
@@ -110,7 +114,12 @@ class SimulatedCciDevice:
     (assign any int to play a camera that answers an unknown code):
     ``telemetry_enabled``, ``telemetry_location`` (0 header, 1 footer),
     ``tlinear_enabled``, ``tlinear_resolution`` (1 = 0.01 K), ``gain_mode``,
-    ``agc_enabled``, ``ffc_state``; and ``reboots``.
+    ``agc_enabled``, ``ffc_state``; and ``reboots``. ``flux_params`` (a
+    :class:`~lepton.radiometry.FluxLinearParams`) is what RAD flux linear parameters
+    hold: power-on 1.0 and 22 C (the words a Lepton 3.5 reads back, docs/cci.md §7); a
+    SET with a word outside the SDK's ranges answers RANGE_ERROR (-3; the real
+    camera's code is unconfirmed). It is replaced whole on each SET, so another
+    thread (the simulated camera's frames) may read it without a lock.
     """
 
     def __init__(
@@ -163,6 +172,7 @@ class SimulatedCciDevice:
         self.gain_mode: int = GainMode.HIGH
         self.agc_enabled: int = 0
         self.ffc_state: int = FfcStatus.READY
+        self.flux_params = FluxLinearParams()
 
     def fail_next_with(self, code: int) -> None:
         """Make the next command answer ``code`` (e.g. -7) instead of executing."""
@@ -307,6 +317,13 @@ class SimulatedCciDevice:
 
         return write
 
+    def _set_flux_params(self, words: list[int]) -> int:
+        try:
+            self.flux_params = flux_params_from_words(words)
+        except RangeError:
+            return CciResponse.RANGE_ERROR
+        return CciResponse.OK
+
     def _command_table(
         self, radiometric: bool
     ) -> tuple[
@@ -337,6 +354,8 @@ class SimulatedCciDevice:
         }
         if radiometric:
             getters[SYS_GAIN_MODE] = u32("gain_mode")
+            getters[RAD_FLUX_LINEAR_PARAMS] = lambda: flux_params_to_words(self.flux_params)
+            setters[RAD_FLUX_LINEAR_PARAMS] = self._set_flux_params
             getters[RAD_TLINEAR_ENABLE] = u32("tlinear_enabled")
             getters[RAD_TLINEAR_RESOLUTION] = u32("tlinear_resolution")
             setters[SYS_GAIN_MODE] = self._enum_setter("gain_mode", range(3))

@@ -96,6 +96,10 @@ class SimulatedTransport:
         board: the simulated camera's power and hang state, or None (it never hangs).
         device: a name for the simulated device, or None. A Lepton remembers
             the model it detects under this name (``lepton.camera.DETECTED_MODELS``).
+        schedule_s: in realtime, when the unique frame of a given index (0, 1, ...)
+            is due, seconds after the first (non-decreasing); None: the camera's
+            pace, ``index / 8.7``. A replay passes
+            :meth:`lepton.replay.TimedRecording.schedule_s` to keep the recorded pace.
 
     Attributes:
         max_read_bytes, board, device: as above. resyncs: number of :meth:`resync` calls.
@@ -115,6 +119,7 @@ class SimulatedTransport:
         resync_pause_s: float = RESYNC_PAUSE_S,
         board: SimulatedBoard | None = None,
         device: str | None = None,
+        schedule_s: Callable[[int], float] | None = None,
     ):
         if max_read_bytes < PACKET_BYTES:
             raise RangeError("max_read_bytes", max_read_bytes, f">= {PACKET_BYTES} (one packet)")
@@ -132,6 +137,7 @@ class SimulatedTransport:
         self._units = simulator.units(frames)
         self._sleep = sleep
         self._clock = clock
+        self._schedule_s = schedule_s or (lambda index: index / UNIQUE_FRAME_RATE_HZ)
         self._buffer = bytearray()
         self._pending: tuple[int, bytes] | None = None
         self._start: float | None = None
@@ -140,9 +146,10 @@ class SimulatedTransport:
     def _not_due(self, frame_index: int) -> bool:
         """In realtime, wait (bounded) for a unique frame's time; True if still early."""
         now = self._clock()
+        offset = self._schedule_s(frame_index)
         if self._start is None:
-            self._start = now - frame_index / UNIQUE_FRAME_RATE_HZ
-        due = self._start + frame_index / UNIQUE_FRAME_RATE_HZ
+            self._start = now - offset
+        due = self._start + offset
         if due <= now:
             return False
         self._sleep(min(due - now, MAX_SLEEP_PER_READ_S))

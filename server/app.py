@@ -14,16 +14,29 @@ renderer        hub.raw, state       hub.encoded             JPEG work, about 1 
                                                              sources only)
 ws-server       hub.encoded, state,  client sockets, state   nothing: writes never wait;
                 client messages      (commands)              FFC runs in ffc_0
+ws-auth_0       -                    -                       a Basic login's scrypt for
+                                                             ws-server, 50-100 ms
 ffc_0           -                    the camera's CCI        an FFC, about 1 s (started on
-                                                             the first ffc command)
+                                                             the first ffc command); a
+                                                             set_radiometry, about 1 ms
 http-server     every waiting        one http-<peer> per     nothing (a selector; wakes at
                 connection's request complete request        once on stop)
                 line and headers
 http-<peer>     hub.encoded, hub.raw its connection          its client: 10 s socket timeout,
                 status                                       Send_Timeout for MJPEG
 stats-log       hub.raw              the CSV file            the disk
+mqtt-publisher  hub.encoded, hub.raw the broker link         nothing: a one-slot mailbox per
+                (joins as a viewer)  (frame, jpeg, stats)    topic, drops while unwritten
+mqtt            the broker's socket  the broker's socket;    nothing (non-blocking socket;
+                (cmd, HA birth)      state (commands)        FFC runs in ffc_0)
+mqtt-relay      the broker (mqtt     the relay's mailbox,    nothing: paho's network loop
+                source only)         state (the origin's)    (handlers validate, never wait)
+recorder        hub.raw, commands,   the recording queue,    nothing: a full queue drops the
+                hook events          state "recording"       frame (counted)
+recorder-writer the recording queue  Recordings_Dir          the disk (flushes every second)
 alarms          hub.raw, the regions state (alarms part),   nothing (regions measured once
-                                     webhook queue           per frame, shared)
+                                     webhook queue, recorder per frame, shared)
+                                     events
 webhook         its queue            webhook URLs (POST)     the endpoint: Webhook_Timeout
                                                              per attempt, Webhook_Retries
 state-file      regions and alarms   the State_File          the disk
@@ -40,28 +53,41 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import math
 import signal
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from lepton.errors import LeptonError
+from lepton.radiometry import FluxLinearParams
 
-from . import systemd
-from .alarms import AlarmCommand, AlarmEvaluator, Transition
-from .commands import CommandRunner
+from . import colormaps, readings, systemd
+from .alarms import AlarmCommand, AlarmEvaluator, AlarmState, Transition
+from .auth import Authenticator
+from .commands import CommandRunner, Commands
 from .config import MEASURE, Config, ConfigError
+from .ha_discovery import CameraDevice
 from .health import ReportsHealth
 from .hosts import HostPolicy
 from .http_server import HttpServer
 from .hub import Hub
-from .listening import BindError, listen, raise_fd_limit
+from .listening import BindError, TLSFileError, listen, raise_fd_limit, tls_context
+from .mqtt_link import BrokerSettings
+from .mqtt_publisher import MqttPublisher
+from .mqtt_topics import CameraTopics
+from .passwords import read_password_file
+from .radiometry import COMMAND as SET_RADIOMETRY
+from .radiometry import RadiometryCommand
+from .recording.recorder import Recorder, RecordingSettings
 from .region_meter import RegionMeter, RoiCommand
 from .renderer import Renderer
 from .sources import make_source
 from .sources.base import SourceError
+from .sources.mqtt import MqttSource
 from .state import AcquisitionState
 from .state_file import Definitions, StateFile, StateFileError, load_definitions
 from .stats_log import StatsLog, StatsLogError
@@ -76,6 +102,8 @@ SEND_BUFFER_BYTES = 64 * 1024  # kernel send buffer per WebSocket client: bounds
 WS_BACKLOG = 128
 HTTP_POLL_S = 0.5  # how soon the HTTP accept loop notices shutdown
 MAIN_WAKE_S = 1.0  # the main thread's longest sleep (it wakes at once on a signal)
+EXPIRE_INTERVALS = 3  # Home Assistant's sensors expire after this many missed stats messages
+EXPIRE_MIN_S = 10  # ... but not sooner than this (seconds)
 
 
 class App:
@@ -85,14 +113,15 @@ class App:
         config: the loaded configuration.
 
     Raises:
-        ConfigError: the source's or the stats log's settings are unusable.
+        ConfigError: the source's, the stats log's or [Security]'s settings are unusable.
     """
 
     def __init__(self, config: Config):
         self.config = config
+        self.auth, self.tls = security(config)
         self.state = AcquisitionState(config.render)
         self.hub = Hub(on_viewer_count=self.state.set_clients)
-        self.source = make_source(config, wanted=self.hub.has_viewers)
+        self.source = make_source(config, wanted=self.hub.has_viewers, state=self.state)
         self.state_file = StateFile(config.state_file) if config.state_file else None
         definitions = self._load_definitions()
         self.regions = RegionMeter(definitions.rois, lambda part: self.state.set_part("rois", part),
@@ -118,14 +147,31 @@ class App:
         self.reopen_requested = threading.Event()  # SIGHUP: reopen the stats log
         self.wake = threading.Event()  # set with either of the two: the main thread acts
         self._ffc = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ffc")
+        self._ws_auth = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ws-auth")
+        try:
+            self.recorder = Recorder(self.hub, self.state, RecordingSettings.from_config(config),
+                                     self.source.kind, self.source.has_raw, self.source.status)
+        except OSError as exc:
+            raise ConfigError(config.config_path or "command line", "Recording",
+                              "Recordings_Dir", config.recordings_dir,
+                              f"must be a folder the daemon can write: {exc.strerror}") from None
+        self.alarms.add_listener(self._record_alarm)
         webhooks = {rule.name: rule.webhook for rule in config.alarms if rule.webhook}
-        self.commands = CommandRunner(self.state, self._start_ffc, config.control_token, {
-            "roi": RoiCommand(self.regions, self.alarms.uses, self.alarms.rename_roi),
-            "alarm": AlarmCommand(self.alarms, self.regions.names, webhooks)})
+        handlers = {**self.recorder.command_handlers(),
+                    "roi": RoiCommand(self.regions, self.alarms.uses, self.alarms.rename_roi),
+                    "alarm": AlarmCommand(self.alarms, self.regions.names, webhooks)}
+        if self.source.has_raw:
+            handlers[SET_RADIOMETRY] = RadiometryCommand(self.state, self._set_radiometry,
+                                                         config.radiometry)
+        # an edge forwards its viewers' commands to the origin; a camera runs them itself
+        self.commands: Commands = (
+            self.source.commands if isinstance(self.source, MqttSource)
+            else CommandRunner(self.state, self._start_ffc, config.control_token, handlers))
         self._threads: list[threading.Thread] = []
         self.http: HttpServer | None = None
         self.ws: WebSocketServer | None = None
         self.status: Status | None = None
+        self.mqtt: MqttPublisher | None = None
         self._stop_lock = threading.Lock()
 
     def start(self) -> None:
@@ -146,39 +192,88 @@ class App:
         hosts = HostPolicy(c.allowed_hosts)
         ws = WebSocketServer(ws_sock, self.hub, self.state, self.commands, c.send_timeout_s,
                              c.keepalive_s, hosts, c.allowed_origins, c.command_rate_per_s,
-                             c.command_burst)
-        components: dict[str, ReportsHealth] = {"stats_log": self.stats_log} if self.stats_log \
-            else {}
+                             c.command_burst, self.auth, self.tls, self._ws_auth)
+        components: dict[str, ReportsHealth] = {}
+        if self.stats_log is not None:
+            components["stats_log"] = self.stats_log
+        if c.record != "off":
+            components["recorder"] = self.recorder
         if self.state_file is not None:
             components["state_file"] = self.state_file
         if any(rule.webhook for rule in c.alarms):
             components["webhook"] = self.webhooks
+        mqtt = self._mqtt_publisher(http_sock.getsockname()[1])
+        if mqtt is not None:
+            components["mqtt"] = mqtt.link
+        if isinstance(self.source, MqttSource):  # an edge: its broker link runs beside the source
+            components["mqtt_relay"] = self.source.link
+            self._spawn("mqtt-relay", self.source.link.run)
         self.status = Status(self.hub, self.state, self.source, ws.port, components,
                              {"rois": self.regions.latest_json, "alarms": self.alarms.report})
         http = HttpServer(http_sock, self.hub, self.status, self.renderer.snapshot,
-                          c.send_timeout_s, hosts, max_connections=c.http_max_connections,
-                          json_routes={"/alarms.json": self.alarms.report})
+                          c.send_timeout_s, hosts,
+                          json_routes={"/raw": self._raw_payload,
+                                       "/recordings.json": self.recorder.listing,
+                                       "/alarms.json": self.alarms.report},
+                          file_routes={"/recordings/": self.recorder.resolve},
+                          max_connections=c.http_max_connections, auth=self.auth,
+                          tls=self.tls)
         self.hub.add_listener(ws.notify_frame)
         self.state.add_listener(ws.notify_state)
         self._spawn("ws-server", ws.run)
         self.ws = ws  # stop() stops only what runs
         ws.started.wait(ws.START_TIMEOUT_S)
         self._spawn(f"source-{self.source.kind}", self._run_source)
-        if self.source.has_raw:
+        if self.source.has_raw and not isinstance(self.source, MqttSource):  # relayed: no render
             self._spawn("renderer", self.renderer.run, self.stopping)
         if self.stats_log is not None:
             self._spawn("stats-log", self.stats_log.run, self.stopping)
-        if self.source.has_raw:
+        if self.recorder.active:
+            self._spawn("recorder", self.recorder.run, self.stopping)
+            self._spawn("recorder-writer", self.recorder.run_writer, self.stopping)
+        if self.source.has_raw and not isinstance(self.source, MqttSource):
             self._spawn("alarms", self.alarms.run, self.stopping)
         self._spawn("webhook", self.webhooks.run)
         if self.state_file is not None:
             self._spawn("state-file", self.state_file.run, self.stopping)
         self._spawn("http-server", http.serve_forever, HTTP_POLL_S)
         self.http = http
+        if mqtt is not None:
+            self.state.add_listener(mqtt.notify_state)
+            self._spawn("mqtt", mqtt.link.run)
+            self.mqtt = mqtt
+            self._spawn("mqtt-publisher", mqtt.run, self.stopping)
         log.info("serving HTTP on %s:%d and WebSocket on %s:%d (source %s)",
                  c.http_host, http.port, c.ws_host, ws.port, self.source.kind)
         for url in self.urls():
             log.info("open %s", url)
+
+    def _mqtt_publisher(self, http_port: int) -> MqttPublisher | None:
+        """The MQTT publisher ([MQTT]), or None when no Broker is set."""
+        c = self.config
+        if c.mqtt_broker is None:
+            return None
+        topics = CameraTopics(c.mqtt_topic_prefix, c.mqtt_camera_id)
+        settings = BrokerSettings(c.mqtt_broker, c.mqtt_client_id or f"thermal-{c.mqtt_camera_id}",
+                                  c.mqtt_username, c.mqtt_password, c.mqtt_ca_file,
+                                  c.mqtt_keepalive_s)
+        device = None
+        if c.mqtt_discovery_prefix:
+            device = CameraDevice(
+                topics, c.mqtt_discovery_prefix, self.source.kind, raw=self.source.has_raw,
+                controls=not c.control_token, can_ffc=self.source.can_ffc,
+                colormaps=colormaps.names(),
+                expire_after_s=max(EXPIRE_MIN_S, math.ceil(EXPIRE_INTERVALS
+                                                           * c.mqtt_stats_interval_s)),
+                configuration_url=self._page_urls(http_port)[0])
+        return MqttPublisher(settings, topics, self.hub, self.state, self.commands,
+                             self.renderer.snapshot, device, c.mqtt_publish_frames,
+                             c.mqtt_jpeg_interval_s, c.mqtt_stats_interval_s)
+
+    def _raw_payload(self) -> dict[str, Any] | None:
+        """/raw: the newest frame's temperatures (the HACS Thermal Vision integration polls
+        it), or None (404) before the first frame or for a source without temperatures."""
+        return readings.raw_payload(self.hub.raw.latest()[1])
 
     def _spawn(self, name: str, target: Callable[..., object], *args: Any) -> None:
         thread = threading.Thread(target=target, args=args, name=name)
@@ -229,6 +324,11 @@ class App:
         if transition.rule.webhook:
             self.webhooks.post(transition.rule.webhook, transition.as_json())
 
+    def _record_alarm(self, transition: Transition) -> None:
+        """An alarm is a recording event ("alarm:NAME") while it holds (Record = event)."""
+        self.recorder.set_event(f"alarm:{transition.rule.name}",
+                                transition.state is AlarmState.ALARM)
+
     def request_stop(self) -> None:
         """Ask the main thread to stop the daemon (any thread, or a signal handler)."""
         self.done.set()
@@ -247,15 +347,24 @@ class App:
         """
         return self._ffc.submit(self.source.run_ffc)
 
+    def _set_radiometry(self, params: FluxLinearParams) -> concurrent.futures.Future[None]:
+        """Hand new flux linear parameters to the source in the ``ffc_0`` thread (a CCI
+        command); the future raises NotImplementedError or LeptonError as the source does."""
+        return self._ffc.submit(self.source.set_radiometry, params)
+
     def urls(self) -> list[str]:
         """The page's addresses to tell the user (after :meth:`start`)."""
         assert self.http is not None
+        return self._page_urls(self.http.port)
+
+    def _page_urls(self, http_port: int) -> list[str]:
         host = self.config.http_host
         if host in ("0.0.0.0", "::", ""):
             hosts = [socket.gethostname(), "127.0.0.1"]
         else:
             hosts = [f"[{host}]" if ":" in host else host]
-        return [f"http://{h}:{self.http.port}/" for h in hosts]
+        scheme = "https" if self.tls else "http"
+        return [f"{scheme}://{h}:{http_port}/" for h in hosts]
 
     def frames_flowing(self) -> bool:
         """True if the source produced a frame recently (see :class:`Status`)."""
@@ -271,15 +380,45 @@ class App:
         with self._stop_lock:
             self.stopping.set()
             self.hub.close()
+            if isinstance(self.source, MqttSource):
+                self.source.link.stop()
             if self.ws is not None:
                 self.ws.stop()
             if self.http is not None:
                 self.http.stop()
+            if self.mqtt is not None:
+                self.mqtt.stop()
             self.webhooks.stop()
             self._ffc.shutdown(wait=True, cancel_futures=True)
+            self._ws_auth.shutdown(wait=True, cancel_futures=True)
             for thread in self._threads:
                 thread.join()
             self._threads.clear()
+
+
+def security(config: Config) -> tuple[Authenticator | None, ssl.SSLContext | None]:
+    """[Security] Password_File and TLS_Cert/TLS_Key, read once at start.
+
+    Returns:
+        Who may watch (None: everyone) and the TLS server context (None: plain).
+
+    Raises:
+        ConfigError: naming the key whose file cannot be used (exit status 2).
+    """
+    where = config.config_path or "command line"
+    auth = None
+    if config.password_file:
+        try:
+            auth = Authenticator(read_password_file(config.password_file), bool(config.tls_cert))
+        except ValueError as exc:  # a PasswordFileError, or a file without users
+            raise ConfigError(where, "Security", "Password_File", config.password_file,
+                              f"must be a password file with at least one user: {exc}") from None
+    try:
+        tls = tls_context(config.tls_cert, config.tls_key) if (
+            config.tls_cert or config.tls_key) else None
+    except TLSFileError as exc:
+        raise ConfigError(where, "Security", exc.key, exc.path, exc.reason) from None
+    return auth, tls
 
 
 def run(config: Config) -> int:

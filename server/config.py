@@ -34,8 +34,9 @@ from urllib.parse import urlsplit
 
 from lepton import DEFAULT_SPI_SPEED_HZ, LeptonError, parse_gpio_line
 
-from . import render_settings
+from . import radiometry, render_settings
 from .alarms import ALARM_NAME_RULE, MAX_ALARMS, AlarmRule
+from .radiometry import RadiometrySettings
 from .regions import (
     FRAME,
     NAME_PATTERN,
@@ -123,6 +124,13 @@ def choice(*allowed: str) -> Callable[[str], str]:
 
 def text(value: str) -> str:
     return value.strip()
+
+
+def nonempty(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    return value
 
 
 def host(value: str) -> str:
@@ -232,6 +240,9 @@ class Setting:
 
 SERVER = "Server-Configurations"
 RENDER = "Render"
+RECORDING = "Recording"
+RECORD_MODES = ("off", "always", "manual", "event")
+RECORDING_FORMATS = ("cptv", "hdf5")
 MQTT = "MQTT"
 MEASURE = "Measurement"
 SETTINGS: tuple[Setting, ...] = (
@@ -249,6 +260,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("replay", "Source", "Replay", "", text, "--replay", path_like=True),
     Setting("replay_unit", "Source", "Replay_Unit", "auto",
             choice("auto", "centikelvin", "counts")),
+    Setting("replay_loop", "Source", "Replay_Loop", "yes", boolean),
     Setting("tcp_host", "Source", "TCP_Interface", "127.0.0.1", host),
     Setting("tcp_port", "Source", "TCP_Port", "5000", integer(0, 65535), "--tcp-port"),
     Setting("max_frame_bytes", "Source", "Max_Frame_Bytes", "16777216",
@@ -260,6 +272,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("zmq_mode", "Source", "ZMQ_Mode", "connect", choice("connect", "bind")),
     Setting("zmq_socket", "Source", "ZMQ_Socket", "pull", choice("pull", "sub")),
     Setting("zmq_channel", "Source", "ZMQ_Channel", "", text),
+    Setting("zmq_unit", "Source", "ZMQ_Unit", "counts", choice("counts", "centikelvin")),
     Setting("spi_device", "Lepton", "SPI_Device", "/dev/spidev0.0", text),
     Setting("spi_speed_hz", "Lepton", "SPI_Speed_Hz", str(DEFAULT_SPI_SPEED_HZ),
             integer(1_000_000, 20_000_000)),
@@ -280,6 +293,8 @@ SETTINGS: tuple[Setting, ...] = (
             choice("none", "needs_reboot", "needs_power_cycle")),
     Setting("simulated_fault_frame", "Lepton", "Simulated_Fault_Frame", "50",
             integer(0, 1_000_000_000)),
+    *(Setting(f.name, "Lepton", f.key, f"{f.default:g}", number(f.low, f.high))
+      for f in radiometry.FIELDS),
     *(Setting(f.name, RENDER, f.key, f.default_text, render_field(f))
       for f in render_settings.FIELDS),
     Setting("send_timeout_s", "Stream", "Send_Timeout", "10", number(0.1, 600)),
@@ -289,11 +304,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("allowed_origins", "Security", "Allowed_Origins", "", word_list),
     Setting("allowed_hosts", "Security", "Allowed_Hosts", "", word_list),
     Setting("control_token", "Security", "Control_Token", "", text),
+    Setting("password_file", "Security", "Password_File", "", text, path_like=True),
+    Setting("tls_cert", "Security", "TLS_Cert", "", text, path_like=True),
+    Setting("tls_key", "Security", "TLS_Key", "", text, path_like=True),
     Setting("log_level", "Logging", "Log_Level", "INFO", choice(*LOG_LEVELS), "--log-level"),
     Setting("stats_log", "Logging", "Stats_Log", "", text, path_like=True),
     Setting("stats_log_max_bytes", "Logging", "Stats_Log_Max_Bytes", "10485760",
             integer(4096, 1 << 40)),
     Setting("stats_log_backups", "Logging", "Stats_Log_Backups", "3", integer(0, 100)),
+    Setting("record", RECORDING, "Record", "off", choice(*RECORD_MODES)),
+    Setting("recording_format", RECORDING, "Format", "cptv", choice(*RECORDING_FORMATS)),
+    Setting("recordings_dir", RECORDING, "Recordings_Dir", "recordings", nonempty,
+            path_like=True),
+    Setting("segment_s", RECORDING, "Segment_Seconds", "300", integer(10, 3600)),
+    Setting("max_disk_mb", RECORDING, "Max_Disk_MB", "1024", integer(0, 1 << 30)),
+    Setting("min_free_mb", RECORDING, "Min_Free_MB", "100", integer(0, 1 << 30)),
+    Setting("pre_s", RECORDING, "Pre_Seconds", "5", number(0, 60)),
+    Setting("post_s", RECORDING, "Post_Seconds", "10", number(0, 3600)),
+    Setting("motion_threshold", RECORDING, "Motion_Threshold", "0.2", number(0.001, 10000)),
+    Setting("record_queue_frames", RECORDING, "Queue_Frames", "64", integer(2, 10000)),
     Setting("state_file", MEASURE, "State_File", "", text, path_like=True),
     Setting("webhook_timeout_s", MEASURE, "Webhook_Timeout", "5", number(0.1, 60)),
     Setting("webhook_retries", MEASURE, "Webhook_Retries", "3", integer(0, 10)),
@@ -429,9 +458,10 @@ NAMED_SECTIONS: tuple[NamedSection, ...] = (
 @dataclasses.dataclass(frozen=True)
 class Config:
     """The daemon's settings: one attribute per entry of :data:`SETTINGS` outside
-    ``[Render]``, the render settings as one :class:`RenderSettings`, the named
-    sections (``rois``, ``alarms``), and ``config_path``, the file that was read (None
-    when there was none)."""
+    ``[Render]`` and the radiometry keys of ``[Lepton]``, the render settings as one
+    :class:`RenderSettings`, the radiometry ones as one :class:`RadiometrySettings`, the
+    named sections (``rois``, ``alarms``), and ``config_path``, the file that was read
+    (None when there was none)."""
 
     http_host: str
     http_port: int
@@ -445,6 +475,7 @@ class Config:
     resend_interval_s: float
     replay: str
     replay_unit: str
+    replay_loop: bool
     tcp_host: str
     tcp_port: int
     max_frame_bytes: int
@@ -454,6 +485,7 @@ class Config:
     zmq_mode: str
     zmq_socket: str
     zmq_channel: str
+    zmq_unit: str
     spi_device: str
     spi_speed_hz: int
     i2c_bus: int
@@ -476,10 +508,23 @@ class Config:
     allowed_origins: tuple[str, ...]
     allowed_hosts: tuple[str, ...]
     control_token: str
+    password_file: str  # empty: no login; read by the app at start (server.auth)
+    tls_cert: str  # empty: plain http and ws; read by the app (listening.tls_context)
+    tls_key: str
     log_level: str
     stats_log: str
     stats_log_max_bytes: int
     stats_log_backups: int
+    record: str
+    recording_format: str
+    recordings_dir: str
+    segment_s: int
+    max_disk_mb: int
+    min_free_mb: int
+    pre_s: float
+    post_s: float
+    motion_threshold: float
+    record_queue_frames: int
     mqtt_camera: str
     mqtt_broker: BrokerUrl | None
     mqtt_username: str
@@ -498,6 +543,7 @@ class Config:
     webhook_timeout_s: float
     webhook_retries: int
     render: RenderSettings
+    radiometry: RadiometrySettings
     rois: tuple[Region, ...]  # the [ROI <name>] sections, in the file's order
     alarms: tuple[AlarmRule, ...]  # the [Alarm <name>] sections, in the file's order
     config_path: Path | None
@@ -573,6 +619,8 @@ def load_config(argv: Sequence[str] | None = None) -> Config:
         raise ConfigError(path, section, key, raw, allowed)
     values["rois"], values["alarms"] = _named_sections(named, path or "command line")
     values["warnings"] = _check_mqtt(values, path or "command line")
+    values["radiometry"] = RadiometrySettings(**{f.name: values.pop(f.name)
+                                                 for f in radiometry.FIELDS})
     render = {f.name: values.pop(f.name) for f in render_settings.FIELDS}
     try:
         values["render"] = RenderSettings(**render)
@@ -720,3 +768,24 @@ def configure_logging(level: str) -> None:
     )
     # our own lines say who connected and how many clients there are
     logging.getLogger("websockets").setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def sections_table() -> list[str]:
+    """docs/protocol.md §2's table (Markdown lines): each section, its keys and options,
+    in SETTINGS order, then the named sections; ``python -m server.config`` prints it and
+    a test keeps them equal."""
+    sections: dict[str, tuple[list[str], list[str]]] = {}
+    for setting in SETTINGS:
+        keys, options = sections.setdefault(setting.section, ([], []))
+        keys.append(f"`{setting.key}`")
+        if setting.cli:
+            options.append(f"`{setting.cli}`")
+    return ["| section | keys | command-line options |", "|---|---|---|",
+            *(f"| `[{section}]` | {', '.join(keys)} | {', '.join(options)} |"
+              for section, (keys, options) in sections.items()),
+            *(f"| `[{kind.kind} NAME]`, one per name | "
+              f"{', '.join(f'`{k.key}`' for k in kind.keys)} | |" for kind in NAMED_SECTIONS)]
+
+
+if __name__ == "__main__":  # python -m server.config: the sections table docs/protocol.md holds
+    print("\n".join(sections_table()))

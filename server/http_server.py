@@ -17,11 +17,24 @@ alone) or 431. At ``max_connections`` the oldest waiting connection is closed fo
 newcomer, or the newcomer gets 503 when every one is being answered. Out of file
 descriptors, the loop logs once and stops accepting for ACCEPT_BACKOFF_S.
 
+With TLS (``tls``, ``[Security] TLS_Cert``/``TLS_Key``) the loop also drives each
+connection's TLS handshake, non-blocking (``do_handshake`` until it stops raising
+SSLWantReadError/SSLWantWriteError), within the same deadline as the headers: a slow or
+silent client costs no thread there either. A client that does not speak TLS is closed
+(one rate-limited INFO line); plain HTTP gets a plain 400 that says to use https.
+Decrypted bytes the TLS layer still holds when a kept-alive connection comes back
+(``SSLSocket.pending``: pipelined requests) are read at once, as no selector sees them.
+
+With a password file (``auth``, :mod:`server.auth`) every path but ``/healthz`` needs
+Basic credentials (RFC 7617): 401 with a ``WWW-Authenticate`` challenge without them,
+429 or 503 with ``Retry-After`` while logins are rate-limited; the page and
+``/config.json`` also set the session cookie the WebSocket handshake accepts.
+
 Loop::
 
-    accept -> waiting (selector, deadline) -> head complete -> http-<peer> thread
-                 ^                                                  |
-                 +------------- keep-alive: back to waiting --------+
+    accept -> [TLS handshake] -> waiting (selector, deadline) -> head complete -> http-<peer>
+                                     ^                                             |
+                                     +-------- keep-alive: back to waiting --------+
 """
 
 from __future__ import annotations
@@ -35,6 +48,7 @@ import os
 import re
 import selectors
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -52,6 +66,7 @@ from PIL import Image
 
 from . import colormaps, metrics, wire
 from .byte_ranges import RangeNotSatisfiable, parse_range
+from .auth import Authenticator, Verdict
 from .frames import EncodedFrame, RawFrame
 from .hosts import HostPolicy
 from .hub import Hub
@@ -75,11 +90,15 @@ MAX_CONNECTIONS = 512
 ACCEPT_BACKOFF_S = 0.25  # out of file descriptors: accept again after this long
 ACCEPT_BATCH = 64  # connections accepted per loop pass at most
 OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
-QUIET_ERRORS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, TimeoutError)
+QUIET_ERRORS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, TimeoutError,
+                ssl.SSLError)  # a peer that went away in the middle of a TLS record
 HEAD_END = re.compile(rb"\A\r?\n|\n\r?\n")  # the empty line after the headers
 ERROR_LOG_INTERVAL_S = 30.0
 MJPEG_POLL_S = 0.5  # how often an idle MJPEG stream looks at the stop flag
 MJPG_STREAMER_ACTIONS = {"stream": "/stream.mjpg", "snapshot": "/snapshot.jpg"}
+OPEN_PATHS = ("/healthz",)  # answered without a login: monitors and the systemd unit
+SESSION_PATHS = ("/", "/index.html", "/config.json")  # a login here also gets a session
+# cookie: the page loads these before it opens its WebSocket (static/connection.js)
 
 
 def encode_png16(pixels: np.ndarray) -> bytes:
@@ -125,6 +144,7 @@ class Connection:
         buffer: bytes received and not yet handed to a handler (at most MAX_HEAD_BYTES).
         head: the request line and headers being answered.
         deadline: time.monotonic() by which the head must be complete, s.
+        handshaking: its TLS handshake is not finished (an ``ssl.SSLSocket``).
     """
 
     sock: socket.socket
@@ -132,6 +152,7 @@ class Connection:
     buffer: bytearray = field(default_factory=bytearray)
     head: bytes = b""
     deadline: float = 0.0
+    handshaking: bool = False
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -156,6 +177,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         super().setup()
         self.rfile.close()  # its reference would keep the socket open after close()
         self.rfile = io.BytesIO(self.head)  # the whole request: GET and HEAD have no body
+        self.extra_headers: dict[str, str] = {}  # sent by _send: a challenge, a cookie
 
     def handle(self) -> None:
         self.close_connection = True
@@ -202,11 +224,17 @@ class RequestHandler(BaseHTTPRequestHandler):
         action = parse_qs(url.query).get("action", [None])[0] if path == "/" else None
         if action is not None:  # mjpg-streamer's URLs, as OctoPrint and dashboards expect
             path = MJPG_STREAMER_ACTIONS.get(action, "/?action=unknown")
+        if server.auth is not None and path not in OPEN_PATHS and not self._log_in(
+                server.auth, path, send_body):
+            return
         if path in server.assets:
             content_type, body = server.assets[path]
             self._send(HTTPStatus.OK, content_type, body, send_body, cache="no-cache")
         elif path == "/config.json":
-            self._send_json(HTTPStatus.OK, server.status.page_config(), send_body)
+            config = server.status.page_config()
+            if "X-Forwarded-Host" in self.headers:  # behind a reverse proxy (nginx, Caddy):
+                config["ws_port"] = None  # the page opens its WebSocket through it too
+            self._send_json(HTTPStatus.OK, config, send_body)
         elif path == "/healthz":
             health = server.status.health()
             stale = health["status"] == "stale"
@@ -287,6 +315,26 @@ class RequestHandler(BaseHTTPRequestHandler):
                 self.wfile.write(chunk)
                 left -= len(chunk)
 
+    def _log_in(self, auth: Authenticator, path: str, send_body: bool) -> bool:
+        """Check the request's Basic credentials; False once it was refused (answered).
+
+        Refused: 401 with the challenge (none or wrong), 429 (this address failed too
+        often) or 503 (too many logins at once), the last two with ``Retry-After``
+        (:meth:`server.auth.Login.refusal`). May block for one scrypt check, 50-100 ms,
+        when the credentials are not cached. A login on a SESSION_PATHS path without a
+        live session cookie also gets a new one (``Set-Cookie``, RFC 6265 §4.1).
+        """
+        login = auth.check(self.headers.get("Authorization"), self.client_address[0])
+        if login.verdict is not Verdict.ACCEPTED:
+            refusal = login.refusal()
+            self.extra_headers.update(refusal.headers)
+            self._send_text(refusal.status, refusal.text, send_body)
+            return False
+        if path in SESSION_PATHS and login.user and auth.session_user(
+                self.headers.get_all("Cookie", [])) is None:
+            self.extra_headers["Set-Cookie"] = auth.open_session(login.user)
+        return True
+
     def _send_raw_snapshot(self, path: str, send_body: bool) -> None:
         """The newest raw frame as 16-bit greyscale PNG or .npy (uint16 (rows, cols))."""
         _, frame = self.server.hub.raw.latest()
@@ -354,6 +402,8 @@ class RequestHandler(BaseHTTPRequestHandler):
               cache: str = "no-store") -> None:
         self.send_response(status)
         self.send_header("Cache-Control", cache)
+        for name, value in self.extra_headers.items():
+            self.send_header(name, value)
         self._finish_headers(content_type, body, send_body)
 
     def _finish_headers(self, content_type: str, body: bytes, send_body: bool) -> None:
@@ -410,6 +460,8 @@ class HttpServer(ThreadingHTTPServer):
         send_buffer_bytes: each connection's kernel send buffer (SO_SNDBUF; Linux doubles
             it), bytes (default 64 KiB): how much a stalled client absorbs, so that it is
             dropped about Send_Timeout after it stops reading.
+        auth: who may watch (None: everyone); ``/healthz`` stays open.
+        tls: serve https with this server context (None: plain http).
     """
 
     daemon_threads = False
@@ -422,7 +474,8 @@ class HttpServer(ThreadingHTTPServer):
                  file_routes: Mapping[str, Callable[[str], Path | None]] | None = None,
                  max_connections: int = MAX_CONNECTIONS,
                  header_timeout_s: float = HEADER_TIMEOUT_S,
-                 send_buffer_bytes: int = SEND_BUFFER_BYTES):
+                 send_buffer_bytes: int = SEND_BUFFER_BYTES, auth: Authenticator | None = None,
+                 tls: ssl.SSLContext | None = None):
         super().__init__(sock.getsockname()[:2], RequestHandler, bind_and_activate=False)
         self.socket.close()
         self.socket = sock
@@ -430,7 +483,7 @@ class HttpServer(ThreadingHTTPServer):
         self.hub, self.status, self.snapshot = hub, status, snapshot
         self.send_timeout_s, self.hosts = send_timeout_s, hosts
         self.max_connections, self.header_timeout_s = max_connections, header_timeout_s
-        self.send_buffer_bytes = send_buffer_bytes
+        self.send_buffer_bytes, self.auth, self.tls = send_buffer_bytes, auth, tls
         self.assets = load_assets(root)
         self.json_routes = dict(json_routes or {})
         self.file_routes = dict(file_routes or {})
@@ -576,7 +629,13 @@ class HttpServer(ThreadingHTTPServer):
             sock.setblocking(False)
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer_bytes)
-            connection = Connection(sock, address[:2])
+                # headers and body are two writes: without this, Nagle holds the body until
+                # the client's delayed ACK (40 ms) on every kept-alive request
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.tls is not None:  # the loop drives the handshake (_handshake)
+                sock = self.tls.wrap_socket(sock, server_side=True,
+                                            do_handshake_on_connect=False)
+            connection = Connection(sock, address[:2], handshaking=self.tls is not None)
             if self.connection_count() >= self.max_connections:
                 if not self._waiting:
                     self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE,
@@ -590,17 +649,29 @@ class HttpServer(ThreadingHTTPServer):
             self._wait(connection)
 
     def _wait(self, connection: Connection) -> None:
-        """Wait for the connection's next request head (it may be buffered already)."""
+        """Wait for the connection's TLS handshake (if it has one to do) and its next
+        request head (which may be buffered already), within ``header_timeout_s``."""
         connection.deadline = time.monotonic() + self.header_timeout_s
         with self._lock:
             self._waiting[connection.sock] = connection
-        if not self._check_head(connection):
+        if connection.handshaking or not self._check_head(connection):
             self._selector.register(connection.sock, selectors.EVENT_READ, connection)
+            if tls_pending(connection):
+                self._read(connection)
 
     def _read(self, connection: Connection) -> None:
+        """The selector says the connection can go on: handshake, or read what came."""
+        if connection.handshaking:
+            self._handshake(connection)
+            return
         try:
+            # one TLS record at most: bytes left in it (pending) mean the buffer is full now
             data = connection.sock.recv(MAX_HEAD_BYTES - len(connection.buffer))
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantReadError):
+            self._selector.modify(connection.sock, selectors.EVENT_READ, connection)
+            return
+        except ssl.SSLWantWriteError:  # TLS must send first (its send buffer is full)
+            self._selector.modify(connection.sock, selectors.EVENT_WRITE, connection)
             return
         except OSError as exc:
             log.debug("%s:%d: connection lost (%s)", *connection.address, type(exc).__name__)
@@ -611,6 +682,31 @@ class HttpServer(ThreadingHTTPServer):
             return
         connection.buffer += data
         self._check_head(connection)
+
+    def _handshake(self, connection: Connection) -> None:
+        """Take the TLS handshake as far as the bytes that arrived allow (never blocks);
+        once done, read the request that may have come with its last flight."""
+        assert isinstance(connection.sock, ssl.SSLSocket)
+        try:
+            connection.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._selector.modify(connection.sock, selectors.EVENT_READ, connection)
+            return
+        except ssl.SSLWantWriteError:
+            self._selector.modify(connection.sock, selectors.EVENT_WRITE, connection)
+            return
+        except OSError as exc:  # ssl.SSLError: not TLS, no shared cipher, certificate refused
+            reason = getattr(exc, "reason", None) or exc
+            self.log_limited(logging.INFO, "tls", "%s:%d: TLS handshake failed: %s",
+                             *connection.address, reason)
+            if reason == "HTTP_REQUEST":  # http:// typed for an https port: say so in plain
+                with contextlib.suppress(OSError):  # past the TLS layer, on the TCP socket
+                    socket.socket.send(connection.sock, error_response(
+                        HTTPStatus.BAD_REQUEST, "this port speaks https: use https://"))
+            self._close(connection)
+            return
+        connection.handshaking = False
+        self._read(connection)
 
     def _check_head(self, connection: Connection) -> bool:
         """Hand a complete head to a thread, or refuse an oversized one.
@@ -685,15 +781,13 @@ class HttpServer(ThreadingHTTPServer):
             self._wait(connection)
 
     def _refuse(self, connection: Connection, status: HTTPStatus, text: str) -> None:
-        """Answer with a short error (best effort, never blocks) and close."""
-        body = f"{text}\n".encode()
-        head = (f"HTTP/1.1 {status.value} {status.phrase}\r\nConnection: close\r\n"
-                f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
-                f"X-Content-Type-Options: nosniff\r\n\r\n").encode()
+        """Answer with a short error (best effort, never blocks) and close; before its TLS
+        handshake a connection is only closed (an answer would cost the handshake)."""
         self.log_limited(logging.INFO, "refusal", "%s:%d %d %s", *connection.address,
                          status.value, text)
-        with contextlib.suppress(OSError):
-            connection.sock.send(head + body)
+        if not connection.handshaking:
+            with contextlib.suppress(OSError):  # ssl.SSLWantWriteError included
+                connection.sock.send(error_response(status, text))
         self._close(connection)
 
     def _forget(self, connection: Connection) -> None:
@@ -710,3 +804,19 @@ class HttpServer(ThreadingHTTPServer):
         with contextlib.suppress(OSError):
             connection.sock.shutdown(socket.SHUT_WR)
         connection.sock.close()
+
+
+def error_response(status: HTTPStatus, text: str) -> bytes:
+    """A whole short answer that closes the connection: status line, headers, ``text``."""
+    body = f"{text}\n".encode()
+    return (f"HTTP/1.1 {status.value} {status.phrase}\r\nConnection: close\r\n"
+            f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
+            f"X-Content-Type-Options: nosniff\r\n\r\n").encode() + body
+
+
+def tls_pending(connection: Connection) -> int:
+    """Decrypted bytes a TLS connection holds that no selector can see (0 for plain TCP)."""
+    sock = connection.sock
+    if connection.handshaking or not isinstance(sock, ssl.SSLSocket):
+        return 0
+    return sock.pending()

@@ -104,6 +104,8 @@ class MqttLink:
         self._last_error = ""
         self._counts: collections.Counter[str] = collections.Counter()
         self._in_flight: dict[str, paho.MQTTMessageInfo] = {}
+        self._stopped = False  # stop() was called: run() must not (re)start
+        self._lifecycle = threading.Lock()  # orders stop() against run()'s first connect
         self._warn = RateLimitedLog(log)
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
                                   protocol=paho.MQTTv311)
@@ -163,16 +165,34 @@ class MqttLink:
                                    {"connected": 1.0 if self.connected else 0.0})
 
     def stop(self) -> None:
-        """Disconnect (after sending what is queued); :meth:`run` returns within 1 s."""
-        self.client.disconnect()
+        """Disconnect (after sending what is queued); :meth:`run` returns within 1 s, or
+        at once if it had not started."""
+        with self._lifecycle:  # (paho may call on_disconnect inside disconnect())
+            self._stopped = True
+            self.client.disconnect()
 
     # -- the link's thread
 
     def run(self) -> None:
         """Connect and serve the connection until :meth:`stop` (blocks the calling thread)."""
         url = self._settings.url
-        self.client.connect_async(url.host, url.port, self._settings.keepalive_s)
-        self.client.loop_forever(retry_first_connection=True)
+        client = self.client
+        # What paho's loop_start() sets up, done in this named thread of ours (paho's own
+        # would be an anonymous daemon): with _thread set and the socket pair made,
+        # publish() from any other thread only queues its packet and wakes this loop,
+        # which does every socket write. Without them publish() writes from the calling
+        # thread while this loop writes too, and packets interleave (the broker then drops
+        # the connection: test_publishing_from_other_threads_never_interleaves_packets).
+        client._sockpairR, client._sockpairW = paho._socketpair_compat()
+        client._thread = threading.current_thread()
+        try:
+            with self._lifecycle:  # either stop() came first, or its disconnect() ends the loop
+                if self._stopped:
+                    return
+                client.connect_async(url.host, url.port, self._settings.keepalive_s)
+            client.loop_forever(retry_first_connection=True)
+        finally:
+            client._thread = None
 
     def _connected(self, client: paho.Client, _userdata: object, _flags: object,
                    reason: ReasonCode, _properties: Properties | None) -> None:
@@ -194,7 +214,11 @@ class MqttLink:
 
     def _disconnected(self, _client: paho.Client, _userdata: object, _flags: object,
                       reason: ReasonCode, _properties: Properties | None) -> None:
-        if self._state is LinkState.CONNECTED:
+        if self._stopped:
+            with self._lock:
+                self._state = LinkState.DISCONNECTED
+            log.info("%s: disconnected", self._name)
+        elif self._state is LinkState.CONNECTED:
             self._change(LinkState.DISCONNECTED, f"connection lost: {reason}")
 
     def _message(self, _client: paho.Client, _userdata: object,

@@ -1,4 +1,5 @@
-"""Raw thermal frame to colour JPEG: statistics, AGC, colormap, resize, JPEG. No threads.
+"""Raw thermal frame to colour JPEG: statistics, AGC, colormap, isotherm, resize, JPEG.
+No threads.
 
 Every function is pure and safe to call from any thread.
 """
@@ -20,6 +21,7 @@ RESAMPLING = dict(zip(INTERPOLATIONS, (Image.Resampling.NEAREST, Image.Resamplin
                                        Image.Resampling.BICUBIC), strict=True))
 AGC_LEVELS = 256  # one AGC level per colormap entry
 MID_LEVEL = (AGC_LEVELS - 1) // 2  # what a constant frame maps to
+UINT16_LEVELS = 65535  # the largest pixel value
 CENTER_SPOT = 2  # side of the centre spot in pixels (the Lepton spotmeter's default ROI is 2x2)
 
 
@@ -174,6 +176,45 @@ def colorize(levels: np.ndarray, colormap: str) -> Image.Image:
     return image.convert("RGB")
 
 
+def isotherm_mask(pixels: np.ndarray, unit: PixelUnit, band: tuple[float, float]
+                  ) -> np.ndarray:
+    """The pixels inside an isotherm band, both ends included.
+
+    Args:
+        pixels: ndarray uint16 (rows, cols).
+        unit: the pixels' unit; a temperature band is in degrees C, else in counts.
+        band: (low, high) in display units.
+
+    Returns:
+        ndarray bool (rows, cols).
+    """
+    low, high = band
+    if unit.is_temperature:
+        low, high = float(celsius_to_pixels(low, unit)), float(celsius_to_pixels(high, unit))
+    # integer pixels: value >= low is value >= ceil(low); 1e-6 absorbs float noise (20 C is
+    # 29315.000000000004 cK); clipping keeps the bounds inside uint16
+    low_px = np.clip(np.ceil(low - 1e-6), 0, UINT16_LEVELS)
+    high_px = np.clip(np.floor(high + 1e-6), -1, UINT16_LEVELS)
+    return (pixels >= low_px) & (pixels <= high_px)
+
+
+def draw_isotherm(image: Image.Image, mask: np.ndarray, color: str) -> None:
+    """Paint ``color`` over ``image`` where ``mask`` is set, enlarging the mask (nearest) to
+    the image's size, so each sensor pixel stays a whole block.
+
+    Args:
+        image: an RGB Pillow image (rows * scale, cols * scale); changed in place.
+        mask: ndarray bool (rows, cols).
+        color: ``#rrggbb``.
+    """
+    if not mask.any():
+        return
+    stencil = Image.fromarray(mask)  # mode "1": Pillow pastes through it ten times faster
+    if stencil.size != image.size:  # than through an "L" mask of the same pixels
+        stencil = stencil.resize(image.size, Image.Resampling.NEAREST)
+    image.paste(color, mask=stencil)
+
+
 def encode_jpeg(image: Image.Image, quality: int, scale: int = 1) -> bytes:
     """JPEG-encode an RGB image.
 
@@ -215,12 +256,12 @@ def enlarge(levels: np.ndarray, scale: int, interpolation: str = "bilinear") -> 
 
 def render_jpeg(pixels: np.ndarray, unit: PixelUnit,
                 settings: RenderSettings) -> tuple[bytes, int, int, AgcResult]:
-    """Render a raw frame as a colour JPEG.
+    """Render a raw frame as a colour JPEG, with the isotherm band painted over it.
 
     Args:
         pixels: ndarray uint16 (rows, cols).
         unit: the pixels' unit.
-        settings: AGC, colormap, scale and quality.
+        settings: AGC, colormap, isotherm, scale and quality.
 
     Returns:
         (jpeg bytes, width, height, AGC result) with width = cols * scale and
@@ -228,5 +269,9 @@ def render_jpeg(pixels: np.ndarray, unit: PixelUnit,
     """
     agc = apply_agc(pixels, unit, settings)
     levels = enlarge(agc.levels, settings.scale, settings.interpolation)
-    jpeg = encode_jpeg(colorize(levels, settings.colormap), settings.jpeg_quality, settings.scale)
+    image = colorize(levels, settings.colormap)
+    if settings.isotherm is not None:
+        draw_isotherm(image, isotherm_mask(pixels, unit, settings.isotherm),
+                      settings.isotherm_color)
+    jpeg = encode_jpeg(image, settings.jpeg_quality, settings.scale)
     return jpeg, levels.shape[1], levels.shape[0], agc

@@ -1,4 +1,5 @@
-"""A logger wrapper that keeps repeated warnings from flooding the log."""
+"""Rate limits: a logger wrapper that keeps repeated warnings from flooding the log, and a
+token bucket."""
 
 from __future__ import annotations
 
@@ -46,3 +47,39 @@ class RateLimitedLog:
 
     def warning(self, kind: str, message: str, *args: object) -> bool:
         return self.log(logging.WARNING, kind, message, *args)
+
+
+class TokenBucket:
+    """A token bucket: ``rate_per_s`` events a second on average, bursts of ``burst``.
+
+    Not thread-safe: each user holds its own, or guards it with a lock.
+
+    Args:
+        rate_per_s: tokens added per second (> 0).
+        burst: the bucket's size, and how many tokens it starts with (>= 1).
+        clock: monotonic clock in seconds (injectable for tests).
+    """
+
+    def __init__(self, rate_per_s: float, burst: int,
+                 clock: Callable[[], float] = time.monotonic):
+        self._rate, self._burst, self._clock = rate_per_s, burst, clock
+        self._tokens = float(burst)
+        self._last = clock()
+
+    def take(self) -> bool:
+        """Take one token: True if there was one, False if the event exceeds the rate."""
+        self._refill()
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+    def wait_s(self) -> float:
+        """Seconds until a token is there (0.0 if one is there now)."""
+        self._refill()
+        return max(0.0, (1 - self._tokens) / self._rate)
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
+        self._last = now

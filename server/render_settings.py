@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from typing import Any, ClassVar
 
 AGC_MODES = ("linear", "percentile", "histogram", "fixed")
@@ -200,13 +201,26 @@ class Integer(Number):
 
 @dataclasses.dataclass(frozen=True)
 class RangeField(Field):
-    """``[low, high]`` with low < high (server.conf: ``LOW HIGH``, or empty for none)."""
+    """``[low, high]`` with low < high (server.conf: ``LOW HIGH``, or empty for none).
+
+    With ``nullable`` a ``set`` may also send ``null`` to clear it.
+    """
+
+    nullable: bool = False
 
     kind: ClassVar[str] = "range"
 
     @property
     def allowed(self) -> str:
-        return "[low, high] with low < high"
+        return "[low, high] with low < high" + (", or null for none" if self.nullable else "")
+
+    def from_json(self, value: Any) -> Any:
+        if value is None and self.nullable:
+            return None
+        return super().from_json(value)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "nullable": self.nullable}
 
     @property
     def allowed_text(self) -> str:
@@ -248,6 +262,35 @@ class Colormap(Field):
         return isinstance(value, str) and colormaps.is_known(value)
 
 
+@dataclasses.dataclass(frozen=True)
+class Color(Field):
+    """An RGB colour ``#rrggbb`` (stored lower-case). server.conf takes it without the ``#``,
+    which configparser would read as the start of a comment."""
+
+    kind: ClassVar[str] = "color"
+
+    @property
+    def allowed(self) -> str:
+        return "a colour #RRGGBB, e.g. #00ff00"
+
+    @property
+    def allowed_text(self) -> str:
+        return "a colour RRGGBB in hex, e.g. 00ff00 (no #: server.conf reads # as a comment)"
+
+    @property
+    def default_text(self) -> str:
+        return str(self.default).lstrip("#")
+
+    def check(self, value: Any) -> bool:
+        return isinstance(value, str) and re.fullmatch("#[0-9a-f]{6}", value) is not None
+
+    def _convert_json(self, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else None
+
+    def _convert_text(self, text: str) -> Any:
+        return "#" + text.lower()
+
+
 COLORMAP = Colormap("colormap", "Colormap", "inferno",
                     "the palette (`/colormaps.json` lists every name)")
 AGC = Choice("agc", "AGC", "linear",
@@ -266,10 +309,15 @@ INTERPOLATION = Choice("interpolation", "Interpolation", "bilinear",
 JPEG_QUALITY = Integer("jpeg_quality", "JPEG_Quality", 90, "JPEG quality (no chroma "
                        "subsampling at scale 1: colour bleeds badly on small images)", 1,
                        MAX_JPEG_QUALITY)
+ISOTHERM = RangeField("isotherm", "Isotherm", None,
+                      "a band drawn in `isotherm_color` over the palette: pixels from low to "
+                      "high inclusive, degrees C for radiometric sources, counts otherwise; "
+                      "empty (`null`) for none", nullable=True)
+ISOTHERM_COLOR = Color("isotherm_color", "Isotherm_Color", "#00ff00", "the isotherm's colour")
 FIXED_NEEDS_RANGE = "set when agc is fixed"  # the rule across fields, as range's ``allowed``
 
 FIELDS: tuple[Field, ...] = (COLORMAP, AGC, RANGE, CLIP_PERCENT, SCALE, INTERPOLATION,
-                             JPEG_QUALITY)
+                             JPEG_QUALITY, ISOTHERM, ISOTHERM_COLOR)
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 
 
@@ -286,6 +334,9 @@ class RenderSettings:
         scale: integer enlargement factor, 1 keeps the sensor's resolution.
         interpolation: one of INTERPOLATIONS, used when scale > 1.
         jpeg_quality: Pillow JPEG quality.
+        isotherm: (low, high) in display units, pixels in it are drawn in
+            ``isotherm_color``; or None.
+        isotherm_color: ``#rrggbb``.
 
     Raises:
         SettingError: a field is not allowed, or ``agc`` is ``fixed`` without a range.
@@ -298,6 +349,8 @@ class RenderSettings:
     scale: int = SCALE.default
     interpolation: str = INTERPOLATION.default
     jpeg_quality: int = JPEG_QUALITY.default
+    isotherm: Range | None = ISOTHERM.default
+    isotherm_color: str = ISOTHERM_COLOR.default
 
     def __post_init__(self) -> None:
         for field in FIELDS:
@@ -308,9 +361,11 @@ class RenderSettings:
             raise SettingError(RANGE.name, None, FIXED_NEEDS_RANGE)
 
     def as_dict(self) -> dict[str, Any]:
-        """The settings as JSON values, in :data:`FIELDS` order (range as a list or None)."""
+        """The settings as JSON values, in :data:`FIELDS` order (ranges as lists or None)."""
         values = {f.name: getattr(self, f.name) for f in FIELDS}
-        values["range"] = list(self.range) if self.range else None
+        for field in (RANGE, ISOTHERM):
+            band = getattr(self, field.name)
+            values[field.name] = list(band) if band else None
         return values
 
 

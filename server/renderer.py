@@ -3,8 +3,9 @@
 Every source frame enters through :meth:`Renderer.receive`, in the source's thread,
 which decides by the frame's type: a raw frame (pixel values) goes to ``hub.raw`` and
 is rendered in the renderer's own thread (:meth:`Renderer.run`), so JPEG work never
-delays the thread that reads the camera; a ready-made JPEG (file, tcp) needs no
-rendering and is published to clients at once, without waking another thread.
+delays the thread that reads the camera; a ready-made JPEG (file, tcp) or a frame
+another daemon encoded (mqtt relay) needs no rendering and is published to clients at
+once, without waking another thread.
 
 When nobody watches (or publishing is stopped) source frames are left in the hub's
 raw slot unrendered, so an idle Pi does no JPEG work; :meth:`Renderer.snapshot`
@@ -18,7 +19,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .frames import EncodedFrame, ImageFrame, RawFrame, SourceFrame
+from .frames import EncodedFrame, RawFrame, RelayedFrame, SourceFrame
 from .hub import Hub
 from .pipeline import compute_stats, render_jpeg, to_display
 from .render_settings import RenderSettings
@@ -54,10 +55,10 @@ class Renderer:
         """Take one source frame (the source's ``publish``; called in the source's thread).
 
         Never blocks on clients. A RawFrame is left in ``hub.raw`` for :meth:`run`; an
-        ImageFrame is published to clients from this thread.
+        ImageFrame or RelayedFrame is published to clients from this thread.
         """
         seq = self._hub.publish_source_frame(frame)
-        if isinstance(frame, ImageFrame):
+        if not isinstance(frame, RawFrame):
             self._publish(seq, frame)
 
     def run(self, stop: threading.Event) -> None:
@@ -81,7 +82,13 @@ class Renderer:
         return None if frame is None else self.encode(seq, frame)
 
     def encode(self, seq: int, frame: SourceFrame) -> EncodedFrame:
-        """Render one source frame with the current settings (cached per seq and settings)."""
+        """Render one source frame with the current settings (cached per seq and settings).
+
+        A RelayedFrame is not rendered: its header and JPEG are the origin's, as they are
+        (only ``seq``, the hub's order, is this daemon's).
+        """
+        if isinstance(frame, RelayedFrame):
+            return EncodedFrame(seq, frame.header, frame.jpeg, frame)
         settings = self._state.render_settings()
         key = (seq, settings)
         with self._cache_lock:
@@ -103,7 +110,7 @@ class Renderer:
                       fps=self._hub.source_rate.rate)
         if frame.meta:
             header["meta"] = dict(frame.meta)
-        encoded = EncodedFrame(header, jpeg, frame)
+        encoded = EncodedFrame(seq, header, jpeg, frame)
         with self._cache_lock:
             self._cache = (key, encoded)
         return encoded

@@ -27,20 +27,29 @@ timeout is one DEBUG line; anything else is logged with its traceback, at most o
 EMFILE or ENFILE and retries after 1 s) is logged once when it starts and once when
 accepting works again. :meth:`WebSocketServer.stop` takes ``SHUTDOWN_GRACE_S`` plus
 ``ABORT_WAIT_S`` (0.4 s) at most.
+
+The handshake (RFC 6455 §4.2) is refused with 404 for an unknown path, 403 for a foreign
+Host or Origin and, with a password file (``auth``), 401 (with a Basic challenge), 429
+or 503 unless it carries a live session cookie (the page's, set by the HTTP side) or
+Basic credentials (RFC 7617; other clients): see :mod:`server.auth`. A session is looked
+up in the loop; an uncached Basic check runs scrypt in the ``ws-auth_0`` thread, so the
+loop never waits for it. With ``tls`` the server speaks wss (asyncio's TLS, handshake
+within the same 10 s as the WebSocket handshake).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
 import errno
 import logging
 import socket
+import ssl
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -54,10 +63,11 @@ from websockets.protocol import State
 from lepton.errors import LeptonError
 
 from . import wire
+from .auth import Authenticator, Verdict
 from .commands import CommandError, Commands, TokenError
 from .hosts import HostPolicy
 from .hub import Hub, Viewer
-from .ratelimit import RateLimitedLog
+from .ratelimit import RateLimitedLog, TokenBucket
 from .state import AcquisitionState
 
 log = logging.getLogger(__name__)
@@ -100,34 +110,6 @@ class Client:
         return transport
 
 
-class TokenBucket:
-    """A token bucket: ``rate_per_s`` events a second on average, bursts of ``burst``.
-
-    Not thread-safe (one per connection, used in the loop thread).
-
-    Args:
-        rate_per_s: tokens added per second (> 0).
-        burst: the bucket's size, and how many tokens it starts with (>= 1).
-        clock: monotonic clock in seconds (injectable for tests).
-    """
-
-    def __init__(self, rate_per_s: float, burst: int,
-                 clock: Callable[[], float] = time.monotonic):
-        self._rate, self._burst, self._clock = rate_per_s, burst, clock
-        self._tokens = float(burst)
-        self._last = clock()
-
-    def take(self) -> bool:
-        """Take one token: True if there was one, False if the event exceeds the rate."""
-        now = self._clock()
-        self._tokens = min(self._burst, self._tokens + (now - self._last) * self._rate)
-        self._last = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
-
-
 def websocket_frame(message: bytes | str) -> bytes:
     """One unmasked, uncompressed WebSocket frame holding ``message`` (binary or text)."""
     if isinstance(message, str):
@@ -167,6 +149,11 @@ class WebSocketServer:
             (0.1..1000, default 10); more are answered with ``too many commands``.
         command_burst: commands a connection may send at once (1..1000, default 20);
             this many refused in a row close the connection with 1008.
+        auth: who may watch (None: everyone): a handshake needs a live session cookie
+            or Basic credentials.
+        auth_executor: where a Basic login's scrypt check runs, off the event loop (the
+            app's ``ws-auth`` thread); needed with ``auth``.
+        tls: serve wss with this server context (None: plain ws).
     """
 
     START_TIMEOUT_S = 5.0  # how long :meth:`stop` waits for a :meth:`run` that is starting
@@ -175,8 +162,15 @@ class WebSocketServer:
                  commands: Commands, send_timeout_s: float, keepalive_s: float,
                  hosts: HostPolicy, allowed_origins: tuple[str, ...] = (),
                  command_rate_per_s: float = COMMAND_RATE_PER_S,
-                 command_burst: int = COMMAND_BURST):
+                 command_burst: int = COMMAND_BURST, auth: Authenticator | None = None,
+                 tls: ssl.SSLContext | None = None,
+                 auth_executor: concurrent.futures.Executor | None = None):
+        if auth is not None and auth_executor is None:
+            raise ValueError("auth needs an auth_executor for its scrypt checks")
         self._sock, self._hub, self._state, self._commands = sock, hub, state, commands
+        self._auth, self._tls = auth, tls
+        self._auth_executor = auth_executor
+        # checks, which take turns anyway (Authenticator); its thread starts on first use
         self._command_rate_per_s, self._command_burst = command_rate_per_s, command_burst
         self._send_timeout_s, self._keepalive_s = send_timeout_s, keepalive_s
         self._allowed_origins, self._hosts = allowed_origins, hosts
@@ -256,7 +250,7 @@ class WebSocketServer:
             self._handle, sock=self._sock, process_request=self._check_request,
             compression=None, max_size=wire.MAX_COMMAND_BYTES,
             ping_interval=self._keepalive_s, ping_timeout=self._keepalive_s,
-            close_timeout=SHUTDOWN_GRACE_S, server_header=None,
+            close_timeout=SHUTDOWN_GRACE_S, server_header=None, ssl=self._tls,
         )
 
     async def _shutdown(self) -> None:
@@ -308,7 +302,8 @@ class WebSocketServer:
         self._log.log(logging.ERROR, f"loop:{type(exc).__name__}", "WebSocket: %s\n%s",
                       message, details)
 
-    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _check_request(self, connection: ServerConnection,
+                             request: Request) -> Response | None:
         if self._accept_failing:
             self._accept_failing = False
             log.warning("WebSocket: accepting connections again")
@@ -325,7 +320,33 @@ class WebSocketServer:
             log.info("refused WebSocket from %s: origin %s not allowed",
                      connection.remote_address[0], origin)
             return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
+        if self._auth is not None:
+            return await self._check_login(self._auth, connection, request)
         return None
+
+    async def _check_login(self, auth: Authenticator, connection: ServerConnection,
+                           request: Request) -> Response | None:
+        """None if the handshake carries a live session cookie (RFC 6265 §5.4) or good
+        Basic credentials (RFC 7617), else the refusal: 401 with the challenge, or 429 /
+        503 with Retry-After (:meth:`server.auth.Login.refusal`)."""
+        if auth.session_user(request.headers.get_all("Cookie")) is not None:
+            return None
+        address = connection.remote_address[0]
+        values = request.headers.get_all("Authorization")
+        authorization = values[0] if len(values) == 1 else None  # two: neither counts
+        login = auth.check_cached(authorization)
+        if login is None:  # scrypt: in the ws-auth thread, not in the loop
+            assert self._auth_executor is not None  # checked when made
+            login = await asyncio.wrap_future(
+                self._auth_executor.submit(auth.check, authorization, address))
+        if login.verdict is Verdict.ACCEPTED:
+            return None
+        log.debug("refused WebSocket from %s: %s", address, login.verdict.value)
+        refusal = login.refusal()
+        response = connection.respond(refusal.status, f"{refusal.text}\n")
+        for name, value in refusal.headers.items():
+            response.headers[name] = value
+        return response
 
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None  # set once the handshake succeeded

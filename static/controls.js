@@ -1,7 +1,7 @@
 /**
  * The controls: they show the shared state (every state message) and send commands.
- * Palette, AGC with its fixed range or clip %, run/stop, FFC, and the units choice
- * (this page only; emits "units").
+ * Palette, isotherm band and colour, AGC with its fixed range or clip %, run/stop, FFC,
+ * and the units choice (this page only; emits "units").
  */
 import { emit } from "./bus.js";
 import { fetchJson } from "./fetch-json.js";
@@ -13,6 +13,11 @@ import { ui } from "./ui.js";
 
 // Palettes listed first in the selector, when the server knows them; the rest follow in
 // the server's order. Only names: the colours always come from /colormap.json.
+// The isotherm's open top when only its low end is typed: above anything a Lepton reads
+// (655.35 K is the largest centikelvin value), and the largest count.
+const ISOTHERM_TOP_C = 382;
+const ISOTHERM_TOP_COUNTS = 65535;
+
 const THERMAL_FIRST = ["ironbow", "rainbow", "white-hot", "black-hot", "inferno", "magma",
   "plasma", "viridis", "cividis", "turbo", "gray"];
 
@@ -68,6 +73,10 @@ function rangeToDisplay(value) {
   return String(Math.round(shown * 10) / 10);
 }
 
+function rangeToDisplayNumber(value) {
+  return Number(rangeToDisplay(value));
+}
+
 function rangeFromDisplay(value) {
   return rangeIsCelsius() ? Math.round(displayToCelsius(value) * 100) / 100 : value;
 }
@@ -90,7 +99,10 @@ export function syncControls(state) {
     setInputValue(ui.rangeHigh, rangeToDisplay(state.range[1]));
   }
   if (typeof state.clip_percent === "number") setInputValue(ui.clip, String(state.clip_percent));
-  ui.rangeUnit.textContent = rangeIsCelsius() ? temperatureSymbol() : "counts";
+  showIsotherm(state);
+  const unit = rangeIsCelsius() ? temperatureSymbol() : "counts";
+  ui.rangeUnit.textContent = unit;
+  ui.isothermUnit.textContent = unit;
   if (typeof state.clients === "number") ui.clients.textContent = String(state.clients);
 }
 
@@ -137,6 +149,31 @@ function onClipTyped(send) {
   if (clip !== null) send({ cmd: "set", clip_percent: clip });
 }
 
+/** The isotherm band and colour as the state has them (empty boxes: no isotherm). */
+function showIsotherm(state) {
+  const band = Array.isArray(state.isotherm) ? state.isotherm : null;
+  setInputValue(ui.isothermLow, band ? rangeToDisplay(band[0]) : "");
+  setInputValue(ui.isothermHigh, band ? rangeToDisplay(band[1]) : "");
+  ui.isothermClear.disabled = !band;
+  if (typeof state.isotherm_color === "string") setInputValue(ui.isothermColor, state.isotherm_color);
+}
+
+/** Send the typed band (in wire units) once both ends are there and low < high. An empty
+ * high end means "and everything hotter": the top of the sensor's range. */
+function onIsothermTyped(send) {
+  const low = inputNumber(ui.isothermLow);
+  let high = inputNumber(ui.isothermHigh);
+  if (low !== null && high === null && ui.isothermHigh.value.trim() === "") {
+    high = rangeToDisplayNumber(rangeIsCelsius() ? ISOTHERM_TOP_C : ISOTHERM_TOP_COUNTS);
+  }
+  const valid = low !== null && high !== null && low < high;
+  ui.isothermLow.setCustomValidity(valid || low === null ? "" : "low must be below high");
+  if (valid) {
+    send({ cmd: "set", isotherm: [rangeFromDisplay(low), rangeFromDisplay(high)],
+      isotherm_color: ui.isothermColor.value });
+  }
+}
+
 function onUnitsChosen(units) {
   prefs.units = units;
   savePrefs();
@@ -154,6 +191,15 @@ export function wireControls(send) {
     send({ cmd: session.state.running === false ? "start" : "stop" }));
   ui.ffc.addEventListener("click", () => send({ cmd: "ffc" }));
   ui.palette.addEventListener("change", () => send({ cmd: "set", colormap: ui.palette.value }));
+  ui.isothermLow.addEventListener("change", () => onIsothermTyped(send));
+  ui.isothermHigh.addEventListener("change", () => onIsothermTyped(send));
+  ui.isothermColor.addEventListener("change", () => send({ cmd: "set",
+    isotherm_color: ui.isothermColor.value }));
+  ui.isothermClear.addEventListener("click", () => {
+    ui.isothermLow.value = "";
+    ui.isothermHigh.value = "";
+    send({ cmd: "set", isotherm: null });
+  });
   ui.agc.addEventListener("change", () => onAgcChosen(send));
   ui.rangeLow.addEventListener("change", () => onRangeTyped(send));
   ui.rangeHigh.addEventListener("change", () => onRangeTyped(send));

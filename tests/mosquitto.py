@@ -51,7 +51,7 @@ class Mosquitto:
     def __init__(self, users: dict[str, str] | None = None, port: int | None = None,
                  extra_config: str = ""):
         self.folder = Path(tempfile.mkdtemp(prefix="mosquitto-"))
-        os.chmod(self.folder, 0o755)  # as root, mosquitto drops to its own user first
+        os.chmod(self.folder, 0o777)  # as root, mosquitto drops to its own user, which logs here
         self.port = port or free_port()
         self.url = f"mqtt://127.0.0.1:{self.port}"
         lines = [f"listener {self.port} 127.0.0.1", "persistence false",

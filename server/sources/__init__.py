@@ -11,18 +11,22 @@ import os
 from collections.abc import Callable
 
 from ..config import Config
+from ..state import AcquisitionState
 from .base import Source
 
 log = logging.getLogger(__name__)
 
 
-def make_source(config: Config, wanted: Callable[[], bool] | None = None) -> Source:
+def make_source(config: Config, wanted: Callable[[], bool] | None = None,
+                state: AcquisitionState | None = None) -> Source:
     """Build the configured source (not started).
 
     Args:
         config: the settings.
         wanted: returns True while someone watches (e.g. ``hub.has_viewers``); sources
             that can skip work for nobody use it (``zmq``). None: always True.
+        state: the daemon's shared state; the ``mqtt`` source mirrors the origin's state
+            into it (None: a state of its own that nobody reads, e.g. in tests).
 
     Raises:
         ConfigError: a setting the source needs is missing or unusable.
@@ -43,10 +47,17 @@ def make_source(config: Config, wanted: Callable[[], bool] | None = None) -> Sou
         return TcpSource(config.tcp_host, config.tcp_port, config.max_frame_bytes,
                          config.producer_timeout_s, config.max_frame_pixels)
     if kind == "zmq":
+        from lepton.radiometry import PixelUnit
+
         from .zmq import ZmqSource
 
         return ZmqSource(config.zmq_address, config.zmq_mode, config.zmq_socket,
-                         config.zmq_channel, wanted or (lambda: True))
+                         config.zmq_channel, wanted or (lambda: True),
+                         unit=PixelUnit(config.zmq_unit), flux=config.radiometry.flux_params())
+    if kind == "mqtt":
+        from .mqtt import make_mqtt_source
+
+        return make_mqtt_source(config, state or AcquisitionState(config.render))
     from .lepton import make_lepton_source
 
     return make_lepton_source(kind, config)

@@ -7,6 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from lepton.radiometry import FluxLinearParams
+
 from ..frames import SourceFrame
 
 Publish = Callable[[SourceFrame], Any]
@@ -58,3 +60,15 @@ class Source(abc.ABC):
         """
         raise NotImplementedError(
             f"ffc is only available with a Lepton camera (source is {self.kind})")
+
+    def set_radiometry(self, params: FluxLinearParams) -> None:
+        """Measure with new emissivity, reflected temperature and window (docs/cci.md §7).
+
+        May block briefly (a CCI command); call it from a worker thread.
+
+        Raises:
+            NotImplementedError: the source has no temperatures to correct.
+            LeptonError: the camera refused or did not answer.
+        """
+        raise NotImplementedError(
+            f"emissivity needs temperatures, which {self.kind} frames are not")

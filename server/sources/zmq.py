@@ -16,6 +16,9 @@ Pixel values: integer channels whose values fit 0..65535 are kept as counts; any
 else (negative or larger integers, fractional or non-finite floats) is rescaled
 linearly so the frame's finite minimum is 0 and maximum 65535, and ``meta`` gets
 ``rescaled_low`` and ``rescaled_high`` (the original values mapped to 0 and 65535).
+With ``ZMQ_Unit = centikelvin`` kept values are temperatures, corrected in software for
+emissivity, reflected temperature and window (:func:`lepton.radiometry.correct_frame`;
+docs/cci.md §7); a rescaled frame is counts.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 import numpy as np
 import zmq
 
-from lepton.radiometry import PixelUnit
+from lepton.radiometry import FluxLinearParams, PixelUnit, correct_frame
 
 from ..frames import RawFrame
 from ..ratelimit import RateLimitedLog
@@ -101,6 +104,8 @@ class ZmqSource(Source):
         wanted: returns True while someone watches; messages that arrive while it
             returns False are dropped undecoded. Called from the source thread.
         clock: monotonic clock for the rate-limited log (injectable).
+        unit: what the channel's values are: COUNTS, or CENTIKELVIN (temperatures).
+        flux: the emissivity correction at start (centikelvin frames only).
     """
 
     kind = "zmq"
@@ -108,8 +113,10 @@ class ZmqSource(Source):
 
     def __init__(self, address: str, mode: str = "connect", socket_type: str = "pull",
                  channel: str = "", wanted: Callable[[], bool] = lambda: True,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic,
+                 unit: PixelUnit = PixelUnit.COUNTS, flux: FluxLinearParams | None = None):
         self.address, self.mode, self.socket_type = address, mode, socket_type
+        self.unit, self._flux = unit, flux or FluxLinearParams()
         self.channel, self._wanted = channel, wanted
         self._parser = BsreadParser()
         self._warn = RateLimitedLog(log, clock=clock)
@@ -130,6 +137,17 @@ class ZmqSource(Source):
                 "skipped": self.skipped, "unwatched": self.unwatched,
                 "superseded": self.superseded, "no_image": self.no_image,
                 "last_pulse_id": self.last_pulse_id, "last_error": self.last_error}
+
+    def set_radiometry(self, params: FluxLinearParams) -> None:
+        """Correct the next frames for ``params`` (replaced whole: no lock needed).
+
+        Raises:
+            NotImplementedError: the frames are counts (``ZMQ_Unit = counts``).
+        """
+        if not self.unit.is_temperature:
+            raise NotImplementedError("emissivity needs temperatures; these zmq frames are "
+                                      "counts (set [Source] ZMQ_Unit = centikelvin)")
+        self._flux = params
 
     def run(self, publish: Publish, stop: threading.Event) -> None:
         """Receive until ``stop`` is set (then return within about 0.25 s).
@@ -225,6 +243,9 @@ class ZmqSource(Source):
                                    message.errors[channel.name])
             return None
         pixels, rescaled = to_counts(value)
+        unit = PixelUnit.COUNTS if rescaled else self.unit
+        if unit.is_temperature:
+            pixels = correct_frame(pixels, unit, self._flux)
         meta: dict[str, int | float | str] = dict(rescaled)
         for info in message.data_header.channels:
             scalar = message.values[info.name]
@@ -233,4 +254,4 @@ class ZmqSource(Source):
         meta["pulse_id"] = message.pulse_id
         stamp = message.timestamps.get(channel.name)
         timestamp = stamp[0] + stamp[1] / 1e9 if stamp else time.time()
-        return RawFrame(pixels, PixelUnit.COUNTS, timestamp, meta)
+        return RawFrame(pixels, unit, timestamp, meta)

@@ -578,6 +578,37 @@ def test_fixed_range_typed_in_fahrenheit_is_sent_in_celsius(new_page, start_daem
                            timeout=FRAME_WAIT_MS)
 
 
+def green_pixels(daemon) -> int:
+    """How many pixels of /snapshot.jpg are the isotherm's pure green (within JPEG noise)."""
+    with urllib.request.urlopen(daemon.http_url + "/snapshot.jpg", timeout=5) as answer:
+        rgb = np.asarray(Image.open(io.BytesIO(answer.read())).convert("RGB")).astype(int)
+    return int(((rgb[..., 1] > 200) & (rgb[..., 0] < 60) & (rgb[..., 2] < 60)).sum())
+
+
+def test_isotherm_typed_in_fahrenheit_is_drawn_and_cleared(new_page, start_daemon):
+    """The isotherm boxes beside the palette: 86..104 °F is sent as [30, 40] °C, every viewer's
+    boxes follow, the picture gets green where faces are; Clear sends null and removes it."""
+    daemon = start_daemon("--source", "simulated")
+    page, other = open_viewer(new_page, daemon), open_viewer(new_page, daemon)
+    assert green_pixels(daemon) == 0 and page.is_disabled("#isotherm-clear")
+    page.click("label[for=units-f]")
+    assert page.text_content("#isotherm-unit") == "°F"
+    page.fill("#isotherm-low", "86")
+    page.fill("#isotherm-high", "104")
+    page.press("#isotherm-high", "Enter")
+    page.wait_for_function("JSON.stringify(viewer.state.isotherm) === '[30,40]'",
+                           timeout=FRAME_WAIT_MS)
+    other.wait_for_function("document.getElementById('isotherm-low').value === '30'",
+                            timeout=FRAME_WAIT_MS)
+    assert other.input_value("#isotherm-high") == "40"
+    assert other.text_content("#isotherm-unit") == "°C"
+    assert green_pixels(daemon) > 20  # skin is 33..34 C in the simulated room
+    page.click("#isotherm-clear")
+    other.wait_for_function("viewer.state.isotherm === null", timeout=FRAME_WAIT_MS)
+    assert other.input_value("#isotherm-low") == "" and other.is_disabled("#isotherm-clear")
+    assert green_pixels(daemon) == 0
+
+
 def test_file_source_hides_what_it_does_not_have(new_page, start_daemon, tmp_path):
     """An image source shows size, fps, age; no temperature, palette, AGC, units, raw saves, FFC."""
     image = tmp_path / "thermal.jpg"

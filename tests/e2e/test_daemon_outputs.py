@@ -214,3 +214,17 @@ def test_nothing_is_rendered_while_nobody_watches(simulated):
     status, _, body = fetch(simulated.http_url + "/snapshot.jpg")
     assert status == 200 and Image.open(io.BytesIO(body)).size == (160, 120)
     assert simulated.health()["frames_published"] == 0  # on demand, not published
+
+
+def test_raw_temperatures_for_thermal_vision(simulated, start_daemon, tmp_path):
+    """/raw gives the newest frame's temperatures in degrees C (the HACS Thermal Vision
+    integration's poll); a source without temperatures answers 404."""
+    status, headers, body = fetch(simulated.http_url + "/raw")
+    values = [float(v) for v in json.loads(body)["data"].split(",")]
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert len(values) == 160 * 120 and all(10 < v < 45 for v in values)
+    image = tmp_path / "thermal.jpg"
+    image.write_bytes((ROOT / "thermal2.jpg").read_bytes())
+    file_daemon = start_daemon("--source", "file", "--image", str(image))
+    file_daemon.wait_for_frames()
+    assert fetch(file_daemon.http_url + "/raw")[0] == 404

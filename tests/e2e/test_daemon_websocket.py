@@ -95,7 +95,7 @@ def test_bad_commands_get_error_replies(simulated):
         for message, error in [("{oops", "malformed command: not valid JSON"),
                                ('{"cmd": "explode"}',
                                 "unknown command 'explode'; commands: start, stop, set, ffc, "
-                                "roi, alarm")]:
+                                "record, delete_recording, roi, alarm, set_radiometry")]:
             ws.send(message)
             while True:
                 reply = ws.recv(timeout=5)

@@ -18,7 +18,7 @@ from lepton.cci_protocol import (
 from lepton.cci_simulator import CciAccess, SimulatedCciDevice
 from lepton.errors import LeptonError, RangeError, ResolutionError, ShapeError
 from lepton.models import LeptonPart, Model, TelemetryLocation
-from lepton.radiometry import PixelUnit
+from lepton.radiometry import FluxLinearParams, PixelUnit
 
 READY = 0x0006  # status: boot mode + booted, not BUSY, response 0
 
@@ -421,3 +421,44 @@ def test_unknown_location_after_enabling_is_reported_by_telemetry():
     with pytest.raises(CciUnknownValueError) as info:
         c.telemetry()
     assert (info.value.field, info.value.code) == ("SYS telemetry location", 9)
+
+
+def test_flux_linear_params_round_trip_in_bytes():
+    """SET 0x4EBD writes the 8 words to DATA0.. then length 8, then the command; GET reads
+    them back (docs/cci.md §4, §7)."""
+    c, device, _ = make()
+    assert c.flux_linear_params() == FluxLinearParams()
+    device.accesses.clear()
+    c.set_flux_linear_params(FluxLinearParams(emissivity=0.95, background_k=303.15))
+    assert wire_bytes(device.accesses) == [
+        ("write", bytes.fromhex("0002")), ("read", bytes.fromhex("0006")),
+        ("write", bytes.fromhex("0008 1E66 766B 2000 734B 2000 734B 0000 734B")),
+        ("write", bytes.fromhex("0006 0008")),
+        ("write", bytes.fromhex("0004 4EBD")),
+        ("write", bytes.fromhex("0002")), ("read", bytes.fromhex("0006")),
+    ]
+    assert c.flux_linear_params().emissivity == 0x1E66 / 8192
+    assert device.flux_params.background_k == 303.15
+
+
+def test_flux_linear_params_out_of_range_and_on_a_lepton_30():
+    """The device answers a word outside the SDK's ranges with RANGE_ERROR; a Lepton 3.0
+    has no RAD commands (-7) and keeps nothing."""
+    c, device, _ = make()
+    with pytest.raises(CciCommandError) as info:
+        c.set(cci_protocol.RAD_FLUX_LINEAR_PARAMS, [50, 29515, 8192, 29515, 8192, 29515, 0, 29515])
+    assert info.value.name == "range error"
+    assert device.flux_params == FluxLinearParams()
+    c, _, _ = make(SimulatedCciDevice(part_number="500-0726-01"))
+    with pytest.raises(CciCommandError) as info:
+        c.set_flux_linear_params(FluxLinearParams(emissivity=0.9))
+    assert str(info.value) == ("CCI command 0x4EBD (RAD flux linear params SET) failed: "
+                               "response code -7 (undefined function)")
+
+
+def test_reboot_restores_the_power_on_flux_params():
+    """After OEM reboot the flux linear parameters are back at 1.0 and 22 C."""
+    c, device, _ = make()
+    c.set_flux_linear_params(FluxLinearParams(emissivity=0.5))
+    c.oem_reboot()
+    assert device.flux_params == FluxLinearParams()

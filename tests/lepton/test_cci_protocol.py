@@ -27,6 +27,7 @@ from lepton.cci_protocol import (
     words_to_int,
 )
 from lepton.errors import LeptonError, RangeError
+from lepton.radiometry import FluxLinearParams
 
 
 # --- command words -------------------------------------------------------------
@@ -79,6 +80,11 @@ def test_command_constants_match_the_spec_table():
         cci_protocol.RAD_TLINEAR_ENABLE.word(set_),
     ) == (0x4EC0, 0x4EC1)
     assert cci_protocol.RAD_TLINEAR_RESOLUTION.word(set_) == 0x4EC5
+    assert (
+        cci_protocol.RAD_FLUX_LINEAR_PARAMS.word(get),
+        cci_protocol.RAD_FLUX_LINEAR_PARAMS.word(set_),
+    ) == (0x4EBC, 0x4EBD)
+    assert cci_protocol.RAD_FLUX_LINEAR_PARAMS.n_words == 8
 
 
 def test_oem_bit_only_for_oem_and_rad():
@@ -165,3 +171,35 @@ def test_unknown_code_raises_an_error_with_field_and_code():
     )
     assert isinstance(error, CciError) and isinstance(error, LeptonError)
     assert not isinstance(error, (KeyError, ValueError))
+
+
+def test_flux_params_power_on_words_are_what_a_lepton_35_reads_back():
+    """1.0 is 0x2000 (3.13), 22 C is 0x734B (K x 100), in the SDK's field order (docs/cci.md §7)."""
+    words = cci_protocol.flux_params_to_words(FluxLinearParams())
+    assert words == [0x2000, 0x734B, 0x2000, 0x734B, 0x2000, 0x734B, 0x0000, 0x734B]
+    assert cci_protocol.flux_params_from_words(words) == FluxLinearParams()
+
+
+def test_flux_params_scale_each_field_in_its_place():
+    """Emissivity 0.95 -> 7782, TBkg 30 C -> 30315, tauWindow 0.9 -> 7373, TWindow 40 C ->
+    31315, reflWindow 0.05 -> 410; decoding gives the 3.13 and K x 100 values back."""
+    params = FluxLinearParams(emissivity=0.95, background_k=303.15, window_transmission=0.9,
+                              window_k=313.15, atmosphere_transmission=0.5, atmosphere_k=250.0,
+                              window_reflection=0.05, window_reflected_k=280.0)
+    words = cci_protocol.flux_params_to_words(params)
+    assert words == [7782, 30315, 7373, 31315, 4096, 25000, 410, 28000]
+    decoded = cci_protocol.flux_params_from_words(words)
+    assert decoded.emissivity == 7782 / 8192 and decoded.window_transmission == 7373 / 8192
+    assert decoded.window_reflection == 410 / 8192 and decoded.atmosphere_transmission == 0.5
+    assert (decoded.background_k, decoded.window_k, decoded.atmosphere_k,
+            decoded.window_reflected_k) == (303.15, 313.15, 250.0, 280.0)
+
+
+def test_flux_params_words_outside_the_sdk_ranges_are_refused():
+    """Emissivity word 81 (< 82) and a reflection above 8192 - tauWindow do not decode."""
+    with pytest.raises(RangeError) as info:
+        cci_protocol.flux_params_from_words([81, 29515, 8192, 29515, 8192, 29515, 0, 29515])
+    assert str(info.value).startswith("emissivity must be 0.01..1")
+    with pytest.raises(RangeError) as info:
+        cci_protocol.flux_params_from_words([8192, 29515, 8000, 29515, 8192, 29515, 200, 29515])
+    assert "window_reflection" in str(info.value)

@@ -124,7 +124,7 @@ def test_unsupported_suffix(tmp_path):
     with pytest.raises(ReplayError) as info:
         load_recording(path)
     assert str(info.value) == (
-        f"{path}: unsupported file type '.bin': use a .npy file, a .cptv file "
+        f"{path}: unsupported file type '.bin': use a .npy file, a .cptv file, an .h5 file "
         "or a folder of 16-bit .png/.tif files"
     )
 

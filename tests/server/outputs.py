@@ -84,14 +84,16 @@ def ws_server(parts: Parts, run_ffc: Callable[[], concurrent.futures.Future[None
     """
     sock = listen("WebSocket", "127.0.0.1", 0, 16, "--ws-port", 64 * 1024)
     commands = CommandRunner(parts.state, run_ffc, control_token)
-    server = WebSocketServer(sock, parts.hub, parts.state, commands, send_timeout_s, 20.0,
-                             HostPolicy(own_names=()), allowed_origins,
-                             **options)  # type: ignore[arg-type]
-    parts.hub.add_listener(server.notify_frame)
-    parts.state.add_listener(server.notify_state)
-    with running(server.run, server.stop, "ws-server-test"):
-        assert server.started.wait(JOIN_TIMEOUT_S)
-        yield server
+    with concurrent.futures.ThreadPoolExecutor(1, "ws-auth-test") as auth_executor:
+        server = WebSocketServer(sock, parts.hub, parts.state, commands, send_timeout_s, 20.0,
+                                 HostPolicy(own_names=()), allowed_origins,
+                                 auth_executor=auth_executor,
+                                 **options)  # type: ignore[arg-type]
+        parts.hub.add_listener(server.notify_frame)
+        parts.state.add_listener(server.notify_state)
+        with running(server.run, server.stop, "ws-server-test"):
+            assert server.started.wait(JOIN_TIMEOUT_S)
+            yield server
 
 
 @contextlib.contextmanager

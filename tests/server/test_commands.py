@@ -13,7 +13,11 @@ from server.state import AcquisitionState
     ("[1, 2]", "malformed command: expected a JSON object"),
     ('{"cmd": "reboot"}', "unknown command 'reboot'; commands: start, stop, set, ffc"),
     ('{"cmd": "set"}', "set needs at least one of: colormap, agc, range, clip_percent, scale, "
-                       "interpolation, jpeg_quality"),
+                       "interpolation, jpeg_quality, isotherm, isotherm_color"),
+    ('{"cmd": "set", "isotherm": [40, 30]}',
+     "isotherm must be [low, high] with low < high, or null for none"),
+    ('{"cmd": "set", "isotherm_color": "green"}',
+     "isotherm_color must be a colour #RRGGBB, e.g. #00ff00"),
     ('{"cmd": "set", "colormap": "nope"}', "colormap must be a thermal palette (ironbow, rainbow, "
                                            "white-hot, black-hot) or a matplotlib colormap name, "
                                            "e.g. inferno, magma, viridis, gray"),

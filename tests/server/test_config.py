@@ -38,7 +38,7 @@ def test_shipped_config_matches_defaults(tmp_path):
     shipped = load_config(["-c", str(DEFAULT_CONFIG_PATH)])
     defaults = load_config(["-c", write(tmp_path, "")])
     for name, value in vars(shipped).items():
-        if name not in ("config_path", "image", "replay"):
+        if name not in ("config_path", "image", "replay", "recordings_dir"):  # paths
             assert value == getattr(defaults, name), name
     assert shipped.http_port == 80 and shipped.send_timeout_s == 10.0
     text = DEFAULT_CONFIG_PATH.read_text()
@@ -72,10 +72,19 @@ def test_inline_comments_and_case(tmp_path):
      "[Source] Source = 'camera': must be one of: auto, lepton, simulated, replay, file, tcp, zmq"),
     ("[Render]\nSharpness = 3\n",
      "[Render] Sharpness = '3': unknown key; keys in this section: AGC, Clip_Percent, Colormap, "
-     "Interpolation, JPEG_Quality, Range, Scale"),
+     "Interpolation, Isotherm, Isotherm_Color, JPEG_Quality, Range, Scale"),
+    ("[Render]\nIsotherm_Color = #00ff00\n",
+     "[Render] Isotherm_Color = '': must be a colour RRGGBB in hex, e.g. 00ff00 (no #: "
+     "server.conf reads # as a comment)"),
+    ("[Lepton]\nEmissivity = 0\n",
+     "[Lepton] Emissivity = '0': must be a number from 0.01 to 1"),
+    ("[Lepton]\nReflected_Temp_C = 400\n",
+     "[Lepton] Reflected_Temp_C = '400': must be a number from -50 to 350"),
+    ("[Source]\nZMQ_Unit = kelvin\n",
+     "[Source] ZMQ_Unit = 'kelvin': must be one of: counts, centikelvin"),
     ("[Camera]\nSpeed = 3\n",
      "[Camera] Speed = '3': unknown section; sections: Lepton, Logging, MQTT, Measurement, "
-     "Render, Security, Server-Configurations, Source, Stream, ROI NAME, Alarm NAME"),
+     "Recording, Render, Security, Server-Configurations, Source, Stream, ROI NAME, Alarm NAME"),
     ("no section header\n", "not a valid INI file"),
 ])
 def test_bad_values_name_file_section_key_and_allowed(tmp_path, text, message):
@@ -110,6 +119,14 @@ def test_source_limits_default_to_the_sources_own_defaults():
     config = load_config([])
     assert config.producer_timeout_s == PRODUCER_TIMEOUT_S
     assert config.max_frame_pixels == MAX_FRAME_PIXELS
+
+
+def test_protocol_doc_holds_the_sections_table_the_settings_print():
+    """docs/protocol.md §2 lists every section, key and option: the table config prints."""
+    from server.config import sections_table
+
+    text = (DEFAULT_CONFIG_PATH.parent / "docs" / "protocol.md").read_text()
+    assert "\n".join(sections_table()) in text
 
 
 NAMED = """

@@ -6,6 +6,7 @@ and asks it with urllib or a raw socket; no daemon subprocess.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.client
 import io
@@ -18,14 +19,19 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from server.auth import ADDRESS_BURST, Authenticator
 from server.http_server import load_assets
+from server.listening import tls_context
+from server.passwords import hash_password
 from server.render_settings import FIELDS
 from server.wire import MJPEG_BOUNDARY
 from tests.server.outputs import Parts, http_server
+from tests.tls import PASSWORD, USER, client_context, make_certificate
 
 TIMEOUT_S = 5.0
 
@@ -298,6 +304,9 @@ def test_at_max_connections_the_oldest_waiting_goes_and_then_newcomers_get_503()
             assert new.recv(4096).startswith(b"HTTP/1.1 200")
         for sock in idle:
             sock.close()
+        # all gone first: a kept-alive connection whose answer is still finishing would
+        # come back to the waiting set after the first stream, which would then be oldest
+        assert wait_for(lambda: server.connection_count() == 0)
         streams = [socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S)
                    for _ in range(3)]
         try:
@@ -399,3 +408,224 @@ def test_json_and_file_routes_of_components(tmp_path):
         assert response.status == 416
         assert response.headers["Content-Range"] == f"bytes */{len(data)}"
         connection.close()
+
+
+# -- who may watch: Basic logins (RFC 7617) and the session cookie
+
+
+CHALLENGE = 'Basic realm="thermal camera", charset="UTF-8"'
+PROTECTED = ("/", "/index.html", "/static/main.js", "/config.json", "/colormaps.json",
+             "/colormap.json?name=inferno", "/snapshot.jpg", "/snapshot.raw.png",
+             "/snapshot.npy", "/stream.mjpg", "/?action=stream", "/?action=snapshot",
+             "/metrics", "/nowhere")
+
+
+@pytest.fixture(scope="module")
+def users() -> dict[str, str]:
+    """One user with a real scrypt hash (made once: about 0.1 s)."""
+    return {USER: hash_password(PASSWORD)}
+
+
+def basic_header(user: str = USER, password: str = PASSWORD) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def ask(connection: http.client.HTTPConnection, path: str, headers: dict[str, str] | None = None,
+        method: str = "GET") -> tuple[int, http.client.HTTPMessage, bytes]:
+    """One request on a kept-alive connection: (status, headers, body)."""
+    connection.request(method, path, headers=headers or {})
+    response = connection.getresponse()
+    return response.status, response.headers, response.read()
+
+
+def test_with_a_password_file_every_path_but_healthz_asks_for_a_login(users):
+    """Without credentials (or with unreadable ones) every path, existing or not, GET or
+    HEAD, is 401 with the Basic challenge; /healthz answers; the connection stays usable."""
+    with http_server(Parts(), auth=Authenticator(users)) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT_S)
+        for path in PROTECTED:
+            for method, headers in (("GET", {}), ("HEAD", {}),
+                                    ("GET", {"Authorization": "Basic !!"})):
+                status, answer, body = ask(connection, path, headers, method)
+                assert (status, answer["WWW-Authenticate"]) == (401, CHALLENGE), (path, method)
+                assert answer["Cache-Control"] == "no-store" and "Set-Cookie" not in answer
+                assert body == (b"" if method == "HEAD" else
+                                b"log in with a user of [Security] Password_File\n")
+        assert ask(connection, "/healthz")[0] == 200
+        connection.close()
+
+
+def test_a_login_answers_and_page_loads_get_one_session_cookie(users):
+    """With Basic credentials every path answers; /, /index.html and /config.json set a
+    session cookie when the request has no live one; other paths never do."""
+    checker = Authenticator(users)
+    parts = Parts()
+    parts.publish()
+    with http_server(parts, auth=checker) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT_S)
+        status, headers, _ = ask(connection, "/", basic_header())
+        assert status == 200
+        cookie = headers["Set-Cookie"]
+        assert cookie.endswith("; Path=/; Max-Age=43200; HttpOnly; SameSite=Strict")
+        name_value = cookie.split(";")[0]
+        assert checker.session_user([name_value]) == USER
+        for path in ("/config.json", "/index.html"):  # a live cookie: no new one
+            status, headers, _ = ask(connection, path, {**basic_header(), "Cookie": name_value})
+            assert status == 200 and "Set-Cookie" not in headers
+        for path in ("/snapshot.jpg", "/metrics", "/static/main.js"):
+            status, headers, _ = ask(connection, path, basic_header())
+            assert status == 200 and "Set-Cookie" not in headers, path
+        status, headers, _ = ask(connection, "/config.json", {
+            **basic_header(), "Cookie": "thermal_session=expired-or-forged"})
+        assert status == 200 and headers["Set-Cookie"].startswith("thermal_session=")
+        assert ask(connection, "/nowhere", basic_header())[0] == 404
+        assert ask(connection, "/", {"Cookie": name_value})[0] == 401  # HTTP wants Basic
+        connection.close()
+        assert len(checker.sessions) == 2
+
+
+def test_wrong_passwords_get_401_then_429_with_retry_after(users):
+    """ADDRESS_BURST wrong passwords are each 401; then the address gets 429 and
+    Retry-After, even with the right password, without a scrypt check."""
+    with http_server(Parts(), auth=Authenticator(users)) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT_S)
+        for _ in range(ADDRESS_BURST):
+            assert ask(connection, "/", basic_header(password="guess"))[0] == 401
+        started = time.monotonic()
+        status, headers, body = ask(connection, "/", basic_header())
+        assert time.monotonic() - started < 0.05  # no scrypt (about 0.1 s here)
+        wait_s = int(headers["Retry-After"])  # 6 s for a token, less the time guessing took
+        assert status == 429 and 1 <= wait_s <= 6
+        assert body.decode() == f"too many failed logins from this address: try again in " \
+                                f"{wait_s} s\n"
+        connection.close()
+
+
+def test_behind_a_reverse_proxy_the_page_opens_its_websocket_on_the_page_port():
+    """/config.json says ws_port null when the request came through a proxy (it carries
+    X-Forwarded-Host), so the page connects through the proxy too."""
+    with http_server(Parts()) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT_S)
+        assert json.loads(ask(connection, "/config.json")[2])["ws_port"] == 9876
+        proxied = json.loads(ask(connection, "/config.json",
+                                 {"X-Forwarded-Host": "camera.example"})[2])
+        assert proxied["ws_port"] is None and proxied["ws_path"] == "/stream"
+        connection.close()
+
+
+# -- TLS: the loop drives handshakes
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[Path, Path]:
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+def https_connection(port: int, cert: Path) -> http.client.HTTPSConnection:
+    return http.client.HTTPSConnection("127.0.0.1", port, timeout=TIMEOUT_S,
+                                       context=client_context(cert))
+
+
+def test_https_serves_kept_alive_and_pipelined_requests(certificate):
+    """Over TLS: requests one after another on one connection, and big requests sent
+    together (more decrypted bytes than one read takes: SSLSocket.pending), all answered."""
+    cert, key = certificate
+    with http_server(Parts(), tls=tls_context(str(cert), str(key))) as server:
+        connection = https_connection(server.port, cert)
+        for path in ("/config.json", "/healthz", "/colormaps.json"):
+            assert ask(connection, path)[0] == 200
+        connection.close()
+        padding = b"X-Pad: " + b"p" * 11_000 + b"\r\n"  # each head about 11 KiB
+        request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + padding + b"\r\n"
+        last = b"GET /config.json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as raw, \
+                client_context(cert).wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+            sock.sendall(request * 4 + last)
+            statuses = re.findall(rb"HTTP/1\.1 (\d{3})", read_until_closed(sock))
+        assert statuses == [b"200"] * 5
+
+
+def test_slow_tls_handshakes_cost_no_thread_and_end_at_the_header_deadline(certificate):
+    """Connections that send nothing, or half a ClientHello, hold no thread while an https
+    request is answered at once, and are closed at the header deadline (1 s here); stop()
+    is quick with them open."""
+    cert, key = certificate
+    threads_before = threading.active_count()
+    half_hello = bytes.fromhex("160301020001") + b"\x00" * 20  # a record of 512, 26 bytes sent
+    with http_server(Parts(), tls=tls_context(str(cert), str(key)), header_timeout_s=1.0) as server:
+        socks = {}
+        for i in range(100):
+            sock = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S)
+            if i % 2:
+                sock.sendall(half_hello)
+            socks[sock] = time.monotonic()
+        try:
+            assert wait_for(lambda: server.connection_count() == 100)
+            most_threads = threading.active_count()
+            connection = https_connection(server.port, cert)
+            assert ask(connection, "/healthz")[0] == 200
+            connection.close()
+            ages = []
+            for sock, opened in socks.items():
+                assert read_until_closed(sock) == b""
+                ages.append(time.monotonic() - opened)
+            assert min(ages) > 0.9 and max(ages) < 3.0
+            assert most_threads <= threads_before + 2  # the loop and the test's server thread
+            for _ in range(50):
+                socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S).close()
+            late = [socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S)
+                    for _ in range(50)]
+            assert wait_for(lambda: server.connection_count() == 50)
+            started = time.monotonic()
+            server.stop()
+            assert time.monotonic() - started < 0.5
+        finally:
+            for sock in [*socks, *late]:
+                sock.close()
+
+
+def test_plain_http_on_the_tls_port_is_told_to_use_https(certificate):
+    """http:// typed for an https port gets a plain 400 that says so, then the close."""
+    cert, key = certificate
+    with http_server(Parts(), tls=tls_context(str(cert), str(key))) as server, \
+            socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        answer = read_until_closed(sock)
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert answer.endswith(b"\r\n\r\nthis port speaks https: use https://\n")
+
+
+def test_mjpeg_over_https_with_a_login(certificate, users):
+    """An MJPEG client with Basic credentials over TLS gets new frames as whole parts."""
+    cert, key = certificate
+    parts = Parts()
+    done = threading.Event()
+
+    def publish() -> None:  # as a source would: a frame every 20 ms (10 s at most)
+        for _ in range(500):
+            parts.publish()
+            if done.wait(0.02):
+                return
+
+    with http_server(parts, tls=tls_context(str(cert), str(key)),
+                     auth=Authenticator(users)) as server:
+        connection = https_connection(server.port, cert)
+        connection.request("GET", "/stream.mjpg", headers=basic_header())
+        response = connection.getresponse()
+        assert response.status == 200
+        publisher = threading.Thread(target=publish, name="publisher")
+        publisher.start()
+        try:
+            for _ in range(3):  # one part: boundary, two headers, blank line, the JPEG
+                assert response.readline() == f"--{MJPEG_BOUNDARY}\r\n".encode()
+                assert response.readline() == b"Content-Type: image/jpeg\r\n"
+                length = int(response.readline().split(b":")[1])
+                assert response.readline() == b"\r\n"
+                jpeg = response.read(length)  # whole: SOI to EOI
+                assert jpeg[:2] == b"\xff\xd8" and jpeg[-2:] == b"\xff\xd9"
+                assert response.readline() == b"\r\n"
+        finally:
+            done.set()
+            publisher.join(TIMEOUT_S)
+            connection.close()

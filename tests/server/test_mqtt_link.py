@@ -12,6 +12,7 @@ from server.config import BrokerUrl
 from server.mqtt_link import BrokerSettings, MqttLink, Will
 from tests.conftest import wait_until
 from tests.mosquitto import free_port, mosquitto
+from tests.mqtt_clients import Subscriber
 
 TIMEOUT_S = 10.0
 
@@ -112,3 +113,50 @@ def test_publish_newest_drops_while_the_previous_is_unwritten():
         assert results[0] and not all(results)
         counters = link.health().counters
         assert counters["published:t/frame"] + counters["dropped:t/frame"] == 20
+
+
+def test_stop_before_run_returns_at_once_and_a_clean_stop_is_no_warning(caplog):
+    """stop() before run() makes run() return at once; stopping a connected link logs no
+    warning."""
+    link = MqttLink(settings(free_port()))
+    link.stop()
+    with running(link):
+        pass  # run() returned: the join in running() would fail otherwise
+    with mosquitto() as broker:
+        connected = threading.Event()
+        with running(MqttLink(settings(broker.port), on_connected=connected.set)):
+            assert connected.wait(TIMEOUT_S)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_publishing_from_other_threads_never_interleaves_packets(caplog):
+    """Threads publishing at once (the publisher, state listeners, handlers) while the
+    network loop runs: every message arrives whole and the connection is never lost."""
+    size, rounds, topics = 256 * 1024, 100, [f"t/{n}" for n in range(6)]
+    with mosquitto() as broker, Subscriber(broker.port, "t/#") as sub:
+        connected = threading.Event()
+        link = MqttLink(settings(broker.port), on_connected=connected.set)
+        with running(link):
+            assert connected.wait(TIMEOUT_S)
+            assert link.publish("t/ready", b"go", retain=True)
+            assert sub.wait_on("t/ready")  # mosquitto_sub has subscribed
+            start = threading.Barrier(len(topics))
+
+            def flood(topic: str) -> None:
+                start.wait(TIMEOUT_S)
+                for n in range(rounds):
+                    link.publish_newest(topic, bytes([n]) * size)
+                link.publish(topic, b"end", qos=1)
+
+            threads = [threading.Thread(target=flood, args=(t,), name=f"flood-{t}")
+                       for t in topics]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(TIMEOUT_S)
+            assert sub.wait_for(lambda ms: sum(m.payload == b"end" for m in ms) == len(topics),
+                                TIMEOUT_S)
+            assert link.connected
+    assert "connection lost" not in caplog.text
+    frames = [m for m in sub.messages if m.topic != "t/ready" and m.payload != b"end"]
+    assert frames and all(m.payload == m.payload[:1] * size for m in frames)

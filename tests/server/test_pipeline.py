@@ -1,5 +1,6 @@
 """server.pipeline: statistics, AGC modes, colorize, enlarge, JPEG."""
 
+import dataclasses
 import io
 
 import numpy as np
@@ -8,7 +9,15 @@ from PIL import Image
 
 from lepton.radiometry import PixelUnit
 from server import colormaps
-from server.pipeline import apply_agc, compute_stats, render_jpeg
+from server.pipeline import (
+    apply_agc,
+    colorize,
+    compute_stats,
+    draw_isotherm,
+    enlarge,
+    isotherm_mask,
+    render_jpeg,
+)
 from server.render_settings import AGC_MODES, RenderSettings
 
 CK_20C = 29315  # 20.00 C in centikelvin
@@ -113,3 +122,46 @@ def test_colormap_changes_pixels():
     a, b = (np.asarray(Image.open(io.BytesIO(f)), float) for f in frames)
     assert np.abs(a - b).mean() > 20
     assert np.abs(b[..., 0] - b[..., 2]).max() < 12  # white-hot is grey
+
+
+def test_isotherm_mask_includes_both_ends_in_celsius_and_counts():
+    """20..40 C takes 29315..31315 cK inclusive (20 C is not lost to float noise); a counts
+    band rounds inwards; bounds past uint16 are clipped."""
+    pixels = np.array([[29314, 29315, 29316], [31315, 31316, 65535]], np.uint16)
+    mask = isotherm_mask(pixels, PixelUnit.CENTIKELVIN, (20.0, 40.0))
+    assert mask.tolist() == [[False, True, True], [True, False, False]]
+    assert isotherm_mask(pixels, PixelUnit.DECIKELVIN, (-273.15, 7000.0)).all()
+    counts = isotherm_mask(pixels, PixelUnit.COUNTS, (29315.5, 70000.0))
+    assert counts.tolist() == [[False, False, True], [True, True, True]]
+
+
+def test_draw_isotherm_paints_whole_sensor_pixels_in_the_colour():
+    """At scale 3 each masked sensor pixel becomes a 3x3 block of exactly #00ff00; the rest
+    keep the palette's colours."""
+    levels = np.array([[0, 128], [255, 64]], np.uint8)
+    image = colorize(enlarge(levels, 3, "nearest"), "gray")
+    before = np.asarray(image).copy()
+    draw_isotherm(image, np.array([[False, True], [False, False]]), "#00ff00")
+    after = np.asarray(image)
+    assert (after[0:3, 3:6] == [0, 255, 0]).all()
+    untouched = np.ones((6, 6), bool)
+    untouched[0:3, 3:6] = False
+    assert (after[untouched] == before[untouched]).all()
+
+
+def test_render_with_isotherm_marks_the_band_only():
+    """A rendered frame shows the isotherm colour where 30..35 C pixels are and the palette
+    elsewhere; without an isotherm the JPEG is the same as before the setting existed."""
+    pixels = ramp()
+    band_low, band_high = 20000 + 160 * 40, 20000 + 160 * 80 - 1  # rows 40..79
+    celsius = (band_low / 100 - 273.15, band_high / 100 - 273.15)
+    settings = RenderSettings(colormap="gray", isotherm=celsius, isotherm_color="#ff0000",
+                              jpeg_quality=95)
+    jpeg, _, _, _ = render_jpeg(pixels, PixelUnit.CENTIKELVIN, settings)
+    rgb = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB")).astype(int)
+    inside, outside = rgb[45:75, 10:150], np.concatenate([rgb[5:35], rgb[85:115]])
+    assert (np.abs(inside - [255, 0, 0]) < 24).all()
+    assert (np.abs(outside[..., 0] - outside[..., 1]) < 24).all()  # grey, no red
+    plain = RenderSettings(colormap="gray")
+    assert render_jpeg(pixels, PixelUnit.CENTIKELVIN, plain)[0] == render_jpeg(
+        pixels, PixelUnit.CENTIKELVIN, dataclasses.replace(plain, isotherm=None))[0]

@@ -39,6 +39,9 @@ def test_invalid_settings_cannot_be_made(changes, error):
     ("range", "", None),
     ("clip_percent", "49.99", 49.99),
     ("scale", "4", 4),
+    ("isotherm", "60 200", (60.0, 200.0)),
+    ("isotherm", "", None),
+    ("isotherm_color", " FF8800 ", "#ff8800"),
 ])
 def test_server_conf_text(name, text, value):
     """server.conf values: case-insensitive words, 'LOW HIGH' ranges, empty for none."""
@@ -50,6 +53,10 @@ def test_server_conf_text(name, text, value):
     ("range", "20", "empty or two numbers LOW HIGH with LOW < HIGH, e.g. 20 40"),
     ("range", "nan 40", "empty or two numbers LOW HIGH with LOW < HIGH, e.g. 20 40"),
     ("clip_percent", "nan", "a number from 0 to 49.99"),
+    ("isotherm_color", "#00ff00", "a colour RRGGBB in hex, e.g. 00ff00 (no #: server.conf "
+                                  "reads # as a comment)"),
+    ("isotherm_color", "0f0", "a colour RRGGBB in hex, e.g. 00ff00 (no #: server.conf "
+                              "reads # as a comment)"),
 ])
 def test_bad_server_conf_text_says_what_is_allowed(name, text, allowed):
     """A bad server.conf value raises SettingError carrying the text form of what is allowed."""
@@ -68,6 +75,22 @@ def test_json_values_are_strict():
     for bad in (None, [20], [20, "30"], [False, 30]):
         with pytest.raises(SettingError):
             range_.from_json(bad)
+
+
+def test_isotherm_clears_with_null_and_takes_hex_colours():
+    """isotherm takes null (none) from JSON, unlike range; isotherm_color is #rrggbb, stored
+    lower-case; both describe themselves for /config.json."""
+    isotherm, color = render_settings.ISOTHERM, render_settings.ISOTHERM_COLOR
+    assert isotherm.from_json(None) is None and isotherm.from_json([60, 200]) == (60.0, 200.0)
+    assert color.from_json("#FF8800") == "#ff8800"
+    for bad in ("ff8800", "#ff88", "#gg0000", 16711680):
+        with pytest.raises(SettingError) as raised:
+            color.from_json(bad)
+        assert str(raised.value) == "isotherm_color must be a colour #RRGGBB, e.g. #00ff00"
+    assert isotherm.describe()["nullable"] and not render_settings.RANGE.describe()["nullable"]
+    assert color.describe() == {"name": "isotherm_color", "kind": "color", "default": "#00ff00",
+                                "allowed": "a colour #RRGGBB, e.g. #00ff00"}
+    assert RenderSettings(isotherm=(60.0, 200.0)).as_dict()["isotherm"] == [60.0, 200.0]
 
 
 def test_the_docs_hold_the_tables_the_schema_prints():

@@ -24,12 +24,16 @@ from websockets.frames import Frame, Opcode
 from websockets.protocol import Protocol, Side, State
 from websockets.sync.client import ClientConnection, connect
 
+from server.auth import ADDRESS_BURST, Authenticator
 from server.frames import EncodedFrame
+from server.listening import tls_context
+from server.passwords import hash_password
 from server.wire import parse_frame_message
 from server.ws_server import ABORT_WAIT_S, SHUTDOWN_GRACE_S, SWEEP_INTERVAL_S, TokenBucket
 from tests.conftest import wait_until
 from tests.e2e.clients import is_closed_by_peer, stalled_client
 from tests.server.outputs import Parts, ws_server
+from tests.tls import PASSWORD, USER, client_context, make_certificate
 
 TIMEOUT_S = 5.0
 MESSAGES = 100  # the most messages a helper reads while looking for one
@@ -414,3 +418,85 @@ def test_a_bug_in_a_handler_closes_that_client_and_is_logged_once(caplog):
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "failed; closing it (1011)" in errors[0]
     assert errors[0].rstrip().endswith("RuntimeError: bug")
+
+
+# -- who may watch (server.auth) and wss
+
+
+def basic(password: str = PASSWORD) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{USER}:{password}".encode()).decode()}
+
+
+def refusal(port: int, headers: dict[str, str]) -> Any:
+    """The handshake's refusal (websockets' Response) for a client sending ``headers``."""
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"ws://127.0.0.1:{port}/stream", open_timeout=TIMEOUT_S,
+                additional_headers=headers)
+    return refused.value.response
+
+
+def test_with_a_password_file_the_handshake_needs_a_session_or_basic_credentials():
+    """No credentials, a forged cookie or a wrong password: 401 with the Basic challenge;
+    the page's session cookie or the right password: hello; ADDRESS_BURST wrong
+    passwords, then 429 with Retry-After."""
+    checker = Authenticator({USER: hash_password(PASSWORD)})
+    cookie = checker.open_session(USER).split(";")[0]
+    with ws_server(Parts(), auth=checker) as server:  # type: ignore[arg-type]
+        for headers in ({}, {"Cookie": "thermal_session=forged"}, basic("wrong")):
+            response = refusal(server.port, headers)
+            assert response.status_code == 401
+            assert response.headers["WWW-Authenticate"] == (
+                'Basic realm="thermal camera", charset="UTF-8"')
+            assert response.body == b"log in with a user of [Security] Password_File\n"
+        for headers in ({"Cookie": f"theme=dark; {cookie}"}, basic()):
+            with connect(f"ws://127.0.0.1:{server.port}/stream", open_timeout=TIMEOUT_S,
+                         additional_headers=headers) as ws:
+                hello(ws)
+        for _ in range(ADDRESS_BURST):  # the right password above cleared the wrong one
+            assert refusal(server.port, basic("guess")).status_code == 401
+        response = refusal(server.port, basic("guess"))
+        assert response.status_code == 429 and 1 <= int(response.headers["Retry-After"]) <= 6
+
+
+def test_a_slow_login_check_does_not_stop_the_frames():
+    """While a handshake's Basic check runs (held here until released), a connected
+    client keeps getting frames: the check runs in the ws-auth thread, not the loop."""
+    checking, release = threading.Event(), threading.Event()
+
+    def slow_verify(password: str, stored: str) -> bool:
+        checking.set()
+        release.wait(TIMEOUT_S)
+        return False
+
+    checker = Authenticator({USER: "stored"}, verify=slow_verify)
+    cookie = checker.open_session(USER).split(";")[0]
+    parts = Parts()
+    pool = concurrent.futures.ThreadPoolExecutor(1, "slow-login")
+    with ws_server(parts, auth=checker) as server, \
+            connect(f"ws://127.0.0.1:{server.port}/stream", open_timeout=TIMEOUT_S,
+                    additional_headers={"Cookie": cookie}) as watcher:  # type: ignore[arg-type]
+        hello(watcher)
+        try:
+            pending = pool.submit(connect, f"ws://127.0.0.1:{server.port}/stream",
+                                  open_timeout=TIMEOUT_S, additional_headers=basic())
+            assert checking.wait(TIMEOUT_S)
+            frame = parts.publish()
+            assert parse_frame_message(next_binary(watcher))[0]["seq"] == frame.seq
+            release.set()
+            with pytest.raises(InvalidStatus):
+                pending.result(TIMEOUT_S)
+        finally:
+            release.set()
+            pool.shutdown()
+
+
+def test_wss_with_a_certificate(tmp_path):
+    """With a TLS context the server speaks wss: hello, then frames."""
+    cert, key = make_certificate(tmp_path)
+    parts = Parts()
+    with ws_server(parts, tls=tls_context(str(cert), str(key))) as server, \
+            connect(f"wss://127.0.0.1:{server.port}/stream", open_timeout=TIMEOUT_S,
+                    ssl=client_context(cert)) as ws:  # type: ignore[arg-type]
+        hello(ws)
+        frame = parts.publish()
+        assert parse_frame_message(next_binary(ws))[0]["seq"] == frame.seq

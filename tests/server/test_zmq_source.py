@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import zmq
 
-from lepton.radiometry import PixelUnit
+from lepton.radiometry import FluxLinearParams, PixelUnit, correct_frame
 from server.sources.base import SourceError
 from server.sources.zmq import ZmqSource, meta_value, to_counts
 from tests.conftest import wait_until
@@ -40,10 +40,10 @@ def test_meta_values_are_json_safe():
     assert [meta_value(v) for v in (True, float("nan"), 2.5, 7, "hi")] == [1, "nan", 2.5, 7, "hi"]
 
 
-def run_source(tmp_path, wanted, messages):
+def run_source(tmp_path, wanted, messages, **options):
     """Bind a ZmqSource on ipc, push ``messages`` to it; returns (source, published)."""
     address = f"ipc://{tmp_path}/bsread"
-    source = ZmqSource(address, "bind", "pull", wanted=wanted)
+    source = ZmqSource(address, "bind", "pull", wanted=wanted, **options)
     published, stop = [], threading.Event()
     thread = threading.Thread(target=source.run, args=(published.append, stop), name="zmq-test")
     thread.start()
@@ -100,3 +100,27 @@ def test_unusable_address_is_a_source_error():
     source = ZmqSource("tcp://256.1.1.1:1", "bind", "pull")
     with pytest.raises(SourceError, match=r"^cannot bind ZMQ_Address tcp://256\.1\.1\.1:1: "):
         source.run(lambda frame: None, threading.Event())
+
+
+def test_centikelvin_stream_is_corrected_for_emissivity(tmp_path):
+    """ZMQ_Unit = centikelvin: frames are temperatures, corrected in software for the flux
+    parameters (emissivity 0.9 here), value by value as lepton.radiometry.correct_frame."""
+    kelvin = np.array([[29515, 31000, 37315, 27315]], np.uint16)
+    flux = FluxLinearParams(emissivity=0.9)
+    source, published = run_source(
+        tmp_path, lambda: True, [build_message({"image": kelvin}, 1, (1700000000, 0))],
+        unit=PixelUnit.CENTIKELVIN, flux=flux)
+    [frame] = published
+    assert frame.unit is PixelUnit.CENTIKELVIN
+    assert frame.pixels.tolist() == correct_frame(kelvin, PixelUnit.CENTIKELVIN, flux).tolist()
+    assert frame.pixels.tolist() == [[29515, 31152, 37930, 27035]]
+    source.set_radiometry(FluxLinearParams())  # no error: the stream holds temperatures
+
+
+def test_counts_stream_refuses_emissivity():
+    """ZMQ_Unit = counts (the default): set_radiometry says why it cannot apply."""
+    source = ZmqSource("ipc:///nowhere", "connect", "pull")
+    with pytest.raises(NotImplementedError) as info:
+        source.set_radiometry(FluxLinearParams(emissivity=0.9))
+    assert str(info.value) == ("emissivity needs temperatures; these zmq frames are counts "
+                               "(set [Source] ZMQ_Unit = centikelvin)")

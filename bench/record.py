@@ -1,0 +1,164 @@
+"""What recording costs: CPU per frame and MB per hour for each format, and the live
+viewers' latency with and without recording, measured in the same run.
+
+1. **Writer cost**: frames through the recorder's segment writers (``CptvWriter``,
+   ``Hdf5Writer``), flushed every 9 frames (one second at the Lepton's 8.7 Hz) as the
+   recorder does; CPU (``time.process_time``) per frame, and the bytes on disk (file and
+   sidecar) scaled to an hour at 8.7 Hz. Two inputs: the simulated room
+   (``server.scene.ThermalScene``, with its sensor noise) and the real Lepton 3 capture
+   ``tests/data/TheCacophonyProject_python-cptv__v2-latlon.cptv`` (102 frames, looped).
+2. **Viewers**: the daemon (``--source simulated``) with Record = off, then always/cptv,
+   then always/hdf5; ``--viewers`` ``/stream`` clients (threads of this process) record
+   each frame's latency (receipt minus capture time) for ``--seconds``; p50/p99 per run,
+   and the daemon's CPU (% of a core) from /proc.
+
+Usage::
+
+    python bench/record.py [--frames 900] [--viewers 5] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from websockets.sync.client import connect  # noqa: E402
+
+from lepton.radiometry import guess_unit  # noqa: E402
+from lepton.replay import load_recording  # noqa: E402
+from server.frames import RawFrame  # noqa: E402
+from server.recording.formats import WRITERS, SegmentHeader  # noqa: E402
+from server.recording.policy import SegmentName, Trigger  # noqa: E402
+from server.scene import ThermalScene  # noqa: E402
+from server.wire import parse_frame_message  # noqa: E402
+
+RATE_HZ = 8.7
+REAL = ROOT / "tests" / "data" / "TheCacophonyProject_python-cptv__v2-latlon.cptv"
+SERVING = re.compile(r"serving HTTP on \S+:(\d+) and WebSocket on \S+:(\d+)")
+
+
+def scene_frames(n: int) -> np.ndarray:
+    scene = ThermalScene(120, 160)
+    return np.stack([scene.frame(i / RATE_HZ) for i in range(n)])
+
+
+def writer_cost(fmt: str, pixels: np.ndarray, folder: Path) -> dict[str, float]:
+    """CPU ms per frame and MB per hour of one format on one stack of frames."""
+    unit = guess_unit(pixels)
+    name = SegmentName.at(1.7e9, Trigger.ALWAYS, fmt)
+    started = time.process_time()
+    writer = WRITERS[fmt](folder / name.name, SegmentHeader(name, unit, 120, 160, "bench"))
+    for i, p in enumerate(pixels):
+        writer.add(i + 1, RawFrame(p, unit, 1.7e9 + i / RATE_HZ, {"fpa_temp_c": 31.25}))
+        if i % 9 == 8:
+            writer.flush(dropped=0)
+    writer.close(dropped=0, reason="bench")
+    cpu = time.process_time() - started
+    size = writer.bytes
+    for p in folder.iterdir():
+        p.unlink()
+    hours = len(pixels) / RATE_HZ / 3600
+    return {"cpu_ms_per_frame": round(cpu / len(pixels) * 1000, 3),
+            "mb_per_hour": round(size / 1e6 / hours, 1),
+            "bytes_per_frame": round(size / len(pixels))}
+
+
+def cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def viewers_run(record: str, fmt: str, viewers: int, seconds: float, tmp: Path) -> dict:
+    """Start the daemon, watch with ``viewers`` clients for ``seconds``, stop it."""
+    conf = tmp / f"{record}-{fmt}.conf"
+    conf.write_text(f"[Recording]\nRecord = {record}\nFormat = {fmt}\n"
+                    f"Recordings_Dir = {tmp / 'rec'}\n[Stream]\nSend_Timeout = 60\n")
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "websocket_http_server.py"), "-c", str(conf),
+         "--source", "simulated", "--http-host", "127.0.0.1", "--http-port", "0",
+         "--ws-host", "127.0.0.1", "--ws-port", "0"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        ws_port = 0
+        deadline = time.monotonic() + 20
+        while not ws_port and time.monotonic() < deadline:
+            match = SERVING.search(proc.stderr.readline())
+            if match:
+                ws_port = int(match[2])
+        if not ws_port:
+            raise RuntimeError("daemon did not start")
+        latencies: list[list[float]] = [[] for _ in range(viewers)]
+        # the window [t0, t1]: clients read all along and keep what arrives within it
+        window = [time.time() + 2.0, time.time() + 2.0 + seconds]
+
+        def watch(k: int) -> None:
+            with connect(f"ws://127.0.0.1:{ws_port}/stream", open_timeout=10) as ws:
+                while (received := time.time()) < window[1]:
+                    message = ws.recv(timeout=5)
+                    received = time.time()
+                    if isinstance(message, bytes) and received >= window[0]:
+                        header, _, _ = parse_frame_message(message)
+                        latencies[k].append(received - header["timestamp"])
+
+        threads = [threading.Thread(target=watch, args=(k,), name=f"viewer-{k}")
+                   for k in range(viewers)]
+        for thread in threads:
+            thread.start()
+        time.sleep(window[0] - time.time())  # warm up: the first segment opens
+        cpu0 = cpu_s(proc.pid)
+        for thread in threads:
+            thread.join(seconds + 15)
+        cpu = cpu_s(proc.pid) - cpu0
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    every = sorted(x * 1000 for lat in latencies for x in lat)
+    return {"record": record, "format": fmt if record != "off" else "-",
+            "frames_per_viewer": min(len(lat) for lat in latencies),
+            "latency_p50_ms": round(statistics.median(every), 2),
+            "latency_p99_ms": round(every[int(0.99 * (len(every) - 1))], 2),
+            "daemon_cpu_percent": round(cpu / seconds * 100, 2)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=900, help="frames per writer run")
+    parser.add_argument("--viewers", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=30)
+    args = parser.parse_args()
+    real = load_recording(REAL)
+    inputs = {"simulated": scene_frames(args.frames),
+              "real": np.resize(real, (args.frames, *real.shape[1:]))}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        results = {"writers": {f"{fmt}/{what}": writer_cost(fmt, pixels, folder)
+                               for fmt in ("cptv", "hdf5") for what, pixels in inputs.items()}}
+        print(json.dumps(results, indent=1), flush=True)
+        runs = [viewers_run(record, fmt, args.viewers, args.seconds, folder)
+                for record, fmt in (("off", "cptv"), ("always", "cptv"), ("always", "hdf5"))]
+    results["viewers"] = runs
+    for run in runs:
+        print(json.dumps(run), flush=True)
+    base = runs[0]["latency_p99_ms"]
+    for run in runs[1:]:
+        print(f"p99_ratio_recording_{run['format']}_vs_off="
+              f"{run['latency_p99_ms'] / base:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

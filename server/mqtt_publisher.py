@@ -1,0 +1,223 @@
+"""Publishes one camera to an MQTT broker and takes its commands from there.
+
+Topics and payloads (docs/protocol.md, MQTT), under ``<Topic_Prefix>/<Camera_ID>/``:
+``frame`` (every frame, the ``/stream`` binary message, retained), ``jpeg`` (every
+JPEG_Interval, retained), ``stats`` (every Stats_Interval), ``state`` (retained, on
+every change), ``availability`` (``online``, ``offline`` as the last will, retained),
+``cmd`` -> ``cmd/result``; plus Home Assistant discovery (:mod:`server.ha_discovery`),
+sent on every connection and on Home Assistant's birth message.
+
+Nothing here waits for the broker: every message goes through :class:`MqttLink`, whose
+``publish_newest`` is a one-slot mailbox per topic (a message is dropped and counted
+while the previous one on its topic is unwritten). Frames are read from ``hub.encoded``
+like any viewer's (newest only), so a slow broker skips frames and never slows the
+source or the other viewers.
+
+Threads: :meth:`MqttPublisher.run` (``mqtt-publisher``) publishes frames, JPEGs and
+statistics; the link's own thread (``mqtt``) runs paho, the connection callback and the
+``cmd`` and birth handlers; :meth:`MqttPublisher.notify_state` runs in whichever thread
+changed the state. None of them blocks.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lepton.errors import LeptonError
+
+from .commands import CommandError, Commands
+from .frames import EncodedFrame
+from .ha_discovery import BIRTH_ONLINE, CameraDevice, birth_topic, discovery_messages
+from .hub import Hub, Viewer
+from .mqtt_link import BrokerSettings, MqttLink, Will
+from .mqtt_topics import CameraTopics
+from .readings import stats_payload
+from .state import AcquisitionState
+from .wire import MAX_COMMAND_BYTES
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = "mqtt"  # the publisher's viewer protocol in the hub (/healthz, /metrics)
+ONLINE, OFFLINE = b"online", b"offline"
+POLL_S = 0.5  # longest wait between looks at the stop flag
+
+
+class MqttPublisher:
+    """One camera on a broker: frames, pictures, statistics, state, availability, commands.
+
+    Args:
+        settings: the broker; the publisher's own :class:`MqttLink` (``link``) is built
+            from them, with ``offline`` on ``availability`` as its last will.
+        topics: the camera's topics.
+        hub: frames (``encoded`` while publishing frames, ``raw`` for statistics) and
+            where the publisher joins as a viewer (protocol ``mqtt``) so frames are
+            rendered at the source rate.
+        state: the shared acquisition state (published; ``running`` pauses ``jpeg``).
+        commands: runs ``cmd`` messages (the WebSocket's validation and Control_Token).
+        snapshot: the newest source frame rendered (the renderer's), None before any.
+        device: what Home Assistant discovery announces; None: no discovery.
+        publish_frames: publish every frame on ``frame`` (Publish_Frames).
+        jpeg_interval_s, stats_interval_s: seconds between ``jpeg`` and between
+            ``stats`` messages (> 0).
+        clock: monotonic clock, seconds (injectable).
+
+    Attributes:
+        link: the broker connection; the app runs ``link.run`` in its own thread and
+            reports ``link.health()`` as the component ``mqtt``.
+    """
+
+    def __init__(self, settings: BrokerSettings, topics: CameraTopics, hub: Hub,
+                 state: AcquisitionState, commands: Commands,
+                 snapshot: Callable[[], EncodedFrame | None], device: CameraDevice | None,
+                 publish_frames: bool, jpeg_interval_s: float, stats_interval_s: float,
+                 clock: Callable[[], float] = time.monotonic):
+        self._topics, self._hub, self._state = topics, hub, state
+        self._commands, self._snapshot = commands, snapshot
+        self._publish_frames = publish_frames
+        self._jpeg_interval_s, self._stats_interval_s = jpeg_interval_s, stats_interval_s
+        self._clock = clock
+        self._state_lock = threading.Lock()
+        self._address = f"{settings.url.host}:{settings.url.port}"
+        self._discovery = discovery_messages(device) if device else []
+        subscriptions: dict[str, Callable[[str, bytes], None]] = {topics.cmd: self._on_command}
+        if device:
+            subscriptions[birth_topic(device.discovery_prefix)] = self._on_birth
+        self.link = MqttLink(settings, "mqtt", Will(topics.availability, OFFLINE),
+                             self._on_connected, subscriptions)
+
+    # -- any thread
+
+    def notify_state(self, _state: Mapping[str, Any]) -> None:
+        """Publish the shared state, retained (an AcquisitionState listener; never blocks).
+
+        The snapshot is taken again under a lock: listeners of two changes (or a change
+        and a reconnection) may run in any order, and the retained state must end newest.
+        """
+        self._publish_state()
+
+    def _publish_state(self) -> None:
+        with self._state_lock:
+            self.link.publish(self._topics.state, json.dumps(self._state.snapshot()),
+                              retain=True)
+
+    def stop(self) -> None:
+        """Say ``offline`` (a clean disconnect sends no will), then disconnect the link."""
+        self.link.publish(self._topics.availability, OFFLINE, retain=True, qos=1)
+        self.link.stop()
+
+    # -- the publisher's thread
+
+    def run(self, stop: threading.Event) -> None:
+        """Publish frames, JPEGs and statistics until ``stop`` is set (within POLL_S)."""
+        viewer = self._hub.join(PROTOCOL, self._address) if self._publish_frames else None
+        try:
+            self._loop(stop, viewer)
+        finally:
+            if viewer is not None:
+                self._hub.leave(viewer)
+
+    def _loop(self, stop: threading.Event, viewer: Viewer | None) -> None:
+        seq = last_stats_seq = 0
+        last_jpeg: EncodedFrame | None = None
+        next_jpeg = next_stats = self._clock()
+        while not stop.is_set():
+            wait_s = min(POLL_S, max(0.0, min(next_jpeg, next_stats) - self._clock()))
+            if viewer is None:
+                stop.wait(wait_s)
+            elif (item := self._hub.encoded.wait_newer(seq, wait_s)) is not None:
+                seq, frame = item
+                self._publish_frame(viewer, frame)
+            now = self._clock()
+            if now >= next_jpeg:
+                next_jpeg = now + self._jpeg_interval_s
+                last_jpeg = self._publish_jpeg(last_jpeg)
+            if now >= next_stats:
+                next_stats = now + self._stats_interval_s
+                last_stats_seq = self._publish_stats(last_stats_seq)
+
+    def _publish_frame(self, viewer: Viewer, frame: EncodedFrame) -> None:
+        message = frame.stream_message_raw
+        if self.link.publish_newest(self._topics.frame, message, retain=True):
+            viewer.count_sent(len(message))
+        else:
+            viewer.frames_skipped += 1
+
+    def _publish_jpeg(self, last: EncodedFrame | None) -> EncodedFrame | None:
+        """Publish the newest picture unless paused or already sent; returns the one sent."""
+        frame = self._snapshot() if self._state.running else None
+        if frame is None or frame is last:  # the renderer caches: same object, same picture
+            return last
+        self.link.publish_newest(self._topics.jpeg, frame.jpeg, retain=True)
+        return frame
+
+    def _publish_stats(self, last_seq: int) -> int:
+        """Publish the newest source frame's statistics unless already sent; returns its seq."""
+        seq, frame = self._hub.raw.latest()
+        if frame is None or seq == last_seq:  # a stuck camera must let the sensors expire
+            return last_seq
+        payload = stats_payload(seq, frame, self._hub.source_rate.rate)
+        self.link.publish_newest(self._topics.stats, json.dumps(payload))
+        return seq
+
+    # -- the link's thread (handlers must not block)
+
+    def _on_connected(self) -> None:
+        self.link.publish(self._topics.availability, ONLINE, retain=True, qos=1)
+        self._announce()
+
+    def _on_birth(self, _topic: str, payload: bytes) -> None:
+        """Home Assistant (re)started: it needs the discovery and then the state again."""
+        if payload == BIRTH_ONLINE:
+            self._announce()
+
+    def _announce(self) -> None:
+        for topic, config in self._discovery:
+            self.link.publish(topic, config, retain=True, qos=1)
+        self._publish_state()
+
+    def _on_command(self, _topic: str, payload: bytes) -> None:
+        """Run one ``cmd`` message; the answer goes to ``cmd/result`` (an FFC's when done)."""
+        if len(payload) > MAX_COMMAND_BYTES:
+            self._result(None, f"command too large: at most {MAX_COMMAND_BYTES} bytes")
+            return
+        command_id = _command_id(payload)
+        try:
+            future = self._commands.execute(payload)
+        except CommandError as exc:
+            self._result(command_id, str(exc))
+            return
+        future.add_done_callback(lambda done: self._result(command_id, _failure(done)))
+
+    def _result(self, command_id: str | int | None, error: str | None) -> None:
+        result: dict[str, Any] = {"ok": error is None}
+        if command_id is not None:
+            result["id"] = command_id
+        if error is not None:
+            result["error"] = error
+        self.link.publish(self._topics.cmd_result, json.dumps(result))
+
+
+def _failure(done: concurrent.futures.Future[None]) -> str | None:
+    """The error text of a finished command (None if it succeeded), as the WebSocket words it."""
+    error = done.exception()
+    if error is None:
+        return None
+    if isinstance(error, LeptonError):  # the camera refused or did not answer
+        return f"ffc failed: {error}"
+    return str(error)
+
+
+def _command_id(payload: bytes) -> str | int | None:
+    """The command's optional ``id`` (a string or integer), echoed in its result."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if isinstance(value, str | int) and not isinstance(value, bool) else None
