@@ -177,6 +177,7 @@ class AlarmMachine:
         value: the value of the last transition (None before any).
         raised: how many times it went to ALARM.
         last: the newest value fed (None before any, or when the value was missing).
+        last_time, unit: the time and unit of the newest frame fed (None, "C" before any).
     """
 
     def __init__(self, rule: AlarmRule):
@@ -186,6 +187,8 @@ class AlarmMachine:
         self.value: float | None = None
         self.raised = 0
         self.last: float | None = None
+        self.last_time: float | None = None
+        self.unit = "C"
         self._beyond_since: float | None = None  # OK and past the threshold since then
 
     def feed(self, value: float | None, now: float, unit: str = "C") -> Transition | None:
@@ -202,7 +205,7 @@ class AlarmMachine:
         Returns:
             The transition this value caused, or None.
         """
-        self.last = value
+        self.last, self.last_time, self.unit = value, now, unit
         if value is None:
             self._beyond_since = None
             return None
@@ -217,6 +220,20 @@ class AlarmMachine:
             self.raised += 1
             return self._enter(AlarmState.ALARM, now, value, unit)
         return None
+
+    def withdraw(self) -> Transition | None:
+        """The rule is deleted or replaced: if it is in alarm, that alarm ends now.
+
+        Returns:
+            An OK transition at the newest frame's time with the newest value (the last
+            transition's when the newest was missing), or None when the rule was ok or
+            was never fed a frame.
+        """
+        if self.state is not AlarmState.ALARM or self.last_time is None:
+            return None
+        value = self.value if self.last is None else self.last
+        assert value is not None  # in alarm: the value that raised it
+        return self._enter(AlarmState.OK, self.last_time, value, self.unit)
 
     def _enter(self, state: AlarmState, now: float, value: float, unit: str) -> Transition:
         self.state, self.since, self.value = state, now, value
@@ -289,26 +306,40 @@ class AlarmEvaluator:
             return [m.rule.name for m in self._machines.values() if m.rule.roi == roi]
 
     def set_rule(self, rule: AlarmRule) -> None:
-        """Add a rule, or replace the one of the same name (which starts again at ok).
+        """Add a rule, or replace the one of the same name (which starts again at ok; if
+        it was in alarm, the listeners hear that alarm end).
 
         Raises:
             AlarmError: a new rule beyond MAX_ALARMS.
         """
         with self._lock:
+            old = self._machines.get(rule.name)
             self._add(rule)
         self._changed()
+        self._withdrawn(old)
 
     def delete_rule(self, name: str) -> None:
-        """Remove a rule.
+        """Remove a rule (if it was in alarm, the listeners hear that alarm end).
 
         Raises:
             AlarmError: there is no rule of that name.
         """
         with self._lock:
-            if self._machines.pop(name, None) is None:
+            old = self._machines.pop(name, None)
+            if old is None:
                 names = ", ".join(self._machines) or "none"
                 raise AlarmError(f"no alarm {name!r}; alarms: {names}")
         self._changed()
+        self._withdrawn(old)
+
+    def _withdrawn(self, machine: AlarmMachine | None) -> None:
+        """Tell the listeners that a removed rule's alarm ended (a recording event must not
+        outlive its rule; a webhook hears the end)."""
+        transition = machine.withdraw() if machine is not None else None
+        if transition is not None:
+            with self._lock:
+                self._recent.append(transition)
+            self._tell([transition])
 
     def rename_roi(self, old: str, new: str) -> None:
         """Make the rules that watch region ``old`` watch ``new`` (a rename), keeping
@@ -353,19 +384,25 @@ class AlarmEvaluator:
                     if transition is not None:
                         transitions.append(transition)
                         self._recent.append(transition)
-            listeners = list(self._listeners)
         if transitions:
             self._publish_state()
+            self._tell(transitions)
+        return transitions
+
+    def _tell(self, transitions: list[Transition]) -> None:
+        """Log each transition and call every listener with it (outside the lock)."""
+        with self._lock:
+            listeners = list(self._listeners)
         for transition in transitions:
             log.info("alarm %s: %s (%s %s = %g %s, threshold %s %g)", transition.rule.name,
                      transition.state.value, transition.rule.roi, transition.rule.stat,
-                     transition.value, unit, transition.rule.direction, transition.rule.threshold)
+                     transition.value, transition.unit, transition.rule.direction,
+                     transition.rule.threshold)
             for listener in listeners:
                 try:
                     listener(transition)
                 except Exception:  # a bug in one listener: the others and the alarms go on
                     log.exception("alarm transition listener %r failed", listener)
-        return transitions
 
     def run(self, stop: threading.Event) -> None:
         """Evaluate every new raw frame until ``stop`` is set."""

@@ -170,3 +170,27 @@ def test_roi_and_alarm_commands_reach_every_viewer_and_survive_a_restart(start_d
     assert list(header["rois"]) == ["hall", "breaker"]
     assert set(header["rois"]["breaker"]) == {"min", "max", "mean", "min_pos", "max_pos"}
     assert 15 < header["rois"]["breaker"]["mean"] < 45
+
+
+def test_an_alarm_records_while_it_holds(start_daemon, tmp_path):
+    """With Record = event, an alarm starts a recording (trigger: the event) and the rule
+    replaced by command so that it no longer holds ends it after Post_Seconds."""
+    conf = tmp_path / "server.conf"
+    conf.write_text(f"[Recording]\nRecord = event\nRecordings_Dir = {tmp_path / 'rec'}\n"
+                    "Pre_Seconds = 0\nPost_Seconds = 0.5\n"
+                    "[Alarm warm]\nROI = frame\nStat = max\nAbove = 0\n")
+    (tmp_path / "rec").mkdir()
+    daemon = start_daemon("-c", str(conf), "--source", "simulated")
+    assert wait_until(lambda: daemon.health()["state"]["recording"]["state"] == "recording",
+                      10), daemon.log()
+    assert daemon.health()["state"]["alarms"][0]["state"] == "alarm"
+    with connect(daemon.ws_url + "/stream", open_timeout=5) as ws:
+        ws.send(json.dumps({"cmd": "alarm", "op": "set", "name": "warm", "roi": "frame",
+                            "stat": "max", "above": 500}))
+        wait_state(ws, "alarms", [{"name": "warm", "roi": "frame", "stat": "max",
+                                   "above": 500.0, "hysteresis": 1.0, "hold_s": 0.0,
+                                   "webhook": False, "state": "ok", "since": None,
+                                   "value": None, "raised": 0}])
+    assert wait_until(lambda: daemon.health()["state"]["recording"]["state"] == "idle", 10)
+    listing = get_json(daemon, "/recordings.json")
+    assert len(listing["recordings"]) == 1, listing

@@ -80,6 +80,19 @@ def test_a_missing_value_or_a_clock_set_back_restarts_the_hold():
     assert machine.feed(None, 7.0) is None and machine.state is AlarmState.ALARM
 
 
+def test_withdrawing_a_rule_in_alarm_ends_it():
+    """A rule deleted or replaced while in alarm ends with ok at the newest frame's time and
+    value; one that is ok (or never fed) ends with nothing."""
+    machine = AlarmMachine(rule())
+    assert machine.withdraw() is None
+    machine.feed(61, 1.0, "C")
+    machine.feed(None, 2.0, "C")  # the region left the frame: the raising value stands
+    transition = machine.withdraw()
+    assert (transition.state, transition.time, transition.value, transition.unit) == (
+        AlarmState.OK, 2.0, 61, "C")
+    assert machine.state is AlarmState.OK and machine.withdraw() is None
+
+
 @pytest.mark.parametrize("data, message", [
     ({"roi": "a", "stat": "max", "above": 1}, "name must be 1 to 32 letters A-Z a-z, digits, _ . "
                                               "or -: got None"),
@@ -198,6 +211,26 @@ def test_a_listener_that_fails_does_not_stop_the_others(caplog):
     evaluator.evaluate(1, Scene().frame(0))
     assert [t.state for t in heard] == [AlarmState.ALARM]
     assert "alarm transition listener" in caplog.text
+
+
+def test_deleting_or_replacing_a_rule_in_alarm_tells_the_listeners_it_ended():
+    """The recorder's event and the webhook must not outlive a rule: deleting or replacing
+    one in alarm gives the listeners its ok transition (recent has it too)."""
+    evaluator = AlarmEvaluator(Hub(), lambda seq, frame: {}, lambda part: None, [
+        AlarmRule.from_json({"name": "any", "roi": "frame", "stat": "max", "above": 60})])
+    heard = []
+    evaluator.add_listener(heard.append)
+    evaluator.evaluate(1, Scene().frame(0))
+    evaluator.set_rule(AlarmRule.from_json({"name": "any", "roi": "frame", "stat": "max",
+                                            "above": 80}))
+    evaluator.evaluate(2, Scene().frame(0))  # 70 C: not above 80
+    assert [(t.state.value, t.value) for t in heard] == [("alarm", 70.0), ("ok", 70.0)]
+    evaluator.set_rule(AlarmRule.from_json({"name": "any", "roi": "frame", "stat": "max",
+                                            "above": 60}))
+    evaluator.evaluate(3, Scene().frame(0))
+    evaluator.delete_rule("any")
+    assert [t.state.value for t in heard] == ["alarm", "ok", "alarm", "ok"]
+    assert [t["state"] for t in evaluator.report()["recent"]] == ["alarm", "ok", "alarm", "ok"]
 
 
 def test_alarm_command_sets_and_deletes_rules():
