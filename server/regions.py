@@ -12,7 +12,7 @@ the state file, the command) is::
 Every statistic is computed by :class:`RegionPlan`, built once per set of regions and
 frame size: one gather of every region's pixels and a handful of numpy reductions
 over all of them, so the cost grows with the pixels measured, hardly with the number
-of regions (the ``rois`` header of 16 regions on a 160x120 frame: 0.04 ms for spots and
+of regions (the ``rois`` header of 16 regions on a 160x120 frame: 0.045 ms for spots and
 small boxes, 0.08 ms for 16 boxes of 41x31 pixels here, ``bench/render.py``).
 
 Error tree::
@@ -140,12 +140,12 @@ class Region:
 
     @property
     def size(self) -> int:
-        """A spot's side in pixels (a box's width)."""
+        """A spot's side in pixels (for a box: its width)."""
         return self.x1 - self.x0 + 1
 
     @property
     def center(self) -> tuple[int, int]:
-        """(x, y) of a spot's centre pixel (a box's upper-left centre pixel)."""
+        """(x, y) of a spot's centre pixel (for a box: its middle, rounded down)."""
         return (self.x0 + self.x1) // 2, (self.y0 + self.y1) // 2
 
     def renamed(self, name: str) -> Region:
