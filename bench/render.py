@@ -3,7 +3,9 @@
 For each AGC mode, at native size (Lepton 3 160x120 and Lepton 2 80x60) and with
 Scale 4 (bilinear, the default, and nearest), measures the time to turn one raw frame
 into a colour JPEG (AGC, colormap, enlarging, JPEG: the same work the baselines do;
-the header statistics are timed on their own line), and in the same run:
+the header statistics are timed on their own line, and so are 16 measurement regions:
+the ``rois`` header field with 8 spots of 3x3 and 8 boxes of 21x16, and with 16 boxes
+of 41x31), and in the same run:
 
 - the original: ``matplotlib.pyplot.imsave`` of the same frame and colormap into an
   in-memory JPEG (what the original project did for every frame);
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import statistics
 import sys
 import time
@@ -38,6 +41,9 @@ sys.path.insert(0, str(ROOT))
 
 from lepton.radiometry import PixelUnit  # noqa: E402
 from server.pipeline import compute_stats, render_jpeg  # noqa: E402
+from server.frames import RawFrame  # noqa: E402
+from server.region_meter import RegionMeter  # noqa: E402
+from server.regions import MAX_REGIONS, Region  # noqa: E402
 from server.render_settings import AGC_MODES, RenderSettings  # noqa: E402
 
 FRAMES = {
@@ -66,6 +72,25 @@ def ours(pixels, unit, settings):
 def stats(pixels, unit):
     def render():
         compute_stats(pixels, unit)
+        return b""
+    return render
+
+
+def regions(pixels, unit, box_w, box_h, spots=True):
+    """The ``rois`` header field of 16 regions spread over the frame (half of them spots of
+    3x3 when ``spots``, the rest boxes), measured anew for every call (a new seq)."""
+    rows, cols = pixels.shape
+    chosen = []
+    for n in range(MAX_REGIONS):
+        x, y = (n * 37) % (cols - box_w), (n * 23) % (rows - box_h)
+        chosen.append(Region.make_spot(f"r{n}", x + 1, y + 1, 3) if spots and n % 2 else
+                      Region.make_box(f"r{n}", x, y, x + box_w - 1, y + box_h - 1))
+    meter = RegionMeter(chosen, lambda part: None)
+    frame = RawFrame(pixels, unit, 0.0)
+    seqs = itertools.count(1)
+
+    def render():
+        meter.header_part(next(seqs), frame)
         return b""
     return render
 
@@ -111,6 +136,10 @@ def main() -> None:
             if scale == 1:
                 rows.append(("original plt.imsave", imsave(pixels)))
                 rows.append(("ours header statistics", stats(pixels, unit)))
+                rows.append(("ours rois: 16 regions (8 spots 3x3, 8 boxes 21x16)",
+                             regions(pixels, unit, 21, 16)))
+                rows.append(("ours rois: 16 boxes 41x31",
+                             regions(pixels, unit, 41, 31, spots=False)))
             else:
                 rows.append(("ours agc=linear nearest", ours(pixels, unit, RenderSettings(
                     scale=scale, interpolation="nearest"))))

@@ -34,6 +34,13 @@ mqtt-relay      the broker (mqtt     the relay's mailbox,    nothing: paho's net
 recorder        hub.raw, commands,   the recording queue,    nothing: a full queue drops the
                 hook events          state "recording"       frame (counted)
 recorder-writer the recording queue  Recordings_Dir          the disk (flushes every second)
+alarms          hub.raw, the regions state (alarms part),   nothing (regions measured once
+                                     webhook queue, recorder per frame, shared)
+                                     events
+webhook         its queue            webhook URLs (POST)     the endpoint: Webhook_Timeout
+                                                             per attempt, Webhook_Retries
+state-file      regions and alarms   the State_File          the disk
+                (on change)
 MainThread      signals, App.wake    the stats log (SIGHUP)  nothing (wakes every second)
 =============== ==================== ======================= ==============================
 
@@ -59,9 +66,10 @@ from lepton.errors import LeptonError
 from lepton.radiometry import FluxLinearParams
 
 from . import colormaps, readings, systemd
+from .alarms import AlarmCommand, AlarmEvaluator, AlarmState, Transition
 from .auth import Authenticator
 from .commands import CommandRunner, Commands
-from .config import Config, ConfigError
+from .config import MEASURE, Config, ConfigError
 from .ha_discovery import CameraDevice
 from .health import ReportsHealth
 from .hosts import HostPolicy
@@ -75,13 +83,16 @@ from .passwords import read_password_file
 from .radiometry import COMMAND as SET_RADIOMETRY
 from .radiometry import RadiometryCommand
 from .recording.recorder import Recorder, RecordingSettings
+from .region_meter import RegionMeter, RoiCommand
 from .renderer import Renderer
 from .sources import make_source
 from .sources.base import SourceError
 from .sources.mqtt import MqttSource
 from .state import AcquisitionState
+from .state_file import Definitions, StateFile, StateFileError, load_definitions
 from .stats_log import StatsLog, StatsLogError
 from .status import Status
+from .webhook import WebhookSender
 from .ws_server import WebSocketServer
 
 log = logging.getLogger(__name__)
@@ -111,12 +122,22 @@ class App:
         self.state = AcquisitionState(config.render)
         self.hub = Hub(on_viewer_count=self.state.set_clients)
         self.source = make_source(config, wanted=self.hub.has_viewers, state=self.state)
-        self.renderer = Renderer(self.hub, self.state, self.source.kind)
+        self.state_file = StateFile(config.state_file) if config.state_file else None
+        definitions = self._load_definitions()
+        self.regions = RegionMeter(definitions.rois, lambda part: self.state.set_part("rois", part),
+                                   self._save_definitions)
+        self.alarms = AlarmEvaluator(self.hub, self.regions.measure,
+                                     lambda part: self.state.set_part("alarms", part),
+                                     definitions.alarms, self._save_definitions)
+        self.webhooks = WebhookSender(config.webhook_timeout_s, config.webhook_retries)
+        self.alarms.add_listener(self._post_webhook)
+        self.renderer = Renderer(self.hub, self.state, self.source.kind,
+                                 header_parts=[self.regions.header_part])
         self.stats_log = None
         if config.stats_log:
             try:
                 self.stats_log = StatsLog(self.hub, config.stats_log, config.stats_log_max_bytes,
-                                          config.stats_log_backups)
+                                          config.stats_log_backups, self.regions.measure)
             except StatsLogError as exc:
                 raise ConfigError(config.config_path or "command line", "Logging", "Stats_Log",
                                   config.stats_log, str(exc)) from None
@@ -134,7 +155,11 @@ class App:
             raise ConfigError(config.config_path or "command line", "Recording",
                               "Recordings_Dir", config.recordings_dir,
                               f"must be a folder the daemon can write: {exc.strerror}") from None
-        handlers = dict(self.recorder.command_handlers())
+        self.alarms.add_listener(self._record_alarm)
+        webhooks = {rule.name: rule.webhook for rule in config.alarms if rule.webhook}
+        handlers = {**self.recorder.command_handlers(),
+                    "roi": RoiCommand(self.regions, self.alarms.uses, self.alarms.rename_roi),
+                    "alarm": AlarmCommand(self.alarms, self.regions.names, webhooks)}
         if self.source.has_raw:
             handlers[SET_RADIOMETRY] = RadiometryCommand(self.state, self._set_radiometry,
                                                          config.radiometry)
@@ -173,17 +198,23 @@ class App:
             components["stats_log"] = self.stats_log
         if c.record != "off":
             components["recorder"] = self.recorder
+        if self.state_file is not None:
+            components["state_file"] = self.state_file
+        if any(rule.webhook for rule in c.alarms):
+            components["webhook"] = self.webhooks
         mqtt = self._mqtt_publisher(http_sock.getsockname()[1])
         if mqtt is not None:
             components["mqtt"] = mqtt.link
         if isinstance(self.source, MqttSource):  # an edge: its broker link runs beside the source
             components["mqtt_relay"] = self.source.link
             self._spawn("mqtt-relay", self.source.link.run)
-        self.status = Status(self.hub, self.state, self.source, ws.port, components)
+        self.status = Status(self.hub, self.state, self.source, ws.port, components,
+                             {"rois": self.regions.latest_json, "alarms": self.alarms.report})
         http = HttpServer(http_sock, self.hub, self.status, self.renderer.snapshot,
                           c.send_timeout_s, hosts,
                           json_routes={"/raw": self._raw_payload,
-                                       "/recordings.json": self.recorder.listing},
+                                       "/recordings.json": self.recorder.listing,
+                                       "/alarms.json": self.alarms.report},
                           file_routes={"/recordings/": self.recorder.resolve},
                           max_connections=c.http_max_connections, auth=self.auth,
                           tls=self.tls)
@@ -200,6 +231,11 @@ class App:
         if self.recorder.active:
             self._spawn("recorder", self.recorder.run, self.stopping)
             self._spawn("recorder-writer", self.recorder.run_writer, self.stopping)
+        if self.source.has_raw and not isinstance(self.source, MqttSource):
+            self._spawn("alarms", self.alarms.run, self.stopping)
+        self._spawn("webhook", self.webhooks.run)
+        if self.state_file is not None:
+            self._spawn("state-file", self.state_file.run, self.stopping)
         self._spawn("http-server", http.serve_forever, HTTP_POLL_S)
         self.http = http
         if mqtt is not None:
@@ -255,6 +291,43 @@ class App:
             log.exception("source %s failed", self.source.kind)
             self.failed.set()
             self.request_stop()
+
+    def _load_definitions(self) -> Definitions:
+        """The regions and alarm rules: the state file's when it exists, else server.conf's.
+
+        Raises:
+            ConfigError: the state file cannot be used (exit status 2).
+        """
+        c = self.config
+        if self.state_file is not None:
+            webhooks = {rule.name: rule.webhook for rule in c.alarms if rule.webhook}
+            try:
+                kept = load_definitions(self.state_file.path, webhooks)
+            except StateFileError as exc:
+                raise ConfigError(c.config_path or "command line", MEASURE, "State_File",
+                                  c.state_file, exc.reason + "; fix it, or delete it to start "
+                                  "from the [ROI]/[Alarm] sections") from None
+            if kept is not None:
+                log.info("%d regions and %d alarms from %s (it replaces server.conf's [ROI] "
+                         "and [Alarm] sections)", len(kept.rois), len(kept.alarms),
+                         c.state_file)
+                return kept
+        return Definitions(c.rois, c.alarms)
+
+    def _save_definitions(self) -> None:
+        """Have the state file written (after a command changed regions or alarms)."""
+        if self.state_file is not None:
+            self.state_file.save(Definitions(self.regions.regions(), tuple(self.alarms.rules())))
+
+    def _post_webhook(self, transition: Transition) -> None:
+        """Queue the webhook POST of an alarm transition (never blocks)."""
+        if transition.rule.webhook:
+            self.webhooks.post(transition.rule.webhook, transition.as_json())
+
+    def _record_alarm(self, transition: Transition) -> None:
+        """An alarm is a recording event ("alarm:NAME") while it holds (Record = event)."""
+        self.recorder.set_event(f"alarm:{transition.rule.name}",
+                                transition.state is AlarmState.ALARM)
 
     def request_stop(self) -> None:
         """Ask the main thread to stop the daemon (any thread, or a signal handler)."""
@@ -315,6 +388,7 @@ class App:
                 self.http.stop()
             if self.mqtt is not None:
                 self.mqtt.stop()
+            self.webhooks.stop()
             self._ffc.shutdown(wait=True, cancel_futures=True)
             self._ws_auth.shutdown(wait=True, cancel_futures=True)
             for thread in self._threads:

@@ -7,6 +7,11 @@ schema (:data:`server.render_settings.FIELDS`). Unknown sections or keys and bad
 :class:`ConfigError`, which names the file, section, key and the allowed values
 (the daemon turns it into exit status 2).
 
+Besides the fixed sections, *named sections* appear once per name: ``[ROI <name>]``
+(a measurement region) and ``[Alarm <name>]`` (an alarm rule); :data:`NAMED_SECTIONS`
+declares their keys the same way, and :class:`Config` holds them as ``rois`` and
+``alarms``.
+
 Error tree::
 
     ConfigError
@@ -30,8 +35,21 @@ from urllib.parse import urlsplit
 from lepton import DEFAULT_SPI_SPEED_HZ, LeptonError, parse_gpio_line
 
 from . import radiometry, render_settings
+from .alarms import ALARM_NAME_RULE, MAX_ALARMS, AlarmRule
 from .radiometry import RadiometrySettings
+from .regions import (
+    FRAME,
+    NAME_PATTERN,
+    STATS,
+    Region,
+    RegionError,
+    check_name,
+    checked,
+    parse_box,
+    parse_spot,
+)
 from .render_settings import RenderSettings, SettingError
+from .webhook import check_url
 
 DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "server.conf"
 
@@ -226,6 +244,7 @@ RECORDING = "Recording"
 RECORD_MODES = ("off", "always", "manual", "event")
 RECORDING_FORMATS = ("cptv", "hdf5")
 MQTT = "MQTT"
+MEASURE = "Measurement"
 SETTINGS: tuple[Setting, ...] = (
     Setting("http_host", SERVER, "HTTP_Interface", "0.0.0.0", host, "--http-host"),
     Setting("http_port", SERVER, "HTTP_Port", "80", integer(0, 65535), "--http-port"),
@@ -304,6 +323,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("post_s", RECORDING, "Post_Seconds", "10", number(0, 3600)),
     Setting("motion_threshold", RECORDING, "Motion_Threshold", "0.2", number(0.001, 10000)),
     Setting("record_queue_frames", RECORDING, "Queue_Frames", "64", integer(2, 10000)),
+    Setting("state_file", MEASURE, "State_File", "", text, path_like=True),
+    Setting("webhook_timeout_s", MEASURE, "Webhook_Timeout", "5", number(0.1, 60)),
+    Setting("webhook_retries", MEASURE, "Webhook_Retries", "3", integer(0, 10)),
     Setting("mqtt_camera", "Source", "MQTT_Camera", "", identifier, "--mqtt-camera"),
     Setting("mqtt_broker", MQTT, "Broker", "", broker_url),
     Setting("mqtt_username", MQTT, "Username", "", text),
@@ -320,12 +342,126 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("mqtt_keepalive_s", MQTT, "Keepalive", "30", integer(5, 65535)),
 )
 
+
+class SectionRuleError(ValueError):
+    """A named section breaks a rule across its keys.
+
+    Attributes:
+        key: the key to fix (None: the section as a whole).
+        value: the value as written (None when the key is missing).
+        allowed: what would be accepted.
+    """
+
+    def __init__(self, key: str | None, value: str | None, allowed: str):
+        super().__init__(allowed)
+        self.key, self.value, self.allowed = key, value, allowed
+
+
+@dataclasses.dataclass(frozen=True)
+class NamedKey:
+    """One key of a named section: its parser gets the section's name and the text."""
+
+    key: str
+    parse: Callable[[str, str], Any]  # (name, text) -> value; ValueError says what is allowed
+    default: str | None = None  # None: absent unless written
+
+
+@dataclasses.dataclass(frozen=True)
+class NamedSection:
+    """A kind of section that appears once per name, ``[<kind> <name>]`` (``[ROI panel]``).
+
+    ``build(name, {key: parsed value})`` makes the section's object from the keys that
+    were written or have a default, and raises SectionRuleError for a rule across keys.
+    """
+
+    kind: str
+    name_rule: Callable[[str], object]  # raises ValueError (what is allowed) for a bad name
+    keys: tuple[NamedKey, ...]
+    build: Callable[[str, dict[str, Any]], Any]
+
+
+def _one_of(values: dict[str, Any], keys: tuple[str, ...], allowed: str) -> str:
+    """The one key of ``keys`` that was written. Raises SectionRuleError: none or several."""
+    given = [k for k in keys if k in values]
+    if len(given) != 1:
+        raise SectionRuleError(given[1] if given else None, None, allowed)
+    return given[0]
+
+
+def _build_roi(name: str, values: dict[str, Any]) -> Region:
+    return values[_one_of(values, ("Spot", "Box"), "needs either Spot = X Y [SIZE] or "
+                          "Box = X0 Y0 X1 Y1 (raw frame pixels, inclusive), not both")]
+
+
+def _build_alarm(name: str, values: dict[str, Any]) -> AlarmRule:
+    if "ROI" not in values:
+        raise SectionRuleError("ROI", None, f"must be set: a [ROI NAME] section's name or {FRAME}")
+    direction = _one_of(values, ("Above", "Below"), "needs either Above = THRESHOLD or "
+                        "Below = THRESHOLD (degrees C for radiometric sources), not both")
+    return AlarmRule(name, values["ROI"], values["Stat"], direction.lower(), values[direction],
+                     values["Hysteresis"], values["Hold_Seconds"], values.get("Webhook", ""))
+
+
+def _named(parse: Callable[[str], Any]) -> Callable[[str, str], Any]:
+    """A parser that does not need the section's name."""
+    return lambda _name, value: parse(value)
+
+
+def _region_text(parse: Callable[[str, str], Region]) -> Callable[[str, str], Region]:
+    def parse_text(name: str, value: str) -> Region:
+        try:
+            return parse(name, value)
+        except RegionError as exc:
+            raise ValueError(str(exc)) from None
+    return parse_text
+
+
+def _region_name(name: str) -> str:
+    try:
+        return check_name(name)
+    except RegionError as exc:
+        raise ValueError(str(exc).partition(": got")[0]) from None
+
+
+def _alarm_name(name: str) -> str:
+    if not NAME_PATTERN.fullmatch(name):
+        raise ValueError(f"name must be {ALARM_NAME_RULE}")
+    return name
+
+
+def _roi_name(value: str) -> str:
+    value = value.strip()
+    if value.lower() == FRAME:
+        return FRAME
+    try:
+        return check_name(value)
+    except RegionError:
+        raise ValueError(f"must be a [ROI NAME] section's name or {FRAME}") from None
+
+
+THRESHOLD = number(-1e6, 1e6)
+NAMED_SECTIONS: tuple[NamedSection, ...] = (
+    NamedSection("ROI", _region_name, (NamedKey("Spot", _region_text(parse_spot)),
+                         NamedKey("Box", _region_text(parse_box))), _build_roi),
+    NamedSection("Alarm", _alarm_name, (
+        NamedKey("ROI", _named(_roi_name)),
+        NamedKey("Stat", _named(choice(*STATS)), "max"),
+        NamedKey("Above", _named(THRESHOLD)),
+        NamedKey("Below", _named(THRESHOLD)),
+        NamedKey("Hysteresis", _named(number(0, 1e6)), "1"),
+        NamedKey("Hold_Seconds", _named(number(0, 86400)), "0"),
+        NamedKey("Webhook", _named(check_url)),
+    ), _build_alarm),
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """The daemon's settings: one attribute per entry of :data:`SETTINGS` outside
     ``[Render]`` and the radiometry keys of ``[Lepton]``, the render settings as one
-    :class:`RenderSettings`, the radiometry ones as one :class:`RadiometrySettings`, and
-    ``config_path``, the file that was read (None when there was none)."""
+    :class:`RenderSettings`, the radiometry ones as one :class:`RadiometrySettings`, the
+    named sections (``rois``, ``alarms``), and ``config_path``, the file that was read
+    (None when there was none)."""
 
     http_host: str
     http_port: int
@@ -403,8 +539,13 @@ class Config:
     mqtt_jpeg_interval_s: float
     mqtt_stats_interval_s: float
     mqtt_keepalive_s: int
+    state_file: str
+    webhook_timeout_s: float
+    webhook_retries: int
     render: RenderSettings
     radiometry: RadiometrySettings
+    rois: tuple[Region, ...]  # the [ROI <name>] sections, in the file's order
+    alarms: tuple[AlarmRule, ...]  # the [Alarm <name>] sections, in the file's order
     config_path: Path | None
     warnings: tuple[str, ...] = ()  # for the log, once logging is set up
 
@@ -448,7 +589,7 @@ def load_config(argv: Sequence[str] | None = None) -> Config:
             raise ConfigError(path, allowed="config file not found (named with -c)")
     else:
         path = DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.is_file() else None
-    written = _read_ini(path) if path else {}
+    written, named = _read_ini(path) if path else ({}, [])
 
     values: dict[str, Any] = {"config_path": path}
     for setting in SETTINGS:
@@ -473,8 +614,10 @@ def load_config(argv: Sequence[str] | None = None) -> Config:
         section, key, raw = next(iter(written.values()))
         known = sorted(s.key for s in SETTINGS if s.section == section)
         allowed = ("unknown key; keys in this section: " + ", ".join(known)) if known else (
-            "unknown section; sections: " + ", ".join(sorted({s.section for s in SETTINGS})))
+            "unknown section; sections: " + ", ".join(sorted({s.section for s in SETTINGS}))
+            + ", " + ", ".join(f"{k.kind} NAME" for k in NAMED_SECTIONS))
         raise ConfigError(path, section, key, raw, allowed)
+    values["rois"], values["alarms"] = _named_sections(named, path or "command line")
     values["warnings"] = _check_mqtt(values, path or "command line")
     values["radiometry"] = RadiometrySettings(**{f.name: values.pop(f.name)
                                                  for f in radiometry.FIELDS})
@@ -526,8 +669,17 @@ def default_camera_id(hostname: str | None = None) -> str:
     return name or "camera"
 
 
-def _read_ini(path: Path) -> dict[tuple[str, str], tuple[str, str, str]]:
-    """Read an INI file into {(section, key) lower-cased: (section, key, value) as written}."""
+# a named section as read: its kind, its name, the section as written, its (key, value)s
+NamedItems = tuple[NamedSection, str, str, list[tuple[str, str]]]
+
+
+def _read_ini(path: Path) -> tuple[dict[tuple[str, str], tuple[str, str, str]], list[NamedItems]]:
+    """Read an INI file into {(section, key) lower-cased: (section, key, value) as written}
+    for the fixed sections, and the named sections in the file's order.
+
+    Raises:
+        ConfigError: not a readable INI file, or a named section without a name.
+    """
     parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"))
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep keys' spelling
     try:
@@ -538,12 +690,74 @@ def _read_ini(path: Path) -> dict[tuple[str, str], tuple[str, str, str]]:
     except OSError as exc:
         raise ConfigError(path, allowed=f"cannot be read: {exc.strerror}") from None
     sections = {s.section.lower(): s.section for s in SETTINGS}
+    kinds = {k.kind.lower(): k for k in NAMED_SECTIONS}
     values = {}
+    named: list[NamedItems] = []
     for section in parser.sections():
+        kind, _, name = section.partition(" ")
+        if section.lower() not in sections and kind.lower() in kinds:
+            if not name.strip():
+                raise ConfigError(path, section, allowed=f"needs a name: [{kind} NAME]")
+            named.append((kinds[kind.lower()], name.strip(), section, parser.items(section)))
+            continue
         name = sections.get(section.lower(), section)
         for key, value in parser.items(section):
             values[(name.lower(), key.lower())] = (name, key, value)
-    return values
+    return values, named
+
+
+def _named_sections(named: list[NamedItems], path: Path | str
+                    ) -> tuple[tuple[Region, ...], tuple[AlarmRule, ...]]:
+    """The [ROI NAME] and [Alarm NAME] sections as regions and alarm rules.
+
+    Raises:
+        ConfigError: naming the section and key: a bad name or value, an unknown or
+            missing key, a name twice, an alarm on a region that is not defined, or
+            too many of either.
+    """
+    built: dict[str, list[tuple[str, Any]]] = {k.kind: [] for k in NAMED_SECTIONS}
+    for kind, name, section, items in named:
+        try:
+            kind.name_rule(name)
+        except ValueError as exc:
+            raise ConfigError(path, section, allowed=str(exc)) from None
+        specs = {k.key.lower(): k for k in kind.keys}
+        values: dict[str, Any] = {}
+        for key, raw in items:
+            spec = specs.get(key.lower())
+            if spec is None:
+                raise ConfigError(path, section, key, raw, "unknown key; keys in this section: "
+                                  + ", ".join(k.key for k in kind.keys))
+            try:
+                values[spec.key] = spec.parse(name, raw)
+            except ValueError as exc:
+                raise ConfigError(path, section, key, raw, str(exc)) from None
+        for spec in kind.keys:
+            if spec.key not in values and spec.default is not None:
+                values[spec.key] = spec.parse(name, spec.default)
+        try:
+            built[kind.kind].append((section, kind.build(name, values)))
+        except SectionRuleError as exc:
+            raise ConfigError(path, section, exc.key, exc.value, exc.allowed) from None
+    rois: tuple[Region, ...] = ()
+    for section, region in built["ROI"]:
+        try:
+            rois = checked((*rois, region))
+        except RegionError as exc:
+            raise ConfigError(path, section, allowed=str(exc)) from None
+    names = [r.name for r in rois]
+    alarms: list[AlarmRule] = []
+    for section, rule in built["Alarm"]:
+        if rule.roi != FRAME and rule.roi not in names:
+            raise ConfigError(path, section, "ROI", rule.roi, f"must be a [ROI NAME] section's "
+                              f"name or {FRAME}; regions: {', '.join(names) or 'none'}")
+        if any(a.name.lower() == rule.name.lower() for a in alarms):
+            raise ConfigError(path, section, allowed=f"an alarm called {rule.name!r} exists "
+                              "already (names ignore case)")
+        if len(alarms) >= MAX_ALARMS:
+            raise ConfigError(path, section, allowed=f"at most {MAX_ALARMS} alarms")
+        alarms.append(rule)
+    return rois, tuple(alarms)
 
 
 def configure_logging(level: str) -> None:
@@ -558,7 +772,8 @@ def configure_logging(level: str) -> None:
 
 def sections_table() -> list[str]:
     """docs/protocol.md §2's table (Markdown lines): each section, its keys and options,
-    in SETTINGS order; ``python -m server.config`` prints it and a test keeps them equal."""
+    in SETTINGS order, then the named sections; ``python -m server.config`` prints it and
+    a test keeps them equal."""
     sections: dict[str, tuple[list[str], list[str]]] = {}
     for setting in SETTINGS:
         keys, options = sections.setdefault(setting.section, ([], []))
@@ -567,7 +782,9 @@ def sections_table() -> list[str]:
             options.append(f"`{setting.cli}`")
     return ["| section | keys | command-line options |", "|---|---|---|",
             *(f"| `[{section}]` | {', '.join(keys)} | {', '.join(options)} |"
-              for section, (keys, options) in sections.items())]
+              for section, (keys, options) in sections.items()),
+            *(f"| `[{kind.kind} NAME]`, one per name | "
+              f"{', '.join(f'`{k.key}`' for k in kind.keys)} | |" for kind in NAMED_SECTIONS)]
 
 
 if __name__ == "__main__":  # python -m server.config: the sections table docs/protocol.md holds

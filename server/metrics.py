@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .regions import STATS
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "thermal_"
 SKIP_COUNTERS = ("skipped", "crc_errors", "sync_losses")  # source counters that mean a lost frame
@@ -86,4 +88,32 @@ def render_metrics(health: Mapping[str, Any], totals: Mapping[str, Mapping[str, 
     for name, component in components.items():
         for gauge, value in component["gauges"].items():
             lines += _metric(f"{name}_{gauge}", "gauge", f"{name}: {gauge}", [({}, value)])
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _measurement_metrics(health)) + "\n"
+
+
+def _measurement_metrics(health: Mapping[str, Any]) -> list[str]:
+    """The regions' newest statistics (health ``rois``: RegionMeter.latest_json) and the
+    alarm rules' states (health ``alarms``: AlarmEvaluator.report), when present."""
+    lines = []
+    rois = health.get("rois")
+    if "rois" in health:
+        values = rois["values"] if rois else {}
+        lines += _metric("roi_temperature", "gauge",
+                         "A measurement region's statistic in the newest measured frame "
+                         "(degrees C; counts for sources without temperatures)",
+                         [({"roi": name, "stat": stat}, stats[stat])
+                          for name, stats in values.items() if stats is not None
+                          for stat in STATS])
+    if "alarms" in health:
+        rules = health["alarms"]["alarms"]
+        lines += [
+            *_metric("alarm_active", "gauge", "1 while an alarm rule is in alarm, else 0",
+                     [({"alarm": r["name"], "roi": r["roi"], "stat": r["stat"]},
+                       1 if r["state"] == "alarm" else 0) for r in rules]),
+            *_metric("alarm_raised_total", "counter", "Times an alarm rule went to alarm",
+                     [({"alarm": r["name"]}, r["raised"]) for r in rules]),
+            *_metric("alarm_value", "gauge", "The value an alarm rule watches, newest frame",
+                     [({"alarm": r["name"]}, r["current"]) for r in rules
+                      if r["current"] is not None]),
+        ]
+    return lines

@@ -3,8 +3,11 @@
 Columns: ``time`` (ISO 8601 with milliseconds and UTC offset), ``seq``, ``min``,
 ``max``, ``mean``, ``center`` (degrees C for radiometric frames, counts otherwise),
 ``unit``, ``fpa_temp_c`` (the camera's sensor temperature from telemetry, empty when
-unknown). When the file would grow past ``max_bytes`` it is renamed to ``PATH.1``
-(older ones to ``PATH.2`` ... up to ``backups``) and a new file with a header starts.
+unknown), then ``<name>_min``, ``<name>_max``, ``<name>_mean`` for each measurement
+region (empty when the region lies outside the frame). When the file would grow past
+``max_bytes`` it is renamed to ``PATH.1`` (older ones to ``PATH.2`` ... up to
+``backups``) and a new file with a header starts; so does a change of the regions'
+names (one added, renamed or deleted), so that every file has one set of columns.
 
 A full disk or any other write error does not stop the log: rows wait in memory (up to
 ``PENDING_LIMIT_BYTES``; newer ones are dropped and counted) and are written, from where
@@ -25,12 +28,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from .frames import RawFrame
 from .health import ComponentHealth
 from .hub import Hub
 from .pipeline import compute_stats
+from .regions import STATS, RegionValues
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +71,28 @@ def csv_line(values: Iterable[object]) -> bytes:
     return text.getvalue().encode()
 
 
-HEADER = csv_line(COLUMNS)
+class HeaderLine(bytes):
+    """A file's header line, among the rows waiting to be written (not a row)."""
+
+
+class NewColumns:
+    """Among the rows waiting: the rows after this one have other columns (a new file).
+
+    Attributes:
+        header: the header line of those rows.
+    """
+
+    def __init__(self, header: HeaderLine):
+        self.header = header
+
+
+def header_line(region_names: Sequence[str] = ()) -> HeaderLine:
+    """The header: COLUMNS, then NAME_min, NAME_max, NAME_mean per region."""
+    return HeaderLine(csv_line((*COLUMNS, *(f"{name}_{stat}" for name in region_names
+                                             for stat in STATS))))
+
+
+HEADER = header_line()
 
 
 class StatsLog:
@@ -81,6 +106,8 @@ class StatsLog:
         path: the CSV file; opened (created if needed) at once.
         max_bytes: rotate when the file would grow past this size, bytes.
         backups: rotated files kept (PATH.1 .. PATH.N), >= 0.
+        measure: (seq, frame) -> the regions' statistics (RegionMeter.measure), or None
+            for no region columns.
 
     Attributes:
         state: :class:`StatsLogState`, WRITING or FAILING.
@@ -94,10 +121,14 @@ class StatsLog:
         StatsLogError: the file cannot be opened for appending.
     """
 
-    def __init__(self, hub: Hub, path: str, max_bytes: int = 10 << 20, backups: int = 3):
+    def __init__(self, hub: Hub, path: str, max_bytes: int = 10 << 20, backups: int = 3,
+                 measure: Callable[[int, RawFrame], RegionValues] | None = None):
         self._hub, self.path, self._max_bytes, self._backups = hub, path, max_bytes, backups
+        self._measure = measure
         self._lock = threading.Lock()
-        self._pending: collections.deque[bytes] = collections.deque()  # oldest first
+        self._pending: collections.deque[bytes | NewColumns] = collections.deque()  # oldest first
+        self._file_header = HEADER  # the header of the file open now (or to be opened)
+        self._queued_header = HEADER  # the header of the rows queued last
         self._pending_bytes = 0
         self._partial = False  # the first pending row is partly in the file already
         self._row_start = 0  # where in the file the first pending row begins, bytes
@@ -119,8 +150,11 @@ class StatsLog:
         file = io.FileIO(self.path, "a")
         self._size = os.fstat(file.fileno()).st_size
         if self._size == 0:
-            self._pending.appendleft(HEADER)
-            self._pending_bytes += len(HEADER)
+            self._pending.appendleft(self._file_header)
+            self._pending_bytes += len(self._file_header)
+        else:
+            with open(self.path, "rb") as existing:
+                self._file_header = HeaderLine(existing.readline(PENDING_LIMIT_BYTES))
         return file
 
     def _rotate(self) -> None:
@@ -141,22 +175,30 @@ class StatsLog:
             file.close()
 
     @staticmethod
-    def row(seq: int, frame: RawFrame) -> list:
-        """The CSV row of one frame."""
+    def row(seq: int, frame: RawFrame, regions: Mapping[str, object] = {}) -> list:  # noqa: B006
+        """The CSV row of one frame; ``regions`` is RegionValues (name -> stats or None)."""
         stats = compute_stats(frame.pixels, frame.unit)
         when = datetime.datetime.fromtimestamp(frame.timestamp).astimezone()
         return [when.isoformat(timespec="milliseconds"), seq, stats.min, stats.max, stats.mean,
-                stats.center, stats.unit, frame.meta.get("fpa_temp_c", "")]
+                stats.center, stats.unit, frame.meta.get("fpa_temp_c", ""),
+                *(value for r in regions.values()
+                  for value in (("",) * len(STATS) if r is None else
+                                [getattr(r, stat) for stat in STATS]))]
 
     def write(self, seq: int, frame: RawFrame) -> None:
         """Queue one frame's row; written at the next :meth:`flush`, or at once when
         ``FLUSH_BYTES`` wait and the file is writable. Never raises: a row that finds
         ``PENDING_LIMIT_BYTES`` waiting is dropped and counted."""
-        line = csv_line(self.row(seq, frame))
+        regions = self._measure(seq, frame) if self._measure else {}
+        line = csv_line(self.row(seq, frame, regions))
+        header = header_line(list(regions))
         with self._lock:
             if self._pending_bytes + len(line) > PENDING_LIMIT_BYTES:
                 self.rows_dropped += 1
                 return
+            if header != self._queued_header:
+                self._pending.append(NewColumns(header))
+                self._queued_header = header
             self._pending.append(line)
             self._pending_bytes += len(line)
             if self._pending_bytes >= FLUSH_BYTES and self.state is StatsLogState.WRITING:
@@ -175,7 +217,10 @@ class StatsLog:
                 self._file = self._open()
             while self._pending:
                 line = self._pending[0]
-                if not self._partial and self._size > len(HEADER) \
+                if isinstance(line, NewColumns):
+                    self._start_columns()
+                    continue
+                if not self._partial and self._size > len(self._file_header) \
                         and self._size + len(line) > self._max_bytes:
                     self._rotate()
                     continue  # the new file's header is first now
@@ -199,6 +244,25 @@ class StatsLog:
             log.warning("stats log: writing %s again (%d errors, %d rows dropped so far)",
                         self.path, self.errors, self.rows_dropped)
 
+    def _start_columns(self) -> None:
+        """Take the NewColumns first in line: the rows after it go to a file with its
+        header. A file that holds only its header gets the new header instead; any
+        other file is rotated. Raises OSError."""
+        assert self._file is not None
+        marker = self._pending.popleft()
+        assert isinstance(marker, NewColumns)
+        if marker.header == self._file_header:
+            return
+        holds_only_header = self._size == len(self._file_header)
+        self._file_header = marker.header
+        if self._size and not holds_only_header:
+            self._rotate()  # the new file's header is queued first
+            return
+        self._file.truncate(0)
+        self._size = 0
+        self._pending.appendleft(marker.header)
+        self._pending_bytes += len(marker.header)
+
     def _failed(self, exc: OSError) -> None:
         self.errors += 1
         self.last_error = exc.strerror or str(exc)
@@ -214,7 +278,9 @@ class StatsLog:
         if self._partial and self._file is not None:
             self._file.truncate(self._row_start)
             self._size = self._row_start
-            self._pending_bytes -= len(self._pending.popleft())
+            dropped = self._pending.popleft()
+            assert isinstance(dropped, bytes)
+            self._pending_bytes -= len(dropped)
             self._partial = False
             self.rows_dropped += 1
 
@@ -248,7 +314,8 @@ class StatsLog:
                 self._close_file()
             except OSError as exc:
                 self._failed(exc)
-            self.rows_dropped += sum(line != HEADER for line in self._pending)
+            self.rows_dropped += sum(isinstance(line, bytes) and not isinstance(line, HeaderLine)
+                                     for line in self._pending)
             self._pending.clear()
             self._pending_bytes = 0
             self._partial = False

@@ -31,14 +31,18 @@ class Status:
         source: the running source (its kind, counters and abilities).
         ws_port: the WebSocket port the page connects to.
         components: the parts that talk to the outside, by name ({"stats_log": ...}).
+        reports: more /healthz fields, by name: callables returning a JSON value
+            ({"rois": the regions' newest values, "alarms": the alarm rules' states}).
         clock: monotonic clock, seconds (injectable).
     """
 
     def __init__(self, hub: Hub, state: AcquisitionState, source: Source, ws_port: int,
                  components: Mapping[str, ReportsHealth] | None = None,
+                 reports: Mapping[str, Callable[[], Any]] | None = None,
                  clock: Callable[[], float] = time.monotonic):
         self._hub, self._state, self._source, self._ws_port = hub, state, source, ws_port
         self._components = dict(components or {})
+        self._reports = dict(reports or {})
         self._clock = clock
         self._started_at = clock()
 
@@ -66,7 +70,8 @@ class Status:
                 "render_settings": [field.describe() for field in FIELDS]}
 
     def health(self) -> dict[str, Any]:
-        """/healthz: status, source, counters, rate, age of the newest frame, clients.
+        """/healthz: status, source, counters, rate, age of the newest frame, clients,
+        components, and each of ``reports``.
 
         ``status`` is ``starting`` (no frame yet, within STALE_AFTER_S of start), ``ok``
         (frames flowing) or ``stale``; it follows the frames only (a failing component
@@ -92,4 +97,5 @@ class Status:
             "state": self._state.snapshot(),
             "components": {name: component.health().as_dict()
                            for name, component in self._components.items()},
+            **{name: report() for name, report in self._reports.items()},
         }

@@ -11,7 +11,9 @@
  *        │           readouts.js, scale-bar.js labels, markers.js, status.js (fps, frame age)
  *        └─ text message ─► hello / state ─► session.state ─► "state": controls.js, scale-bar.js
  *                         ─► error         ─► status.js line; commands.js asks for the token
- *   controls.js, markers.js, plot.js, saving.js ◄─ the user ─► commands.js ─► connection.js
+ *        "shown" also ─► regions.js (each region's live value); "state" ─► regions.js (the
+ *        regions drawn and listed, alarmed ones highlighted), alarms.js (the alarm banner)
+ *   controls.js, markers.js, plot.js, saving.js, regions.js ◄─ the user ─► commands.js ─► connection.js
  *   status.js: a 250 ms tick ─► fps, frame age, overlay ("No signal" after 3 s without a frame)
  *
  * Shared by many: bus.js (events, `viewer.on`), session.js (config, state, frame on screen),
@@ -21,6 +23,7 @@
  * known); `on(name, fn)` subscribes to the bus.js events; `state`, `config`;
  * `parseFrameMessage`, `drawScaleBar`, `plotColours` for the tests.
  */
+import { showAlarms } from "./alarms.js";
 import { emit, on } from "./bus.js";
 import { CommandSender } from "./commands.js";
 import { Connection } from "./connection.js";
@@ -31,6 +34,7 @@ import { showMarkers, wireMarkerToggle } from "./markers.js";
 import { plotColours, recordPlotSample, schedulePlot, startPlotRedraws } from "./plot.js";
 import { keepRawFrame, refreshPointerValue, wirePointer } from "./pointer.js";
 import { showFrameInfo, showFrameKind, showMeta, showStats } from "./readouts.js";
+import { showRegions, showRegionValues, wireRegions } from "./regions.js";
 import { wireSaving } from "./saving.js";
 import { drawScaleBar, followColormap, showScaleLabels } from "./scale-bar.js";
 import { session } from "./session.js";
@@ -118,6 +122,7 @@ function showHeader(header) {
   showFrameInfo(header);
   showMeta(header.meta);
   showMarkers(header);
+  showRegionValues(header);
 }
 
 function onFrameShown(header) {
@@ -137,6 +142,7 @@ function onConfig(config) {
 function onUnitsChanged() {
   if (session.shownHeader) showHeader(session.shownHeader);
   syncControls(session.state);
+  showAlarms(session.state);
   refreshPointerValue();
   schedulePlot();
 }
@@ -146,6 +152,8 @@ on("frame", keepRawFrame);
 on("frame", ({ header }) => recordPlotSample(header));
 on("state", followColormap);
 on("state", syncControls);
+on("state", showRegions);
+on("state", showAlarms);
 on("error", (error) => {
   syncControls(session.state); // undo what the refused command's control shows
   commands.onServerError(error);
@@ -169,6 +177,7 @@ window.viewer = {
 wirePointer();
 wireControls(send);
 wireMarkerToggle();
+wireRegions(send);
 wireSaving(decoder);
 foldControlsOnSmallScreens();
 startStatus();

@@ -5,7 +5,7 @@ import { formatValue } from "./units.js";
 import { ui } from "./ui.js";
 
 /** The raw frame's size in pixels {cols, rows}, from the header, the config or the JPEG. */
-function rawSize(header) {
+export function rawSize(header) {
   if (header.raw) return { cols: header.raw.cols, rows: header.raw.rows };
   const config = session.config || {};
   if (config.width && config.height) return { cols: config.width, rows: config.height };

@@ -1,6 +1,7 @@
 /**
- * The live plot's data: the last 60 s of min/max/mean/centre and numeric meta fields, at
- * most 10 points a second (≤ 600 points per series). Pure: no DOM.
+ * The live plot's data: the last 60 s of min/max/mean/centre, each measurement region
+ * (a spot's mean, a box's max) and numeric meta fields, at most 10 points a second
+ * (≤ 600 points per series). Pure: no DOM.
  */
 import { formatMeta, isCelsiusField } from "./units.js";
 
@@ -14,6 +15,8 @@ const STAT_SERIES = [ // [key, label, colour]
   ["min", "min", "#4da3ff"],
 ];
 const META_COLOURS = ["#d77bff", "#38e0d8", "#ff9a3c", "#ff7bb0", "#a0e060", "#b0b0b0"];
+const REGION_COLOURS = ["#ffffff", "#ff8c00", "#00e5ff", "#e040fb", "#c6ff00", "#ff6e6e",
+  "#8c9eff", "#ffd180"];
 
 /** Timed samples of several series over a sliding window, at most one per minStepMs. */
 export class PlotHistory {
@@ -60,8 +63,11 @@ export class PlotHistory {
   }
 }
 
-/** The plottable numbers of a frame: stats in the frame's unit, numeric meta fields. */
-export function plotSample(header) {
+/**
+ * The plottable numbers of a frame: stats in the frame's unit, each region of `header.rois`
+ * (key "roi:NAME": a spot's mean, named in `spotNames`, or a box's max), numeric meta fields.
+ */
+export function plotSample(header, spotNames = new Set()) {
   const sample = {};
   const statsAxis = header.unit === "C" ? "celsius" : "counts";
   if (header.stats) {
@@ -70,6 +76,13 @@ export function plotSample(header) {
       if (typeof value === "number") sample[key] = { value, label, colour, axis: statsAxis };
     }
   }
+  Object.entries(header.rois || {}).forEach(([name, measured], i) => {
+    if (!measured) return;
+    const spot = spotNames.has(name);
+    sample[`roi:${name}`] = { value: spot ? measured.mean : measured.max,
+      label: spot ? name : `${name} max`, colour: REGION_COLOURS[i % REGION_COLOURS.length],
+      axis: statsAxis };
+  });
   for (const [name, value] of Object.entries(header.meta || {})) {
     if (typeof value !== "number" || !Number.isFinite(value)) continue;
     const axis = isCelsiusField(name) ? "celsius" : `meta:${name}`;

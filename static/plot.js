@@ -5,6 +5,7 @@
  */
 import { PLOT_MIN_STEP_MS, PLOT_WINDOW_MS, PlotHistory, plotSample } from "./plot-history.js";
 import { prefs, savePrefs } from "./prefs.js";
+import { session } from "./session.js";
 import { stats } from "./stats.js";
 import { celsiusToDisplay, temperatureSymbol } from "./units.js";
 import { ui } from "./ui.js";
@@ -17,7 +18,8 @@ const history = new PlotHistory(PLOT_WINDOW_MS, PLOT_MIN_STEP_MS);
 
 /** Record a received frame's values (when it is time for a new point). */
 export function recordPlotSample(header) {
-  if (history.add(performance.now(), plotSample(header))) showPlotSeries();
+  const spots = new Set((session.state.rois || []).filter((r) => r.spot).map((r) => r.name));
+  if (history.add(performance.now(), plotSample(header, spots))) showPlotSeries();
 }
 
 /** The colour of every series held now, {key: "#rrggbb"}. */

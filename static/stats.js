@@ -15,4 +15,6 @@ export const stats = {
   serverErrors: 0,
   plotPoints: 0, // points per series held by the plot now
   plotDraws: 0,
+  regionsShown: 0, // measurement regions drawn over the image
+  alarmsActive: 0, // alarm rules in alarm now
 };

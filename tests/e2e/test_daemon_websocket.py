@@ -94,7 +94,8 @@ def test_bad_commands_get_error_replies(simulated):
     with connect(simulated.ws_url + "/stream", open_timeout=5) as ws:
         for message, error in [("{oops", "malformed command: not valid JSON"),
                                ('{"cmd": "explode"}',
-                                "unknown command 'explode'; commands: start, stop, set, ffc")]:
+                                "unknown command 'explode'; commands: start, stop, set, ffc, "
+                                "record, delete_recording, roi, alarm, set_radiometry")]:
             ws.send(message)
             while True:
                 reply = ws.recv(timeout=5)

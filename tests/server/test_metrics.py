@@ -24,3 +24,30 @@ def test_exposition_parses_with_the_right_values():
     assert samples[("thermal_bytes_sent_total", (("protocol", "stream"),))] == 400000
     assert samples[("thermal_up", (("source", "simulated"),))] == 1
     assert "model" not in text  # strings are not metrics
+
+
+def test_region_and_alarm_metrics():
+    """thermal_roi_temperature{roi,stat} per region inside the frame; alarm_active,
+    alarm_raised_total and alarm_value per rule."""
+    health = {**HEALTH,
+              "rois": {"seq": 9, "timestamp": 1.0, "unit": "C", "values": {
+                  "breaker": {"min": 20.5, "max": 61.25, "mean": 30.0, "min_pos": [0, 0],
+                              "max_pos": [1, 1]}, "far": None}},
+              "alarms": {"alarms": [{"name": "hot", "roi": "breaker", "stat": "max",
+                                     "state": "alarm", "raised": 2, "current": 61.25},
+                                    {"name": "cold", "roi": "frame", "stat": "min",
+                                     "state": "ok", "raised": 0, "current": None}],
+                         "recent": []}}
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(render_metrics(health, {}))
+               for s in family.samples}
+    assert {k[1]: v for k, v in samples.items() if k[0] == "thermal_roi_temperature"} == {
+        (("roi", "breaker"), ("stat", "min")): 20.5, (("roi", "breaker"), ("stat", "max")): 61.25,
+        (("roi", "breaker"), ("stat", "mean")): 30.0}
+    assert samples[("thermal_alarm_active", (("alarm", "hot"), ("roi", "breaker"),
+                                             ("stat", "max")))] == 1
+    assert samples[("thermal_alarm_active", (("alarm", "cold"), ("roi", "frame"),
+                                             ("stat", "min")))] == 0
+    assert samples[("thermal_alarm_raised_total", (("alarm", "hot"),))] == 2
+    assert samples[("thermal_alarm_value", (("alarm", "hot"),))] == 61.25
+    assert ("thermal_alarm_value", (("alarm", "cold"),)) not in samples

@@ -15,6 +15,7 @@ import pytest
 from lepton.radiometry import PixelUnit
 from server.frames import RawFrame
 from server.hub import Hub
+from server.regions import RegionStats
 from server.stats_log import (
     COLUMNS,
     PENDING_LIMIT_BYTES,
@@ -222,3 +223,34 @@ def test_reopen_that_fails_retries_on_flush(tmp_path):
         log.flush()
         assert log.state is StatsLogState.WRITING
     assert seqs(folder / "stats.csv") == [2]
+
+
+def test_region_columns_and_a_new_file_when_the_regions_change(tmp_path):
+    """Each region adds NAME_min, NAME_max, NAME_mean; a file holding only its header takes
+    the new header; a change of names rotates, so every file has one set of columns."""
+    path = tmp_path / "stats.csv"
+    regions = {"names": ("spot",)}
+
+    def measure(seq, raw):
+        value = raw.pixels[0, 0] / 100 - 273.15
+        return {name: RegionStats(value, value, value, (0, 0), (0, 0)) if name != "far"
+                else None for name in regions["names"]}
+
+    log = StatsLog(Hub(), str(path), measure=measure)
+    log.write(1, frame(25.0))
+    log.flush()
+    regions["names"] = ("spot", "far")
+    log.write(2, frame(26.0))
+    log.close()
+    old = list(csv.reader((tmp_path / "stats.csv.1").open()))
+    new = list(csv.reader(path.open()))
+    assert old[0] == [*COLUMNS, "spot_min", "spot_max", "spot_mean"]
+    assert old[1][1:] == ["1", "25.0", "25.0", "25.0", "25.0", "C", "", "25.0", "25.0", "25.0"]
+    assert new[0] == [*COLUMNS, "spot_min", "spot_max", "spot_mean", "far_min", "far_max",
+                      "far_mean"]
+    assert new[1][8:] == ["26.0", "26.0", "26.0", "", "", ""] and len(new) == 2
+    log = StatsLog(Hub(), str(path), measure=measure)  # same columns: appended, no rotation
+    log.write(3, frame(27.0))
+    log.close()
+    assert [row[1] for row in csv.reader(path.open())][1:] == ["2", "3"]
+    assert not (tmp_path / "stats.csv.2").exists()
