@@ -476,10 +476,10 @@ class WebSocketServer:
             data = framed.get(client.wire_form)
             if data is None:
                 data = framed[client.wire_form] = websocket_frame(getattr(frame, client.wire_form))
+            client.viewer.count_sent(len(data))  # first: the peer may read it before the next line
             transport.write(data)
             client.ready_since = now
             client.last_seq = seq
-            client.viewer.count_sent(len(data))
 
     def _drop_if_stalled(self, client: Client, now: float) -> None:
         transport = client.writable()
