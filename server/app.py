@@ -82,6 +82,7 @@ from .mqtt_topics import CameraTopics
 from .passwords import read_password_file
 from .radiometry import COMMAND as SET_RADIOMETRY
 from .radiometry import RadiometryCommand
+from .recording.playback import PLAYBACK_PREFIX, Playback
 from .recording.recorder import Recorder, RecordingSettings
 from .region_meter import RegionMeter, RoiCommand
 from .renderer import Renderer
@@ -216,6 +217,9 @@ class App:
                                        "/recordings.json": self.recorder.listing,
                                        "/alarms.json": self.alarms.report},
                           file_routes={"/recordings/": self.recorder.resolve},
+                          data_routes={PLAYBACK_PREFIX: Playback(
+                              self.recorder.resolve, self.state.render_settings,
+                              [self.regions.detached_header_part]).answer},
                           max_connections=c.http_max_connections, auth=self.auth,
                           tls=self.tls)
         self.hub.add_listener(ws.notify_frame)

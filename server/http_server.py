@@ -264,20 +264,20 @@ class RequestHandler(BaseHTTPRequestHandler):
                 self._send_text(HTTPStatus.NOT_FOUND, "not available here", send_body)
             else:
                 self._send_json(HTTPStatus.OK, value, send_body)
-        elif (prefix := self._file_prefix(path)) is not None:
+        elif (prefix := route_prefix(path, server.file_routes)) is not None:
             found = server.file_routes[prefix](unquote(path[len(prefix):]))
             if found is None:
                 self._send_text(HTTPStatus.NOT_FOUND, "404 not found", send_body)
             else:
                 self._send_file(found, send_body)
+        elif (prefix := route_prefix(path, server.data_routes)) is not None:
+            answer = server.data_routes[prefix](unquote(path[len(prefix):]))
+            if answer is None:
+                self._send_text(HTTPStatus.NOT_FOUND, "404 not found", send_body)
+            else:
+                self._send(HTTPStatus.OK, *answer, send_body)
         else:
             self._send_text(HTTPStatus.NOT_FOUND, "404 not found", send_body)
-
-    def _file_prefix(self, path: str) -> str | None:
-        for prefix in self.server.file_routes:
-            if path.startswith(prefix) and len(path) > len(prefix):
-                return prefix
-        return None
 
     def _send_file(self, path: Path, send_body: bool) -> None:
         """A file as a download, whole or the one byte range asked for (RFC 9110 §14),
@@ -451,6 +451,9 @@ class HttpServer(ThreadingHTTPServer):
             ``/``) -> callable taking the rest of the path and returning the file, or
             None for 404 (the component checks the name against its own listing, so
             nothing else on disk is reachable); sent in chunks, with ``Range``.
+        data_routes: computed answers a component serves under a path prefix (ending
+            in ``/``): prefix -> callable taking the rest of the path and returning
+            (content type, body), or None for 404; ``Cache-Control: no-store``.
         max_connections: connections open at once, waiting or being answered, >= 1
             (default 512); at the limit the oldest waiting one is closed for a newcomer,
             or the newcomer gets 503 if none is waiting.
@@ -472,6 +475,8 @@ class HttpServer(ThreadingHTTPServer):
                  hosts: HostPolicy, root: Path = ROOT,
                  json_routes: Mapping[str, Callable[[], Any]] | None = None,
                  file_routes: Mapping[str, Callable[[str], Path | None]] | None = None,
+                 data_routes: Mapping[str, Callable[[str], tuple[str, bytes] | None]]
+                 | None = None,
                  max_connections: int = MAX_CONNECTIONS,
                  header_timeout_s: float = HEADER_TIMEOUT_S,
                  send_buffer_bytes: int = SEND_BUFFER_BYTES, auth: Authenticator | None = None,
@@ -487,6 +492,7 @@ class HttpServer(ThreadingHTTPServer):
         self.assets = load_assets(root)
         self.json_routes = dict(json_routes or {})
         self.file_routes = dict(file_routes or {})
+        self.data_routes = dict(data_routes or {})
         self.stopping = threading.Event()
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
@@ -804,6 +810,14 @@ class HttpServer(ThreadingHTTPServer):
         with contextlib.suppress(OSError):
             connection.sock.shutdown(socket.SHUT_WR)
         connection.sock.close()
+
+
+def route_prefix(path: str, routes: Mapping[str, Any]) -> str | None:
+    """The first prefix of ``routes`` that ``path`` starts with and goes beyond, or None."""
+    for prefix in routes:
+        if path.startswith(prefix) and len(path) > len(prefix):
+            return prefix
+    return None
 
 
 def error_response(status: HTTPStatus, text: str) -> bytes:

@@ -118,6 +118,13 @@ class RegionMeter:
         {"rois": {name: {"min", "max", "mean", "min_pos", "max_pos"} or null}}."""
         return {"rois": _header(self.measure(seq, frame))}
 
+    def detached_header_part(self, seq: int, frame: RawFrame) -> dict[str, Any]:
+        """:meth:`header_part` for a frame that is not the live one (a recording played
+        back): measured with the regions now, neither cached nor kept as :meth:`latest`,
+        so the live frames' values, /healthz and the alarms never see it."""
+        plan = RegionPlan(self.regions(), frame.pixels.shape)
+        return {"rois": _header(plan.measure(frame.pixels, frame.unit))}
+
     def latest(self) -> Latest | None:
         """The newest frame's statistics (None before the first measured frame), e.g.
         for per-region MQTT sensors. Frames are measured while someone watches, alarms

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from .frames import EncodedFrame, RawFrame, RelayedFrame, SourceFrame
+from .frames import EncodedFrame, ImageFrame, RawFrame, RelayedFrame, SourceFrame
 from .hub import Hub
 from .pipeline import compute_stats, render_jpeg, to_display
 from .render_settings import RenderSettings
@@ -94,23 +94,42 @@ class Renderer:
         with self._cache_lock:
             if self._cache and self._cache[0] == key:
                 return self._cache[1]
-        header = {"type": "frame", "seq": seq, "timestamp": frame.timestamp,
-                  "source": self._source_kind}
-        if isinstance(frame, RawFrame):
-            jpeg, width, height, agc = render_jpeg(frame.pixels, frame.unit, settings)
-            stats = compute_stats(frame.pixels, frame.unit)
-            header.update(stats=stats.as_header(), unit=stats.unit,
-                          agc={"mode": settings.agc, "low": to_display(agc.low, frame.unit),
-                               "high": to_display(agc.high, frame.unit)})
-            for part in self._header_parts:
-                header.update(part(seq, frame))
-        else:
-            jpeg, width, height = frame.jpeg, frame.width, frame.height
-        header.update(width=width, height=height, jpeg_size=len(jpeg),
-                      fps=self._hub.source_rate.rate)
-        if frame.meta:
-            header["meta"] = dict(frame.meta)
-        encoded = EncodedFrame(seq, header, jpeg, frame)
+        encoded = render_frame(seq, frame, settings, self._source_kind,
+                               self._hub.source_rate.rate, self._header_parts)
         with self._cache_lock:
             self._cache = (key, encoded)
         return encoded
+
+
+def render_frame(seq: int, frame: RawFrame | ImageFrame, settings: RenderSettings,
+                 source_kind: str, fps: float, header_parts: Sequence[HeaderPart] = ()
+                 ) -> EncodedFrame:
+    """Render one frame into its ``/stream`` header and JPEG (docs/protocol.md §5.2).
+
+    Pure apart from what ``header_parts`` do; safe from any thread.
+
+    Args:
+        seq: the header's ``seq``.
+        frame: a raw frame (rendered: stats, AGC, colormap, JPEG) or a ready-made JPEG
+            (passed through).
+        settings: the render settings to use.
+        source_kind: the header's ``source``.
+        fps: the header's ``fps``, frames per second.
+        header_parts: more header fields for a raw frame, each ``(seq, frame) -> fields``.
+    """
+    header: dict[str, Any] = {"type": "frame", "seq": seq, "timestamp": frame.timestamp,
+                              "source": source_kind}
+    if isinstance(frame, RawFrame):
+        jpeg, width, height, agc = render_jpeg(frame.pixels, frame.unit, settings)
+        stats = compute_stats(frame.pixels, frame.unit)
+        header.update(stats=stats.as_header(), unit=stats.unit,
+                      agc={"mode": settings.agc, "low": to_display(agc.low, frame.unit),
+                           "high": to_display(agc.high, frame.unit)})
+        for part in header_parts:
+            header.update(part(seq, frame))
+    else:
+        jpeg, width, height = frame.jpeg, frame.width, frame.height
+    header.update(width=width, height=height, jpeg_size=len(jpeg), fps=fps)
+    if frame.meta:
+        header["meta"] = dict(frame.meta)
+    return EncodedFrame(seq, header, jpeg, frame)

@@ -15,12 +15,14 @@
  *        regions drawn and listed, alarmed ones highlighted), alarms.js (the alarm banner)
  *   controls.js, markers.js, plot.js, saving.js, regions.js ◄─ the user ─► commands.js ─► connection.js
  *   status.js: a 250 ms tick ─► fps, frame age, overlay ("No signal" after 3 s without a frame)
+ *   playback.js: "Recordings" panel ─► /playback/NAME/I (the same binary message) ─► showFrame,
+ *         as a live frame is shown; while a recording is open live frames are left aside
  *
  * Shared by many: bus.js (events, `viewer.on`), session.js (config, state, frame on screen),
  * stats.js (counters, `window.viewerStats`), prefs.js, units.js (°C/°F), ui.js (elements).
  *
  * `window.viewer`: `send({cmd: ...})` sends a command (with the control token once one is
- * known); `on(name, fn)` subscribes to the bus.js events; `state`, `config`;
+ * known); `on(name, fn)` subscribes to the bus.js events; `state`, `config`, `shownHeader`;
  * `parseFrameMessage`, `drawScaleBar`, `plotColours` for the tests.
  */
 import { showAlarms } from "./alarms.js";
@@ -31,6 +33,7 @@ import { foldControlsOnSmallScreens, loadPalettes, showFfcButton, syncControls, 
   from "./controls.js";
 import { FrameDecoder } from "./decoder.js";
 import { showMarkers, wireMarkerToggle } from "./markers.js";
+import { playback, wirePlayback } from "./playback.js";
 import { plotColours, recordPlotSample, schedulePlot, startPlotRedraws } from "./plot.js";
 import { keepRawFrame, refreshPointerValue, wirePointer } from "./pointer.js";
 import { showFrameInfo, showFrameKind, showMeta, showStats } from "./readouts.js";
@@ -110,6 +113,11 @@ function onFrameMessage(buffer) {
   stats.lastSeq = frame.header.seq;
   stats.lastHeader = frame.header;
   noteFrameReceived();
+  if (!playback.active) showFrame(frame); // while a recording plays, live frames wait
+}
+
+/** Show a parsed frame message, live or from a recording: every reader, then the screen. */
+function showFrame(frame) {
   emit("frame", frame);
   decoder.push(frame.jpeg, frame.header);
 }
@@ -169,6 +177,9 @@ window.viewer = {
   get config() {
     return session.config;
   },
+  get shownHeader() {
+    return session.shownHeader;
+  },
   parseFrameMessage,
   drawScaleBar,
   plotColours,
@@ -179,6 +190,7 @@ wireControls(send);
 wireMarkerToggle();
 wireRegions(send);
 wireSaving(decoder);
+wirePlayback(showFrame);
 foldControlsOnSmallScreens();
 startStatus();
 startPlotRedraws();

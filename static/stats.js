@@ -17,4 +17,6 @@ export const stats = {
   plotDraws: 0,
   regionsShown: 0, // measurement regions drawn over the image
   alarmsActive: 0, // alarm rules in alarm now
+  playbackFrames: 0, // frames of a recording shown (playback.js)
+  playbackErrors: 0, // frames of a recording that could not be fetched
 };

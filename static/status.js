@@ -78,6 +78,7 @@ function showRetryCountdown(nowMs) {
 
 /** What the overlay says now, or "" to hide it. */
 function overlayText(nowMs) {
+  if (session.playback) return ""; // a recording plays whatever live does
   if (!stats.connected) return stats.connects ? "Disconnected, reconnecting…" : "Connecting…";
   if (session.state.running === false) return "Paused";
   if (clock.lastFrameMs === null) return "Waiting for frames…";
@@ -91,7 +92,7 @@ export function refreshStatus() {
   const nowMs = performance.now();
   const fps = clock.rate.rate(nowMs);
   ui.fps.textContent = fps ? fps.toFixed(1) : "–";
-  showAge(stats.connected && clock.lastFrameMs !== null ? clock.ageS : null);
+  showAge(stats.connected && clock.lastFrameMs !== null && clock.ageS !== null ? clock.ageS : null);
   showOverlay(overlayText(nowMs));
   if (!stats.connected && clock.retryAtMs !== null) showRetryCountdown(nowMs);
 }
@@ -119,10 +120,13 @@ export function noteFrameReceived() {
   clock.lastFrameMs = performance.now();
 }
 
-/** A frame reached the screen: it counts for fps, and its capture time gives the frame age. */
+/**
+ * A frame reached the screen: it counts for fps, and its capture time gives the frame age
+ * (none for a recording's frame).
+ */
 export function noteFrameShown(header) {
   clock.rate.add(performance.now());
-  clock.ageS = Date.now() / 1000 - header.timestamp;
+  clock.ageS = header.playback ? null : Date.now() / 1000 - header.timestamp;
   refreshStatus();
 }
 

@@ -8,7 +8,9 @@ Modules, in data-flow order:
   and readable after a crash, and read back;
 * ``recorder``: the shell: the ``recorder`` thread (reads ``hub.raw``, decides) and the
   ``recorder-writer`` thread behind a bounded queue (the disk), its commands, health and
-  the listing served over HTTP.
+  the listing served over HTTP;
+* ``playback``: a recording's index and frames for one viewer (``/playback/...``), as
+  ``/stream`` messages rendered with the settings now; nothing live is touched.
 
 Error tree::
 

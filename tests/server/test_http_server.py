@@ -410,6 +410,22 @@ def test_json_and_file_routes_of_components(tmp_path):
         connection.close()
 
 
+
+def test_data_routes_of_components():
+    """A component's data prefix answers (content type, body) for the rest of the path it
+    knows, unquoted, with no-store; None, or nothing after the prefix, is 404."""
+    def answer(rest: str):
+        return ("application/octet-stream", rest.encode()) if rest.startswith("clip") else None
+
+    with http_server(Parts(), data_routes={"/playback/": answer}) as server:
+        status, headers, body = get(server.port, "/playback/clip%20a/3")
+        assert (status, body) == (200, b"clip a/3")
+        assert headers["Content-Type"] == "application/octet-stream"
+        assert headers["Cache-Control"] == "no-store"
+        for path in ("/playback/", "/playback/other", "/playbackclip"):
+            assert get(server.port, path)[0] == 404, path
+
+
 # -- who may watch: Basic logins (RFC 7617) and the session cookie
 
 

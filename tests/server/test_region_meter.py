@@ -37,6 +37,17 @@ def test_measured_once_per_frame_for_every_reader():
     assert meter.latest_json()["values"]["s"]["mean"] == 35.0
 
 
+def test_detached_header_part_leaves_the_live_values_alone():
+    """A played-back frame is measured with the regions now, even with the live frame's
+    seq, and neither the live cache nor latest() sees it."""
+    meter = RegionMeter([Region.make_spot("s", 12, 10)], lambda part: None)
+    live = meter.measure(7, frame())
+    assert meter.detached_header_part(7, frame(30.0)) == {"rois": {"s": {
+        "min": 35.0, "max": 35.0, "mean": 35.0, "min_pos": [12, 10], "max_pos": [12, 10]}}}
+    assert meter.measure(7, frame()) is live
+    assert meter.latest().values["s"].mean == 30.0
+
+
 def test_roi_command_through_the_runner_changes_the_shared_state():
     """add, move, rename and delete through the CommandRunner (with the token rule) change
     the rois state part every viewer gets; errors change nothing."""
