@@ -464,15 +464,19 @@ class WebSocketServer:
         self._last_seq = seq
         now = time.monotonic()
         framed: dict[str, bytes] = {}
+        state_seq = self._state_seq
         for client in tuple(self._clients):
+            if client.last_seq >= seq:
+                continue
             transport = client.writable()
-            if client.last_seq >= seq or transport is None:
+            if transport is None:
                 continue
             if transport.get_write_buffer_size():
                 client.viewer.frames_skipped += 1
                 self._drop_if_stalled(client, now)
                 continue
-            self._write_owed_state(client, transport)
+            if client.state_seq < state_seq:
+                self._write_owed_state(client, transport)
             data = framed.get(client.wire_form)
             if data is None:
                 data = framed[client.wire_form] = websocket_frame(getattr(frame, client.wire_form))
