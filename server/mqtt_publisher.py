@@ -25,7 +25,8 @@ source or the other viewers.
 Threads: :meth:`MqttPublisher.run` (``mqtt-publisher``) publishes frames, JPEGs and
 statistics; the link's own thread (``mqtt``) runs paho, the connection callback and the
 ``cmd`` and birth handlers; :meth:`MqttPublisher.notify_state` runs in whichever thread
-changed the state. None of them blocks.
+changed the state, :meth:`MqttPublisher.notify_alarm` in the alarm evaluator's. None of
+them blocks.
 """
 
 from __future__ import annotations
@@ -147,18 +148,19 @@ class MqttPublisher:
             self.link.publish(self._topics.state, json.dumps(snapshot), retain=True)
 
     def _wanted(self, snapshot: Mapping[str, Any]) -> dict[str, bytes]:
-        """The retained messages the state calls for: every discovery message (an empty
-        one for a fixed entity this camera lacks) and each alarm's state, JSON, its entry
-        of the state's ``alarms`` part."""
+        """The retained messages the state calls for, in order: every discovery message
+        (an empty one for a fixed entity this camera lacks), then each alarm's state,
+        JSON, its entry of the state's ``alarms`` part."""
         alarms = {entry["name"]: entry for entry in snapshot.get("alarms") or []}
-        wanted = {self._topics.alarm_state(name): json.dumps(entry).encode()
-                  for name, entry in alarms.items()}
+        wanted: dict[str, bytes] = {}
         if self._device is not None:
             names = (tuple(region["name"] for region in snapshot.get("rois") or []),
                      tuple(alarms))
             if self._discovery is None or self._discovery[:2] != names:
                 self._discovery = (*names, discovery_messages(self._device, *names))
             wanted.update(self._discovery[2])
+        wanted.update((self._topics.alarm_state(name), json.dumps(entry).encode())
+                      for name, entry in alarms.items())
         return wanted
 
     def _retain(self, topic: str, payload: bytes) -> None:
