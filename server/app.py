@@ -25,8 +25,9 @@ http-server     every waiting        one http-<peer> per     nothing (a selector
 http-<peer>     hub.encoded, hub.raw its connection          its client: 10 s socket timeout,
                 status                                       Send_Timeout for MJPEG
 stats-log       hub.raw              the CSV file            the disk
-mqtt-publisher  hub.encoded, hub.raw the broker link         nothing: a one-slot mailbox per
-                (joins as a viewer)  (frame, jpeg, stats)    topic, drops while unwritten
+mqtt-publisher  hub.encoded, hub.raw, the broker link         nothing: a one-slot mailbox per
+                the regions (joins   (frame, jpeg, stats,    topic, drops while unwritten
+                as a viewer)         roi/NAME)
 mqtt            the broker's socket  the broker's socket;    nothing (non-blocking socket;
                 (cmd, HA birth)      state (commands)        FFC runs in ffc_0)
 mqtt-relay      the broker (mqtt     the relay's mailbox,    nothing: paho's network loop
@@ -36,7 +37,7 @@ recorder        hub.raw, commands,   the recording queue,    nothing: a full que
 recorder-writer the recording queue  Recordings_Dir          the disk (flushes every second)
 alarms          hub.raw, the regions state (alarms part),   nothing (regions measured once
                                      webhook queue, recorder per frame, shared)
-                                     events
+                                     events, MQTT events
 webhook         its queue            webhook URLs (POST)     the endpoint: Webhook_Timeout
                                                              per attempt, Webhook_Retries
 state-file      regions and alarms   the State_File          the disk
@@ -244,6 +245,7 @@ class App:
         self.http = http
         if mqtt is not None:
             self.state.add_listener(mqtt.notify_state)
+            self.alarms.add_listener(mqtt.notify_alarm)
             self._spawn("mqtt", mqtt.link.run)
             self.mqtt = mqtt
             self._spawn("mqtt-publisher", mqtt.run, self.stopping)
@@ -271,8 +273,9 @@ class App:
                                                            * c.mqtt_stats_interval_s)),
                 configuration_url=self._page_urls(http_port)[0])
         return MqttPublisher(settings, topics, self.hub, self.state, self.commands,
-                             self.renderer.snapshot, device, c.mqtt_publish_frames,
-                             c.mqtt_jpeg_interval_s, c.mqtt_stats_interval_s)
+                             self.renderer.snapshot, self.regions.measure, device,
+                             c.mqtt_publish_frames, c.mqtt_jpeg_interval_s,
+                             c.mqtt_stats_interval_s)
 
     def _raw_payload(self) -> dict[str, Any] | None:
         """/raw: the newest frame's temperatures (the HACS Thermal Vision integration polls

@@ -24,9 +24,17 @@ value follows Home Assistant's documentation (home-assistant.io, source of each 
   ``payload_off`` (sent as commands), ``state_on`` / ``state_off`` (compared with the
   ``value_template`` result).
 - ``integrations/button.mqtt``: ``command_topic`` (required), ``payload_press``.
+- ``integrations/binary_sensor.mqtt``: ``state_topic`` (required), ``value_template``
+  whose result is compared with ``payload_on`` (default ``ON``) and ``payload_off``
+  (default ``OFF``), ``device_class`` (``heat``: on means hot), ``json_attributes_topic``
+  (a JSON object whose keys become the entity's attributes).
 - Every platform: ``name`` (``null`` names the entity after its device), ``unique_id``,
   ``device`` (``identifiers``, ``name``, ``model``, ``configuration_url``: http(s) only),
   ``entity_category`` (``config`` or ``diagnostic``), ``icon``.
+
+Besides the camera's fixed entities, each measurement region gets three sensors (its max,
+min and mean) and each alarm rule a ``binary_sensor``; their unique ids are made from the
+region's or rule's name by :func:`object_key`, so they stay the same across restarts.
 
 The payloads on the camera's own topics are described in docs/protocol.md (MQTT).
 """
@@ -39,6 +47,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from .mqtt_topics import CameraTopics
+from .regions import STATS
 from .render_settings import AGC_MODES
 
 ORIGIN = {"name": "thermal-camera"}
@@ -149,18 +158,62 @@ def entities(camera: CameraDevice) -> dict[tuple[str, str], dict[str, Any] | Non
     return {key: config if announced else None for key, (announced, config) in wanted.items()}
 
 
-def discovery_messages(camera: CameraDevice) -> list[tuple[str, bytes]]:
+def object_key(name: str) -> str:
+    """A region's or alarm's name as a part of a unique id and discovery topic.
+
+    Names are ``[A-Za-z0-9_.-]`` (regions.NAME_PATTERN, alarms.ALARM_NAME_RULE), a
+    discovery object id only ``[a-zA-Z0-9_-]``: ``_`` is written ``__`` and ``.``
+    ``_d``, so two names never share a key (``panel.2`` -> ``panel_d2``, ``hot_end`` ->
+    ``hot__end``), and a key followed by ``_max`` cannot be read as another name's.
+    """
+    return name.replace("_", "__").replace(".", "_d")
+
+
+def region_entities(camera: CameraDevice, name: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Region ``name``'s sensors: (``sensor``, ``roi_<object_key>_<stat>``) -> config for
+    its min, max and mean, °C, from its own topic (``.../roi/<name>``, Stats_Interval)."""
+    values = {"state_topic": camera.topics.roi(name), "expire_after": camera.expire_after_s}
+    return {("sensor", f"roi_{object_key(name)}_{stat}"): _temperature(f"{name} {stat}", stat,
+                                                                       **values)
+            for stat in STATS}
+
+
+def alarm_entities(camera: CameraDevice, name: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Alarm ``name``'s binary sensor: (``binary_sensor``, ``alarm_<object_key>``) -> config;
+    on while the rule is in alarm, read from its retained state (``.../alarm/<name>/state``),
+    whose fields (region, threshold, since, value) become the entity's attributes."""
+    state = camera.topics.alarm_state(name)
+    return {("binary_sensor", f"alarm_{object_key(name)}"): {
+        "name": name, "device_class": "heat", "state_topic": state,
+        "value_template": "{{ 'ON' if value_json.state == 'alarm' else 'OFF' }}",
+        "payload_on": "ON", "payload_off": "OFF", "json_attributes_topic": state}}
+
+
+def discovery_messages(camera: CameraDevice, regions: Sequence[str] = (),
+                       alarms: Sequence[str] = ()) -> list[tuple[str, bytes]]:
     """The discovery messages to publish (retained), in a stable order.
 
+    Args:
+        camera: the camera.
+        regions, alarms: the names of the measurement regions and alarm rules now; their
+            entities are announced for sources with raw frames (``camera.raw``).
+
     Returns:
-        ``(topic, payload)`` for every entity of :func:`entities`: a JSON config with
-        ``unique_id`` ``thermal_<camera_id>_<key>``, the shared ``device``, ``origin``
-        and ``availability`` (the camera's ``availability`` topic); or an empty payload
-        for an entity this camera does not have.
+        ``(topic, payload)`` for every entity of :func:`entities`, then each region's
+        (:func:`region_entities`) and each alarm's (:func:`alarm_entities`): a JSON
+        config with ``unique_id`` ``thermal_<camera_id>_<key>``, the shared ``device``,
+        ``origin`` and ``availability`` (the camera's ``availability`` topic); or an empty
+        payload for a fixed entity this camera does not have.
     """
+    announced: dict[tuple[str, str], dict[str, Any] | None] = dict(entities(camera))
+    if camera.raw:
+        for region in regions:
+            announced.update(region_entities(camera, region))
+        for alarm in alarms:
+            announced.update(alarm_entities(camera, alarm))
     messages = []
     availability = [{"topic": camera.topics.availability}]
-    for (component, key), config in entities(camera).items():
+    for (component, key), config in announced.items():
         unique_id = f"{camera.device_id}_{key}"
         topic = f"{camera.discovery_prefix}/{component}/{unique_id}/config"
         if config is None:

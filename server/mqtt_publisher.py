@@ -4,8 +4,17 @@ Topics and payloads (docs/protocol.md, MQTT), under ``<Topic_Prefix>/<Camera_ID>
 ``frame`` (every frame, the ``/stream`` binary message, retained), ``jpeg`` (every
 JPEG_Interval, retained), ``stats`` (every Stats_Interval), ``state`` (retained, on
 every change), ``availability`` (``online``, ``offline`` as the last will, retained),
-``cmd`` -> ``cmd/result``; plus Home Assistant discovery (:mod:`server.ha_discovery`),
-sent on every connection and on Home Assistant's birth message.
+``cmd`` -> ``cmd/result``; per measurement region ``roi/<name>`` (every
+Stats_Interval), per alarm rule ``alarm/<name>/state`` (retained) and
+``alarm/<name>/event`` (each transition); plus Home Assistant discovery
+(:mod:`server.ha_discovery`), sent on every connection and on Home Assistant's birth
+message.
+
+Regions and alarms change live: the ``rois`` and ``alarms`` parts of the shared state say
+which exist, and every state change brings the retained messages that follow from them
+(discovery configs, alarm states) up to date: new ones are published, changed ones
+again, and those of a deleted or renamed region or rule are emptied (an empty retained
+message deletes the retained one, and Home Assistant deletes the entity).
 
 Nothing here waits for the broker: every message goes through :class:`MqttLink`, whose
 ``publish_newest`` is a one-slot mailbox per topic (a message is dropped and counted
@@ -16,7 +25,8 @@ source or the other viewers.
 Threads: :meth:`MqttPublisher.run` (``mqtt-publisher``) publishes frames, JPEGs and
 statistics; the link's own thread (``mqtt``) runs paho, the connection callback and the
 ``cmd`` and birth handlers; :meth:`MqttPublisher.notify_state` runs in whichever thread
-changed the state. None of them blocks.
+changed the state, :meth:`MqttPublisher.notify_alarm` in the alarm evaluator's. None of
+them blocks.
 """
 
 from __future__ import annotations
@@ -31,13 +41,15 @@ from typing import Any
 
 from lepton.errors import LeptonError
 
+from .alarms import Transition
 from .commands import CommandError, Commands
-from .frames import EncodedFrame
+from .frames import EncodedFrame, RawFrame
 from .ha_discovery import BIRTH_ONLINE, CameraDevice, birth_topic, discovery_messages
 from .hub import Hub, Viewer
 from .mqtt_link import BrokerSettings, MqttLink, Will
 from .mqtt_topics import CameraTopics
-from .readings import stats_payload
+from .readings import region_payload, stats_payload
+from .regions import RegionValues
 from .state import AcquisitionState
 from .wire import MAX_COMMAND_BYTES
 
@@ -61,6 +73,9 @@ class MqttPublisher:
         state: the shared acquisition state (published; ``running`` pauses ``jpeg``).
         commands: runs ``cmd`` messages (the WebSocket's validation and Control_Token).
         snapshot: the newest source frame rendered (the renderer's), None before any.
+        measure: (seq, raw frame) -> the regions' statistics (RegionMeter.measure, computed
+            once per frame whoever asks), published on ``roi/<name>`` with ``stats``;
+            None: no region messages.
         device: what Home Assistant discovery announces; None: no discovery.
         publish_frames: publish every frame on ``frame`` (Publish_Frames).
         jpeg_interval_s, stats_interval_s: seconds between ``jpeg`` and between
@@ -74,17 +89,24 @@ class MqttPublisher:
 
     def __init__(self, settings: BrokerSettings, topics: CameraTopics, hub: Hub,
                  state: AcquisitionState, commands: Commands,
-                 snapshot: Callable[[], EncodedFrame | None], device: CameraDevice | None,
-                 publish_frames: bool, jpeg_interval_s: float, stats_interval_s: float,
-                 clock: Callable[[], float] = time.monotonic):
+                 snapshot: Callable[[], EncodedFrame | None],
+                 measure: Callable[[int, RawFrame], RegionValues] | None,
+                 device: CameraDevice | None, publish_frames: bool, jpeg_interval_s: float,
+                 stats_interval_s: float, clock: Callable[[], float] = time.monotonic):
         self._topics, self._hub, self._state = topics, hub, state
-        self._commands, self._snapshot = commands, snapshot
+        self._commands, self._snapshot, self._measure = commands, snapshot, measure
+        self._device = device
         self._publish_frames = publish_frames
         self._jpeg_interval_s, self._stats_interval_s = jpeg_interval_s, stats_interval_s
         self._clock = clock
         self._state_lock = threading.Lock()
         self._address = f"{settings.url.host}:{settings.url.port}"
-        self._discovery = discovery_messages(device) if device else []
+        # what the broker retains of the per-region and per-alarm topics, as far as this
+        # publisher knows (topic -> payload; absent: nothing), and the discovery messages
+        # of the newest names; both under _state_lock
+        self._retained: dict[str, bytes] = {}
+        self._discovery: tuple[tuple[str, ...], tuple[str, ...], list[tuple[str, bytes]]] | \
+            None = None
         subscriptions: dict[str, Callable[[str, bytes], None]] = {topics.cmd: self._on_command}
         if device:
             subscriptions[birth_topic(device.discovery_prefix)] = self._on_birth
@@ -94,17 +116,61 @@ class MqttPublisher:
     # -- any thread
 
     def notify_state(self, _state: Mapping[str, Any]) -> None:
-        """Publish the shared state, retained (an AcquisitionState listener; never blocks).
+        """Publish the shared state, retained, and bring the discovery configs and alarm
+        states up to date with its regions and alarms (an AcquisitionState listener;
+        never blocks).
 
         The snapshot is taken again under a lock: listeners of two changes (or a change
         and a reconnection) may run in any order, and the retained state must end newest.
         """
-        self._publish_state()
+        self._sync(full=False)
 
-    def _publish_state(self) -> None:
+    def notify_alarm(self, transition: Transition) -> None:
+        """Publish an alarm transition on ``alarm/<name>/event``, QoS 1, not retained (an
+        AlarmEvaluator listener; never blocks): ``Transition.as_json``, the webhook's body.
+
+        The evaluator publishes its state part before it calls listeners, so the rule's
+        retained ``state`` message is queued before its event."""
+        self.link.publish(self._topics.alarm_event(transition.rule.name),
+                          json.dumps(transition.as_json()), qos=1)
+
+    def _sync(self, full: bool) -> None:
+        """Publish the state and what follows from it; ``full``: every retained message
+        again (a new connection, Home Assistant's birth), else only what changed."""
         with self._state_lock:
-            self.link.publish(self._topics.state, json.dumps(self._state.snapshot()),
-                              retain=True)
+            snapshot = self._state.snapshot()
+            wanted = self._wanted(snapshot)
+            for topic, payload in wanted.items():
+                if full or self._retained.get(topic, b"") != payload:
+                    self._retain(topic, payload)
+            for topic in [t for t in self._retained if t not in wanted]:
+                self._retain(topic, b"")
+            self.link.publish(self._topics.state, json.dumps(snapshot), retain=True)
+
+    def _wanted(self, snapshot: Mapping[str, Any]) -> dict[str, bytes]:
+        """The retained messages the state calls for, in order: every discovery message
+        (an empty one for a fixed entity this camera lacks), then each alarm's state,
+        JSON, its entry of the state's ``alarms`` part."""
+        alarms = {entry["name"]: entry for entry in snapshot.get("alarms") or []}
+        wanted: dict[str, bytes] = {}
+        if self._device is not None:
+            names = (tuple(region["name"] for region in snapshot.get("rois") or []),
+                     tuple(alarms))
+            if self._discovery is None or self._discovery[:2] != names:
+                self._discovery = (*names, discovery_messages(self._device, *names))
+            wanted.update(self._discovery[2])
+        wanted.update((self._topics.alarm_state(name), json.dumps(entry).encode())
+                      for name, entry in alarms.items())
+        return wanted
+
+    def _retain(self, topic: str, payload: bytes) -> None:
+        """Publish retained (QoS 1) and remember what the broker holds; while disconnected
+        nothing is remembered, and the next connection sends everything again."""
+        if self.link.publish(topic, payload, retain=True, qos=1):
+            if payload:
+                self._retained[topic] = payload
+            else:
+                self._retained.pop(topic, None)
 
     def stop(self) -> None:
         """Say ``offline`` (a clean disconnect sends no will), then disconnect the link."""
@@ -163,23 +229,22 @@ class MqttPublisher:
             return last_seq
         payload = stats_payload(seq, frame, self._hub.source_rate.rate)
         self.link.publish_newest(self._topics.stats, json.dumps(payload))
+        if self._measure is not None and isinstance(frame, RawFrame):
+            for name, stats in self._measure(seq, frame).items():
+                self.link.publish_newest(self._topics.roi(name),
+                                         json.dumps(region_payload(seq, frame, stats)))
         return seq
 
     # -- the link's thread (handlers must not block)
 
     def _on_connected(self) -> None:
         self.link.publish(self._topics.availability, ONLINE, retain=True, qos=1)
-        self._announce()
+        self._sync(full=True)
 
     def _on_birth(self, _topic: str, payload: bytes) -> None:
-        """Home Assistant (re)started: it needs the discovery and then the state again."""
+        """Home Assistant (re)started: it needs the discovery and then the states again."""
         if payload == BIRTH_ONLINE:
-            self._announce()
-
-    def _announce(self) -> None:
-        for topic, config in self._discovery:
-            self.link.publish(topic, config, retain=True, qos=1)
-        self._publish_state()
+            self._sync(full=True)
 
     def _on_command(self, _topic: str, payload: bytes) -> None:
         """Run one ``cmd`` message; the answer goes to ``cmd/result`` (an FFC's when done)."""

@@ -21,6 +21,9 @@ class CameraTopics:
         availability: ``online`` / ``offline`` (the last will), retained.
         cmd: JSON commands, as on the WebSocket ``/stream``.
         cmd_result: the answer to each ``cmd`` message.
+
+    Per region and alarm (names are ``[A-Za-z0-9_.-]``, so they are one topic level):
+    :meth:`roi` (the region's values), :meth:`alarm_state` and :meth:`alarm_event`.
     """
 
     prefix: str
@@ -57,3 +60,15 @@ class CameraTopics:
     @property
     def cmd_result(self) -> str:
         return f"{self.base}/cmd/result"
+
+    def roi(self, name: str) -> str:
+        """Region ``name``'s newest min, max and mean, JSON, every Stats_Interval."""
+        return f"{self.base}/roi/{name}"
+
+    def alarm_state(self, name: str) -> str:
+        """Alarm ``name``'s state, JSON, retained, on every change."""
+        return f"{self.base}/alarm/{name}/state"
+
+    def alarm_event(self, name: str) -> str:
+        """Alarm ``name``'s transitions, JSON, one message each."""
+        return f"{self.base}/alarm/{name}/event"

@@ -1,4 +1,5 @@
-"""What the camera measures, as JSON for other programs: the MQTT ``stats`` message and ``/raw``.
+"""What the camera measures, as JSON for other programs: the MQTT ``stats`` and region
+messages and ``/raw``.
 
 Pure: a source frame in, a JSON-ready dict out. Temperatures are degrees C; a value the
 frame does not have (a source in counts, a ready-made JPEG, no telemetry) is ``None``
@@ -16,6 +17,7 @@ from lepton.radiometry import to_celsius
 
 from .frames import RawFrame, SourceFrame
 from .pipeline import compute_stats
+from .regions import STATS, RegionStats
 
 RAW_DECIMALS = 2  # centikelvin resolution: 0.01 K
 
@@ -42,6 +44,26 @@ def stats_payload(seq: int, frame: SourceFrame, fps: float) -> dict[str, Any]:
                         "center": stats.center}
     return {"seq": seq, "timestamp": frame.timestamp, "fps": fps, **temperatures,
             "fpa_temp_c": _fpa_temp_c(frame)}
+
+
+def region_payload(seq: int, frame: RawFrame, stats: RegionStats | None) -> dict[str, Any]:
+    """The message on a region's topic (``.../roi/<name>``) for one source frame.
+
+    Args:
+        seq: the frame's sequence number (as in the ``/stream`` header).
+        frame: the source frame the region was measured on.
+        stats: the region's statistics in that frame (RegionMeter.measure), None when the
+            region lies outside the frame.
+
+    Returns:
+        ``{"seq", "timestamp", "min", "max", "mean"}``: timestamp in Unix seconds; min,
+        max and mean of the region's pixels in degrees C rounded to 0.01, each ``None``
+        unless the frame is radiometric and the region inside it.
+    """
+    values: dict[str, float | None] = dict.fromkeys(STATS)
+    if stats is not None and frame.unit.is_temperature:
+        values = {stat: getattr(stats, stat) for stat in STATS}
+    return {"seq": seq, "timestamp": frame.timestamp, **values}
 
 
 def raw_payload(frame: SourceFrame | None) -> dict[str, Any] | None:

@@ -1,6 +1,6 @@
 """Regions and alarms end to end: a replayed scene where a hot object enters a box, a real
-webhook endpoint, endpoints that hang or refuse, and roi/alarm commands that every viewer
-sees and that survive a restart (State_File)."""
+webhook endpoint, endpoints that hang or refuse, roi/alarm commands that every viewer
+sees and that survive a restart (State_File), and Home Assistant's entities over MQTT."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from websockets.sync.client import connect
 from tests.conftest import wait_until
 from tests.e2e.clients import FrameCounter
 from tests.e2e.test_daemon_control import next_json, wait_state
+from tests.mosquitto import mosquitto
+from tests.mqtt_clients import Subscriber, publish
 from tests.webhook_sink import WebhookSink, refused_url
 
 FRAME_S = 1 / 8.7  # the replay's unique frame period
@@ -194,3 +196,59 @@ def test_an_alarm_records_while_it_holds(start_daemon, tmp_path):
     assert wait_until(lambda: daemon.health()["state"]["recording"]["state"] == "idle", 10)
     listing = get_json(daemon, "/recordings.json")
     assert len(listing["recordings"]) == 1, listing
+
+
+def test_regions_and_alarms_become_home_assistant_entities_over_mqtt(start_daemon, tmp_path):
+    """With [MQTT], the region's sensors and the alarm's binary sensor are announced and
+    retained; the region's values come on roi/<name>; a region added by the roi command
+    is announced and, deleted, emptied; the alarm's retained state turns alarm, then its
+    event follows, and both return to ok when the box cools."""
+    recording = write_scene(tmp_path, hot=range(20, 40), warm=range(0), length=60)
+    base, discovery = "thermal/cam", "homeassistant"
+    panel = [f"{discovery}/sensor/thermal_cam_roi_panel_{stat}/config"
+             for stat in ("min", "max", "mean")]
+    door = [config.replace("_panel_", "_door_") for config in panel]
+    hot = f"{discovery}/binary_sensor/thermal_cam_alarm_hot/config"
+    with mosquitto() as broker, Subscriber(broker.port, f"{discovery}/#", f"{base}/roi/#",
+                                           f"{base}/alarm/#", f"{base}/cmd/result") as sub:
+        conf = tmp_path / "server.conf"
+        conf.write_text(f"[ROI panel]\nBox = 80 30 120 60\n[Alarm hot]\nROI = panel\n"
+                        f"Stat = max\nAbove = 60\nHysteresis = 5\nHold_Seconds = 0.5\n"
+                        f"[MQTT]\nBroker = {broker.url}\nCamera_ID = cam\n"
+                        f"Stats_Interval = 0.25\nPublish_Frames = no\n")
+        daemon = start_daemon("-c", str(conf), "--source", "replay", "--replay", recording)
+        assert sub.wait_for(lambda ms: {*panel, hot} <= {m.topic for m in ms}, 15)
+        sensor = json.loads(sub.wait_on(panel[1]).payload)
+        assert (sensor["state_topic"], sensor["device_class"], sensor["unit_of_measurement"]) \
+            == (f"{base}/roi/panel", "temperature", "°C")
+        assert json.loads(sub.wait_on(hot).payload)["device_class"] == "heat"
+        values = json.loads(sub.wait_on(f"{base}/roi/panel", timeout_s=10).payload)
+        assert set(values) == {"seq", "timestamp", "min", "max", "mean"}
+        assert values["min"] == 22.0 and values["max"] in (22.0, 70.0)
+        with Subscriber(broker.port, f"{discovery}/#") as late:
+            assert late.wait_for(lambda ms: {*panel, hot} <= {m.topic for m in ms if m.retained},
+                                 10)
+
+        publish(broker.port, f"{base}/cmd",
+                '{"cmd": "roi", "op": "add", "name": "door", "spot": [5, 5], "id": 1}')
+        assert sub.wait_for(lambda ms: set(door) <= {m.topic for m in ms if m.payload}, 10)
+        publish(broker.port, f"{base}/cmd", '{"cmd": "roi", "op": "delete", "name": "door"}')
+        assert sub.wait_for(lambda ms: set(door) <= {m.topic for m in ms if not m.payload}, 10)
+        assert sub.wait_for(lambda ms: len(sub.on(f"{base}/cmd/result")) == 2, 10)
+        assert [json.loads(m.payload) for m in sub.on(f"{base}/cmd/result")] == [
+            {"ok": True, "id": 1}, {"ok": True}]
+
+        event = f"{base}/alarm/hot/event"
+        raised = sub.wait_on(event, lambda m: json.loads(m.payload)["state"] == "alarm", 15)
+        cleared = sub.wait_on(event, lambda m: json.loads(m.payload)["state"] == "ok"
+                              and m.time >= raised.time, 15)
+        assert json.loads(raised.payload)["value"] == 70.0
+        assert json.loads(cleared.payload)["value"] == 22.0
+        states = [(m, json.loads(m.payload)["state"]) for m in sub.on(f"{base}/alarm/hot/state")]
+        assert states[0][1] == "ok"  # announced at connection
+        on = next(m for m, state in states if state == "alarm")
+        assert sub.messages.index(on) < sub.messages.index(raised)
+        with Subscriber(broker.port, f"{base}/alarm/hot/state") as late:
+            state = late.wait_on(f"{base}/alarm/hot/state", timeout_s=10)
+            assert state.retained and json.loads(state.payload)["raised"] >= 1
+        assert daemon.stop() == 0

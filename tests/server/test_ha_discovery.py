@@ -7,7 +7,8 @@ import re
 
 from server import colormaps
 from server.commands import parse_command
-from server.ha_discovery import CameraDevice, birth_topic, discovery_messages, entities
+from server.ha_discovery import (CameraDevice, birth_topic, discovery_messages, entities,
+                                 object_key)
 from server.mqtt_topics import CameraTopics
 
 TOPICS = CameraTopics("thermal", "garage")
@@ -16,7 +17,7 @@ TOPICS = CameraTopics("thermal", "garage")
 # (integrations/<platform>.mqtt: "required: true"), and the options each one documents.
 REQUIRED = {"camera": {"topic"}, "sensor": {"state_topic"},
             "select": {"command_topic", "options"}, "switch": {"command_topic"},
-            "button": {"command_topic"}}
+            "button": {"command_topic"}, "binary_sensor": {"state_topic"}}
 COMMON = {"name", "unique_id", "device", "origin", "availability", "entity_category", "icon",
           "enabled_by_default", "encoding", "json_attributes_topic", "qos"}
 DOCUMENTED = {
@@ -30,8 +31,16 @@ DOCUMENTED = {
                         "state_off", "value_template", "optimistic", "retain", "device_class"},
     "button": COMMON | {"command_topic", "payload_press", "command_template", "retain",
                         "device_class"},
+    "binary_sensor": COMMON | {"state_topic", "value_template", "payload_on", "payload_off",
+                               "device_class", "expire_after", "force_update", "off_delay"},
 }
-DISCOVERY_TOPIC = re.compile(r"homeassistant/(camera|sensor|select|switch|button)/"
+# binary_sensor.mqtt's device_class: one of binary_sensor's classes ("heat": on means hot)
+BINARY_SENSOR_CLASSES = {"battery", "battery_charging", "carbon_monoxide", "cold",
+                         "connectivity", "door", "garage_door", "gas", "heat", "light", "lock",
+                         "moisture", "motion", "moving", "occupancy", "opening", "plug",
+                         "power", "presence", "problem", "running", "safety", "smoke", "sound",
+                         "tamper", "update", "vibration", "window"}
+DISCOVERY_TOPIC = re.compile(r"homeassistant/(camera|sensor|select|switch|button|binary_sensor)/"
                              r"([a-zA-Z0-9_-]+)/config")
 
 
@@ -43,17 +52,18 @@ def camera(**changes: object) -> CameraDevice:
     return CameraDevice(**{**values, **changes})
 
 
-def configs(device: CameraDevice) -> dict[str, dict]:
+def configs(device: CameraDevice, regions: tuple[str, ...] = (),
+            alarms: tuple[str, ...] = ()) -> dict[str, dict]:
     """The announced configs by discovery topic (empty payloads left out)."""
-    return {topic: json.loads(payload) for topic, payload in discovery_messages(device)
-            if payload}
+    return {topic: json.loads(payload) for topic, payload
+            in discovery_messages(device, regions, alarms) if payload}
 
 
 def test_every_payload_follows_the_documented_schema():
     """Each config has its platform's required options, only documented ones, and the
     unique_id, device, origin and availability Home Assistant needs."""
-    announced = configs(camera())
-    assert len(announced) == 11
+    announced = configs(camera(), ("panel", "hot_end.2"), ("panel-hot",))
+    assert len(announced) == 11 + 2 * 3 + 1
     for topic, config in announced.items():
         component, object_id = DISCOVERY_TOPIC.fullmatch(topic).groups()
         assert REQUIRED[component] <= set(config), topic
@@ -68,6 +78,8 @@ def test_every_payload_follows_the_documented_schema():
         assert config.get("entity_category") in (None, "config", "diagnostic")
         if component == "sensor" and "entity_category" in config:
             assert config["entity_category"] == "diagnostic"  # the only one sensors allow
+        if component == "binary_sensor":
+            assert config["device_class"] in BINARY_SENSOR_CLASSES
 
 
 def test_the_entities():
@@ -142,3 +154,52 @@ def test_topics_and_birth():
     assert all(topic.startswith("ha/") for topic, _ in discovery_messages(device))
     assert "configuration_url" not in device.device()
     assert birth_topic("ha") == "ha/status"
+
+
+def test_each_region_gets_three_temperature_sensors_from_its_own_topic():
+    """A region's max, min and mean: °C sensors on .../roi/<name>, ids from its name."""
+    announced = configs(camera(), regions=("panel", "hot_end.2"))
+    for name, key in (("panel", "panel"), ("hot_end.2", "hot__end_d2")):
+        for stat in ("min", "max", "mean"):
+            topic = f"homeassistant/sensor/thermal_garage_roi_{key}_{stat}/config"
+            sensor = announced[topic]
+            assert {k: v for k, v in sensor.items()
+                    if k not in ("device", "origin", "availability")} == {
+                "name": f"{name} {stat}", "unique_id": f"thermal_garage_roi_{key}_{stat}",
+                "state_topic": f"thermal/garage/roi/{name}",
+                "value_template": f"{{{{ value_json.{stat} }}}}",
+                "device_class": "temperature", "state_class": "measurement",
+                "unit_of_measurement": "°C", "suggested_display_precision": 1,
+                "expire_after": 10}
+
+
+def test_each_alarm_gets_a_heat_binary_sensor_from_its_retained_state():
+    """An alarm rule: a binary_sensor of device_class heat, ON while its state is alarm."""
+    announced = configs(camera(), alarms=("panel-hot",))
+    sensor = announced["homeassistant/binary_sensor/thermal_garage_alarm_panel-hot/config"]
+    assert {k: v for k, v in sensor.items()
+            if k not in ("device", "origin", "availability")} == {
+        "name": "panel-hot", "unique_id": "thermal_garage_alarm_panel-hot",
+        "device_class": "heat", "state_topic": "thermal/garage/alarm/panel-hot/state",
+        "json_attributes_topic": "thermal/garage/alarm/panel-hot/state",
+        "value_template": "{{ 'ON' if value_json.state == 'alarm' else 'OFF' }}",
+        "payload_on": "ON", "payload_off": "OFF"}
+    assert sensor["device"] == camera().device()
+
+
+def test_object_keys_are_topic_safe_and_never_shared():
+    """Names map to [a-zA-Z0-9_-] keys, one key per name, none the prefix of another's
+    key plus a statistic."""
+    names = ["a", "a_", "a.", "a_d", "a__", "a_max", "A", "a-b", "a.b", "a_b", "a_db"]
+    keys = [object_key(name) for name in names]
+    assert keys == ["a", "a__", "a_d", "a__d", "a____", "a__max", "A", "a-b", "a_db", "a__b",
+                    "a__db"]
+    assert all(re.fullmatch(r"[a-zA-Z0-9_-]+", key) for key in keys)
+    region_ids = [f"{key}_{stat}" for key in keys for stat in ("min", "max", "mean")]
+    assert len(set(region_ids)) == len(region_ids)
+
+
+def test_regions_and_alarms_need_raw_frames():
+    """A source of ready-made pictures measures nothing: no region or alarm entities."""
+    image = discovery_messages(camera(raw=False), ("panel",), ("panel-hot",))
+    assert image == discovery_messages(camera(raw=False))

@@ -1,4 +1,4 @@
-"""server.readings: the MQTT stats payload and the /raw payload, value by value."""
+"""server.readings: the MQTT stats and region payloads and the /raw payload, value by value."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import numpy as np
 
 from lepton.radiometry import PixelUnit
 from server.frames import ImageFrame, RawFrame
-from server.readings import raw_payload, stats_payload
+from server.readings import raw_payload, region_payload, stats_payload
+from server.regions import RegionPlan, Region
 
 PIXELS = np.array([[29315, 29415], [29515, 30315]], np.uint16)  # 20, 21, 22, 30 C
 
@@ -26,6 +27,21 @@ def test_stats_without_temperatures_are_null():
     for frame in (counts, image):
         payload = stats_payload(1, frame, 0.0)
         assert [payload[k] for k in ("min", "max", "mean", "center", "fpa_temp_c")] == [None] * 5
+
+
+def test_region_payload_in_celsius_or_null():
+    """A region's min, max and mean in degrees C; null for a source in counts or a region
+    outside the frame."""
+    box = Region.make_box("right", 1, 0, 1, 1)  # 21 and 30 C
+    frame = RawFrame(PIXELS, PixelUnit.CENTIKELVIN, 1.5e9, {})
+    stats = RegionPlan((box,), PIXELS.shape).measure(PIXELS, frame.unit)["right"]
+    assert region_payload(7, frame, stats) == {"seq": 7, "timestamp": 1.5e9, "min": 21.0,
+                                               "max": 30.0, "mean": 25.5}
+    counts = RawFrame(PIXELS, PixelUnit.COUNTS, 2.0, {})
+    assert region_payload(8, counts, stats) == {"seq": 8, "timestamp": 2.0, "min": None,
+                                                "max": None, "mean": None}
+    assert region_payload(9, frame, None) == {"seq": 9, "timestamp": 1.5e9, "min": None,
+                                              "max": None, "mean": None}
 
 
 def test_raw_payload_is_row_major_celsius():
