@@ -406,13 +406,8 @@ class AlarmEvaluator:
 
     def run(self, stop: threading.Event) -> None:
         """Evaluate every new raw frame until ``stop`` is set."""
-        seq = 0
-        while not stop.is_set():
-            item = self._hub.raw.wait_newer(seq, POLL_S)
-            if item is not None:
-                seq, frame = item
-                if isinstance(frame, RawFrame):
-                    self.evaluate(seq, frame)
+        for seq, frame in self._hub.raw_frames(stop, POLL_S):
+            self.evaluate(seq, frame)
 
     def report(self) -> dict[str, Any]:
         """/alarms.json: every rule with its state and newest value, and the recent

@@ -14,10 +14,10 @@ import dataclasses
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
-from .frames import EncodedFrame, SourceFrame
+from .frames import EncodedFrame, RawFrame, SourceFrame
 
 T = TypeVar("T")
 
@@ -172,6 +172,23 @@ class Hub:
             listeners = list(self._listeners)
         for listener in listeners:
             listener()
+
+    def raw_frames(self, stop: threading.Event,
+                   poll_s: float = 0.5) -> Iterator[tuple[int, RawFrame]]:
+        """Each new raw frame (seq, frame) until ``stop`` is set, for a reader thread of its
+        own (the renderer, the alarms): a reader slower than the source skips frames.
+
+        Args:
+            stop: ends the iteration, within ``poll_s`` seconds.
+            poll_s: how often the wait looks at ``stop`` when no frame arrives.
+        """
+        seq = 0
+        while not stop.is_set():
+            item = self.raw.wait_newer(seq, poll_s)
+            if item is not None:
+                seq, frame = item
+                if isinstance(frame, RawFrame):
+                    yield seq, frame
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` (in the publishing thread; it must not block) per new frame."""

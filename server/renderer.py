@@ -63,13 +63,8 @@ class Renderer:
 
     def run(self, stop: threading.Event) -> None:
         """Render and publish each new raw frame until ``stop`` is set (raw sources)."""
-        seq = 0
-        while not stop.is_set():
-            item = self._hub.raw.wait_newer(seq, POLL_S)
-            if item is not None:
-                seq, frame = item
-                if isinstance(frame, RawFrame):
-                    self._publish(seq, frame)
+        for seq, frame in self._hub.raw_frames(stop, POLL_S):
+            self._publish(seq, frame)
 
     def _publish(self, seq: int, frame: SourceFrame) -> None:
         """Encode and publish one source frame if someone watches and publishing runs."""
