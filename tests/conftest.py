@@ -24,6 +24,20 @@ START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 5.0
 
 
+def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM,
+                 timeout_s: float = STOP_TIMEOUT_S) -> int:
+    """Send ``sig`` to a process we started (by its PID) and wait; SIGKILL it if it is
+    still there after ``timeout_s``. Returns its exit status. Idempotent."""
+    if process.poll() is None:
+        process.send_signal(sig)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 class Daemon:
     """A running ``websocket_http_server.py`` subprocess and what it logged.
 
@@ -79,13 +93,7 @@ class Daemon:
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Signal the daemon and wait for it; kill it if it hangs. Returns the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, sig)
         self._reader.join(STOP_TIMEOUT_S)
         return self.process.returncode
 

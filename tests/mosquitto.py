@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import stop_process
+
 START_TIMEOUT_S = 10.0
-STOP_TIMEOUT_S = 5.0
 
 
 def mosquitto_binary() -> str:
@@ -91,13 +92,7 @@ class Mosquitto:
 
     def stop(self) -> None:
         """Stop the broker (SIGTERM, then SIGKILL) and remove its folder. Idempotent."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 

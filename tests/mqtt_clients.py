@@ -13,6 +13,8 @@ import subprocess
 import threading
 from collections.abc import Callable
 
+from tests.conftest import stop_process
+
 STOP_TIMEOUT_S = 5.0
 
 
@@ -81,13 +83,7 @@ class Subscriber:
 
     def close(self) -> None:
         """Stop mosquitto_sub (by its PID) and its reader thread."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         self._reader.join(STOP_TIMEOUT_S)
 
     def __enter__(self) -> Subscriber:

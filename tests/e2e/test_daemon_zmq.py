@@ -9,7 +9,7 @@ import pytest
 from websockets.sync.client import connect
 
 from server.wire import parse_frame_message
-from tests.conftest import ROOT, wait_until
+from tests.conftest import ROOT, stop_process, wait_until
 
 GENERATOR = ROOT / "tools" / "bsread_generator.py"
 GENERATOR_SECONDS = 30  # every generator run is bounded; the tests stop it sooner
@@ -32,12 +32,7 @@ def generator():
 
     yield start
     for process in processes:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         process.stdout.close()
         process.stderr.close()
 
