@@ -669,7 +669,9 @@ def test_full_screen_button_enlarges_the_image_area(new_page, start_daemon):
     page.click("#fullscreen")
     page.wait_for_function("document.fullscreenElement && document.fullscreenElement.id === 'view'",
                            timeout=FRAME_WAIT_MS)
-    assert page.text_content("#fullscreen") == "Exit full screen"
+    # the label follows the fullscreenchange event, which comes after fullscreenElement is set
+    page.wait_for_function("document.querySelector('#fullscreen').textContent"
+                           " === 'Exit full screen'", timeout=FRAME_WAIT_MS)
     page.evaluate("document.exitFullscreen()")
     page.wait_for_function("document.fullscreenElement === null", timeout=FRAME_WAIT_MS)
 
