@@ -11,7 +11,7 @@ import h5py
 import numpy as np
 import pytest
 from cptv import CPTVReader
-from websockets.sync.client import connect
+from websockets.sync.client import ClientConnection, connect
 
 from lepton.replay import load_recording
 from server.recording.formats import read_recording
@@ -123,6 +123,15 @@ def test_kill_9_loses_at_most_two_seconds(start_daemon, tmp_path, fmt):
     assert killed_at - 2.0 <= last <= killed_at
 
 
+def next_error(ws: ClientConnection) -> str:
+    """The next error message on /stream, skipping frames (binary) and state messages."""
+    for _ in range(500):
+        message = ws.recv(timeout=5)
+        if isinstance(message, str) and '"error"' in message:
+            return message
+    raise AssertionError("no error message among 500")
+
+
 def test_listing_and_downloads(start_daemon, tmp_path):
     """/recordings.json lists each recording; /recordings/<name> downloads it (Range too);
     other names are 404; delete_recording needs the control token."""
@@ -146,13 +155,11 @@ def test_listing_and_downloads(start_daemon, tmp_path):
         assert info.value.code == 404
     with connect(daemon.ws_url + "/stream", open_timeout=5) as ws:
         ws.send(json.dumps({"cmd": "delete_recording", "name": entry["name"]}))
-        while (message := ws.recv(timeout=5)) and '"error"' not in message:
-            pass
+        message = next_error(ws)
         assert json.loads(message)["error"] == ("this command needs the control token "
                                                 "(Control_Token)")
         ws.send(json.dumps({"cmd": "delete_recording", "name": entry["name"], "token": "t"}))
-        while (message := ws.recv(timeout=5)) and '"error"' not in message:
-            pass
+        message = next_error(ws)
         assert json.loads(message)["error"] == (f"{entry['name']} is being written: send "
                                                 "record stop first")
     health = daemon.health()["components"]["recorder"]
