@@ -39,7 +39,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # repo root
 from bench.original_server import PREFIX_B64_CHARS, read_tag  # noqa: E402
-from server.wire import HEADER_LENGTH  # noqa: E402
+from thermal_streamer.protocols.wire import HEADER_LENGTH  # noqa: E402
 
 CLOSE_TIMEOUT_S = 3.0
 

@@ -21,7 +21,7 @@ What runs (each case with a fresh server process and fresh client processes):
 
 Rates. "source rate" is ``--interval`` (default 0.1 s, 10 Hz, a little faster than
 the Lepton's 8.7 Hz). Resend_Interval = 0.115 would be the Lepton's period, but the
-``file`` source re-publishes only on its 50 ms poll tick (``server/sources/file.py``,
+``file`` source re-publishes only on its 50 ms poll tick (``thermal_streamer/sources/file.py``,
 ``POLL_S``), so 0.115 gives one frame per 0.15 s, 6.7 Hz; 0.1 gives 10 Hz, and the
 pass at 10 Hz implies the pass at 8.7 Hz. "flat out" is 0.05 s, the fastest the
 daemon's config allows (20 Hz); the original runs at the same interval, so both serve
@@ -72,8 +72,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import itertools
+import json
 import math
 import os
 import select

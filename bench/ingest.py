@@ -43,11 +43,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
+from send_frames import pattern_frames  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-from send_frames import pattern_frames  # noqa: E402
-from server.wire import parse_frame_message  # noqa: E402
 from tests.conftest import Daemon, wait_until  # noqa: E402
+from thermal_streamer.protocols.wire import parse_frame_message  # noqa: E402
 
 COM = b"\xff\xfe"  # JPEG comment marker (ITU-T T.81, table B.1)
 DISTINCT_FRAMES = 64

@@ -33,7 +33,7 @@ from websockets.asyncio.client import connect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.wire import parse_frame_message  # noqa: E402
+from thermal_streamer.protocols.wire import parse_frame_message  # noqa: E402
 
 SERVING = re.compile(r"serving HTTP on \S+:(\d+) and WebSocket on \S+:(\d+)")
 

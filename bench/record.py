@@ -5,8 +5,8 @@ viewers' latency with and without recording, measured in the same run.
    ``Hdf5Writer``), flushed every 9 frames (one second at the Lepton's 8.7 Hz) as the
    recorder does; CPU (``time.process_time``) per frame, and the bytes on disk (file and
    sidecar) scaled to an hour at 8.7 Hz. Two inputs: the simulated room
-   (``server.scene.ThermalScene``, with its sensor noise) and the real Lepton 3 capture
-   ``tests/data/TheCacophonyProject_python-cptv__v2-latlon.cptv`` (102 frames, looped).
+   (``thermal_streamer.sources.scene.ThermalScene``, with its sensor noise) and the real Lepton 3
+   capture ``tests/data/TheCacophonyProject_python-cptv__v2-latlon.cptv`` (102 frames, looped).
 2. **Viewers**: the daemon (``--source simulated``) with Record = off, then always/cptv,
    then always/hdf5; ``--viewers`` ``/stream`` clients (threads of this process) record
    each frame's latency (receipt minus capture time) for ``--seconds``; p50/p99 per run,
@@ -40,11 +40,11 @@ from websockets.sync.client import connect  # noqa: E402
 
 from lepton.radiometry import guess_unit  # noqa: E402
 from lepton.replay import load_recording  # noqa: E402
-from server.frames import RawFrame  # noqa: E402
-from server.recording.formats import WRITERS, SegmentHeader  # noqa: E402
-from server.recording.policy import SegmentName, Trigger  # noqa: E402
-from server.scene import ThermalScene  # noqa: E402
-from server.wire import parse_frame_message  # noqa: E402
+from thermal_streamer.core.frames import RawFrame  # noqa: E402
+from thermal_streamer.protocols.wire import parse_frame_message  # noqa: E402
+from thermal_streamer.recording.formats import WRITERS, SegmentHeader  # noqa: E402
+from thermal_streamer.recording.policy import SegmentName, Trigger  # noqa: E402
+from thermal_streamer.sources.scene import ThermalScene  # noqa: E402
 
 RATE_HZ = 8.7
 REAL = ROOT / "tests" / "data" / "TheCacophonyProject_python-cptv__v2-latlon.cptv"

@@ -40,11 +40,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lepton.radiometry import PixelUnit  # noqa: E402
-from server.pipeline import compute_stats, render_jpeg  # noqa: E402
-from server.frames import RawFrame  # noqa: E402
-from server.region_meter import RegionMeter  # noqa: E402
-from server.regions import MAX_REGIONS, Region  # noqa: E402
-from server.render_settings import AGC_MODES, RenderSettings  # noqa: E402
+from thermal_streamer.control.render_settings import AGC_MODES, RenderSettings  # noqa: E402
+from thermal_streamer.core.frames import RawFrame  # noqa: E402
+from thermal_streamer.measure.frame_stats import compute_stats  # noqa: E402
+from thermal_streamer.measure.region_meter import RegionMeter  # noqa: E402
+from thermal_streamer.measure.regions import MAX_REGIONS, Region  # noqa: E402
+from thermal_streamer.render.pipeline import render_jpeg  # noqa: E402
 
 FRAMES = {
     "lepton3 160x120": ROOT / "tests/data/Jkillelea_Lepton-3-Module__raw1.npy",

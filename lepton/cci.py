@@ -57,6 +57,7 @@ from .cci_protocol import (
     CommandKind,
     FfcStatus,
     GainMode,
+    code_for,
     data_register,
     decode_code,
     describe_command,
@@ -66,7 +67,6 @@ from .cci_protocol import (
     part_number_from_words,
     response_code,
     response_name,
-    code_for,
     signed32,
     words_to_int,
 )

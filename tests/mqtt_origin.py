@@ -20,15 +20,15 @@ from pathlib import Path
 
 from lepton import load_recording
 from lepton.radiometry import PixelUnit
-from server.commands import CommandError, CommandRunner
-from server.config import BrokerUrl
-from server.frames import RawFrame
-from server.hub import Hub
-from server.mqtt_link import BrokerSettings, MqttLink, Will
-from server.mqtt_topics import CameraTopics
-from server.render_settings import RenderSettings
-from server.renderer import Renderer
-from server.state import AcquisitionState
+from thermal_streamer.config.settings import BrokerUrl
+from thermal_streamer.control.commands import CommandError, CommandRunner
+from thermal_streamer.control.render_settings import RenderSettings
+from thermal_streamer.control.state import AcquisitionState
+from thermal_streamer.core.frames import RawFrame
+from thermal_streamer.core.hub import Hub
+from thermal_streamer.mqtt.link import BrokerSettings, MqttLink, Will
+from thermal_streamer.mqtt.topics import CameraTopics
+from thermal_streamer.render.renderer import Renderer
 
 DATA = Path(__file__).resolve().parent / "data"
 CAPTURES = [DATA / f"Jkillelea_Lepton-3-Module__raw{n}.npy" for n in (1, 3, 6)]

@@ -6,7 +6,13 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("lepton", "server")
+PACKAGES = ("lepton", "thermal_streamer")
+PRODUCT = "thermal_streamer"
+# The product's packages, lowest first: a module imports only from its own package and
+# those before it (docs/architecture.md explains the order).
+LAYERS = ("protocols", "core", "security", "control", "measure", "render", "outputs", "config",
+          "mqtt", "sources", "recording")
+TOP = ("app", "cli")  # the composition root and the command line, above every package
 
 
 def module_name(path: Path) -> str:
@@ -66,10 +72,48 @@ def test_no_import_cycles():
         visit(name, [])
 
 
-def test_lepton_stands_alone_and_nothing_imports_the_app():
-    """lepton/ (the camera) knows nothing of server/; only the entry point imports server.app."""
+def rank(name: str) -> int:
+    """A product module's place in the order: its package's index in LAYERS (TOP after them)."""
+    part = name.split(".")[1] if "." in name else ""
+    if part in LAYERS:
+        return LAYERS.index(part)
+    assert part in TOP, f"{name} is in no package of LAYERS or TOP"
+    return len(LAYERS) + TOP.index(part)
+
+
+def test_packages_import_only_down_the_order():
+    """A module of one package imports only from its own package and those before it in LAYERS."""
+    graph = import_graph()
+    upward = [f"{name} imports {target}"
+              for name, targets in sorted(graph.items())
+              if name.startswith(PRODUCT + ".")
+              for target in sorted(targets)
+              if target.startswith(PRODUCT + ".") and rank(target) > rank(name)]
+    assert not upward, "imports that run back up the order:\n" + "\n".join(upward)
+
+
+def test_every_module_sits_in_a_package_of_the_order():
+    """The product has no module outside LAYERS and TOP, and no package LAYERS does not name."""
+    top_level = {path.stem if path.is_file() else path.name
+                 for path in (ROOT / PRODUCT).iterdir()
+                 if path.suffix == ".py" or (path.is_dir() and (path / "__init__.py").exists())}
+    assert top_level - {"__init__"} == set(LAYERS) | set(TOP)
+
+
+def test_lepton_stands_alone_and_only_the_command_line_imports_the_app():
+    """lepton/ (the camera) knows nothing of the daemon; only the cli imports the app."""
     graph = import_graph()
     for name, targets in graph.items():
         if name.startswith("lepton"):
-            assert not {t for t in targets if t.startswith("server")}, name
-        assert "server.app" not in targets, f"{name} imports server.app (the composition root)"
+            assert not {t for t in targets if t.startswith(PRODUCT)}, name
+        if name != f"{PRODUCT}.cli":
+            assert f"{PRODUCT}.app" not in targets, f"{name} imports the composition root"
+
+
+def test_tests_mirror_the_packages():
+    """Each unit test file tests/thermal_streamer/PKG/test_NAME.py is named after a module."""
+    stray = [str(path.relative_to(ROOT))
+             for path in sorted((ROOT / "tests" / PRODUCT).rglob("test_*.py"))
+             if not (ROOT / PRODUCT / path.relative_to(ROOT / "tests" / PRODUCT).parent
+                     / (path.name.removeprefix("test_"))).exists()]
+    assert not stray, f"test files named after no module: {stray}"

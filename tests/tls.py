@@ -6,7 +6,7 @@ import ssl
 import subprocess
 from pathlib import Path
 
-from server.passwords import add_user
+from thermal_streamer.security.passwords import add_user
 
 OPENSSL_TIMEOUT_S = 30.0
 USER, PASSWORD = "alice", "correct horse"

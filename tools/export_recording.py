@@ -2,7 +2,7 @@
 
 Reads the daemon's recordings (CPTV with its JSON Lines sidecar, HDF5) and whatever the
 replay source reads (a foreign ``.cptv``, ``.npy``, a folder of 16-bit PNG/TIFF), with
-:func:`server.recording.formats.read_recording`.
+:func:`thermal_streamer.recording.formats.read_recording`.
 
 * ``tiff``: ``tifffile``, ImageJ hyperstack (opens in ImageJ/Fiji as a stack), uint16
   (frames, rows, cols) as recorded; each slice's label is its capture time (Unix seconds,
@@ -45,11 +45,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lepton.errors import LeptonError  # noqa: E402
-from server.frames import RawFrame  # noqa: E402
-from server.pipeline import render_jpeg  # noqa: E402
-from server.recording.formats import Recording, read_recording  # noqa: E402
-from server.render_settings import RenderSettings, SettingError  # noqa: E402
-from server.stats_log import HEADER, StatsLog, csv_line  # noqa: E402
+from thermal_streamer.control.render_settings import RenderSettings, SettingError  # noqa: E402
+from thermal_streamer.core.frames import RawFrame  # noqa: E402
+from thermal_streamer.outputs.stats_log import HEADER, StatsLog, csv_line  # noqa: E402
+from thermal_streamer.recording.formats import Recording, read_recording  # noqa: E402
+from thermal_streamer.render.pipeline import render_jpeg  # noqa: E402
 
 
 class Progress:

@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lepton.radiometry import PixelUnit  # noqa: E402
-from server.pipeline import compute_stats, render_jpeg  # noqa: E402
-from server.render_settings import RenderSettings  # noqa: E402
+from thermal_streamer.control.render_settings import RenderSettings  # noqa: E402
+from thermal_streamer.measure.frame_stats import compute_stats  # noqa: E402
+from thermal_streamer.render.pipeline import render_jpeg  # noqa: E402
 
 DATA_DIR = ROOT / "tests" / "data"
 CAPTURE_PREFIX = "Jkillelea_Lepton-3-Module__"

@@ -10,7 +10,7 @@ import time
 
 from websockets.sync.client import connect
 
-from server.wire import parse_frame_message
+from thermal_streamer.protocols.wire import parse_frame_message
 
 
 def stalled_client(port: int, path: str = "/stream", rcvbuf: int = 4096) -> socket.socket:

@@ -11,9 +11,9 @@ import urllib.request
 
 import pytest
 
-from server.recording.formats import read_recording
 from tests.conftest import wait_until
 from tests.e2e.test_browser import TEMPERATURE, open_viewer
+from thermal_streamer.recording.formats import read_recording
 
 RECORD_WAIT_S = 15.0  # the daemon must have recorded MIN_FRAMES within this
 MIN_FRAMES = 30  # about 3.5 s of the simulated camera

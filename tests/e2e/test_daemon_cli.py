@@ -135,7 +135,7 @@ def test_sighup_reopens_the_stats_log_and_healthz_reports_it(start_daemon, tmp_p
 def test_add_user_reads_the_password_from_stdin(tmp_path):
     """--add-user NAME --password-file PATH adds then replaces a user; no plain password
     lands on disk."""
-    from server.passwords import read_password_file, verify_password
+    from thermal_streamer.security.passwords import read_password_file, verify_password
 
     path = tmp_path / "users"
     command = [sys.executable, str(ROOT / "websocket_http_server.py"), "--add-user", "alice",

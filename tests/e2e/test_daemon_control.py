@@ -10,7 +10,7 @@ from PIL import Image
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from server.wire import parse_frame_message
+from thermal_streamer.protocols.wire import parse_frame_message
 
 
 def next_json(ws, kind: str, timeout_s: float = 5.0) -> dict:

@@ -13,8 +13,8 @@ import psutil
 import pytest
 from PIL import Image
 
-from server import render_settings
 from tests.conftest import ROOT, Daemon, wait_until, with_exif_size
+from thermal_streamer.control import render_settings
 
 SAMPLE_FRAME = ROOT / "thermal4.jpg"  # 640x480, see SAMPLE_FRAMES.md
 EXIF_SIZE = (4553, 2400)  # what the EXIF segment added to it claims
@@ -118,7 +118,7 @@ def test_snapshot_before_first_frame_is_503(start_daemon, tmp_path):
 
 def test_colormap_tables_for_the_page(file_daemon):
     """/colormaps.json lists the names; /colormap.json?name= gives the 256-entry RGB table."""
-    from server import colormaps
+    from thermal_streamer.control import colormaps
 
     names = json.loads(get(file_daemon.http_url + "/colormaps.json")[2])["names"]
     assert names[:4] == ["ironbow", "rainbow", "white-hot", "black-hot"] and "inferno" in names

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-from server.wire import parse_frame_message
 from tests.conftest import wait_until
 from tests.e2e.clients import FrameCounter
 from tests.mosquitto import Mosquitto, free_port, mosquitto
 from tests.mqtt_clients import Subscriber, publish, stalled_subscriber
+from thermal_streamer.protocols.wire import parse_frame_message
 
 KEEPALIVE_S = 5
 BASE = "thermal/cam"

@@ -8,9 +8,9 @@ import numpy as np
 from websockets.sync.client import connect
 
 from lepton.radiometry import FluxLinearParams, PixelUnit, correct_frame
-from server.wire import parse_frame_message
 from tests.conftest import TEST_DATA
 from tests.e2e.test_daemon_control import next_json, wait_state
+from thermal_streamer.protocols.wire import parse_frame_message
 
 CAPTURE = TEST_DATA / "Jkillelea_Lepton-3-Module__raw1.npy"  # a Lepton 3.5, centikelvin
 

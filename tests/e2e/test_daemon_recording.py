@@ -14,9 +14,9 @@ from cptv import CPTVReader
 from websockets.sync.client import ClientConnection, connect
 
 from lepton.replay import load_recording
-from server.recording.formats import read_recording
-from server.wire import parse_frame_message
 from tests.conftest import TEST_DATA, wait_until
+from thermal_streamer.protocols.wire import parse_frame_message
+from thermal_streamer.recording.formats import read_recording
 
 REAL_CPTV = TEST_DATA / "TheCacophonyProject_python-cptv__v2-latlon.cptv"
 SUFFIX = {"cptv": ".cptv", "hdf5": ".h5"}

@@ -15,10 +15,10 @@ from collections.abc import Coroutine
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from server.wire import parse_frame_message
 from tests.conftest import wait_until
 from tests.mosquitto import free_port, mosquitto
 from tests.mqtt_origin import StandInOrigin, real_frames, running
+from thermal_streamer.protocols.wire import parse_frame_message
 
 VIEWERS = 100
 FRAMES = 6

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from websockets.sync.client import connect
 
-from server.wire import parse_frame_message
 from tests.conftest import TEST_DATA
+from thermal_streamer.protocols.wire import parse_frame_message
 
 CAPTURES = [TEST_DATA / f"Jkillelea_Lepton-3-Module__raw{n}.npy" for n in (1, 3, 6)]
 

@@ -12,8 +12,8 @@ import time
 from PIL import Image
 from websockets.sync.client import connect
 
-from server.wire import parse_frame_message
 from tests.conftest import ROOT, wait_until
+from thermal_streamer.protocols.wire import parse_frame_message
 
 TERABYTE = 1 << 40
 

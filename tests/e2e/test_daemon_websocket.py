@@ -12,9 +12,9 @@ import pytest
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 from websockets.sync.client import connect
 
-from server.wire import parse_frame_message
 from tests.conftest import ROOT, wait_until
 from tests.e2e.clients import FrameCounter, is_closed_by_peer, stalled_client
+from thermal_streamer.protocols.wire import parse_frame_message
 
 SAMPLE_FRAMES = [ROOT / f"thermal{n}.jpg" for n in (2, 3, 4)]  # 24-30 KB, see SAMPLE_FRAMES.md
 LARGE_FRAME = SAMPLE_FRAMES[0]  # 30 KB: fills a stalled peer's buffers in a few frames
@@ -33,8 +33,9 @@ def simulated(start_daemon):
 
 def test_stream_delivers_jpegs_with_increasing_seq_at_source_rate(simulated):
     """/stream: hello first, then decodable JPEG frames, seq strictly increasing, ~8.7 Hz."""
-    from PIL import Image
     import io
+
+    from PIL import Image
 
     with connect(simulated.ws_url + "/stream", open_timeout=5) as ws:
         hello = json.loads(ws.recv(timeout=5))
@@ -191,6 +192,7 @@ def test_stalled_clients_cost_the_others_nothing(start_daemon, tmp_path):
 def test_torn_writes_never_reach_clients(start_daemon, tmp_path):
     """A writer rewriting the file non-atomically hundreds of times: only whole frames arrive."""
     import io
+
     from PIL import Image
 
     frames = [path.read_bytes() for path in SAMPLE_FRAMES]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from websockets.sync.client import connect
 
-from server.wire import parse_frame_message
 from tests.conftest import ROOT, stop_process, wait_until
+from thermal_streamer.protocols.wire import parse_frame_message
 
 GENERATOR = ROOT / "tools" / "bsread_generator.py"
 GENERATOR_SECONDS = 30  # every generator run is bounded; the tests stop it sooner

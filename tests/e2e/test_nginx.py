@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 from websockets.sync.client import connect
 
-from server.wire import MJPEG_BOUNDARY, parse_frame_message
 from tests.conftest import ROOT, wait_until
 from tests.e2e.test_browser import free_ports
 from tests.e2e.test_browser_security import RECORD_SOCKETS
 from tests.e2e.test_daemon_tcp import picture, producer, push, start_tcp
+from thermal_streamer.protocols.wire import MJPEG_BOUNDARY, parse_frame_message
 
 NGINX = Path("/usr/sbin/nginx")
 RECIPE = ROOT / "systemd" / "nginx-thermal.conf"

@@ -29,7 +29,6 @@ from lepton.cci_protocol import (
 from lepton.errors import LeptonError, RangeError
 from lepton.radiometry import FluxLinearParams
 
-
 # --- command words -------------------------------------------------------------
 
 

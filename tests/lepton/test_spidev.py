@@ -14,10 +14,8 @@ import lepton
 from lepton import spidev
 from lepton.camera import Lepton
 from lepton.errors import LeptonError, RangeError
-from lepton.simulator import VospiSimulator
-from lepton.transport import Transport
 from lepton.models import Model
-from lepton.vospi import RESYNC_PAUSE_S
+from lepton.simulator import VospiSimulator
 from lepton.spidev import (
     NotASpiDeviceError,
     SpiBufferSizeError,
@@ -30,6 +28,8 @@ from lepton.spidev import (
     spi_error_from_oserror,
     spi_ioc_message,
 )
+from lepton.transport import Transport
+from lepton.vospi import RESYNC_PAUSE_S
 
 PACKET = 164
 DATA = Path(__file__).resolve().parent.parent / "data"

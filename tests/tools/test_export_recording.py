@@ -12,10 +12,10 @@ import tifffile
 
 from lepton.radiometry import PixelUnit
 from lepton.replay import load_recording
-from server.frames import RawFrame
-from server.recording.formats import WRITERS, SegmentHeader
-from server.recording.policy import SegmentName, Trigger
 from tests.conftest import ROOT, TEST_DATA
+from thermal_streamer.core.frames import RawFrame
+from thermal_streamer.recording.formats import WRITERS, SegmentHeader
+from thermal_streamer.recording.policy import SegmentName, Trigger
 
 TOOL = ROOT / "tools" / "export_recording.py"
 T0 = 1714564800.25

@@ -1,0 +1,482 @@
+"""The composition root: builds every part, hands each only what it uses, owns every thread.
+
+Nothing else knows all the parts; each part is built with the few things it uses
+(the hub, the state, a callable), so it can be tested on its own.
+
+Threads (all named, none daemonic; App starts each one, :meth:`App.stop` joins them all):
+
+=============== ==================== ======================= ==============================
+thread          reads                writes                  what may block it
+=============== ==================== ======================= ==============================
+source-<kind>   camera, file, socket hub.raw; ready-made     the device read (the source's
+                                     JPEGs also hub.encoded  timeouts, about 0.5 s)
+renderer        hub.raw, state       hub.encoded             JPEG work, about 1 ms (raw
+                                                             sources only)
+ws-server       hub.encoded, state,  client sockets, state   nothing: writes never wait;
+                client messages      (commands)              FFC runs in ffc_0
+ws-auth_0       -                    -                       a Basic login's scrypt for
+                                                             ws-server, 50-100 ms
+ffc_0           -                    the camera's CCI        an FFC, about 1 s (started on
+                                                             the first ffc command); a
+                                                             set_radiometry, about 1 ms
+http-server     every waiting        one http-<peer> per     nothing (a selector; wakes at
+                connection's request complete request        once on stop)
+                line and headers
+http-<peer>     hub.encoded, hub.raw its connection          its client: 10 s socket timeout,
+                status                                       Send_Timeout for MJPEG
+stats-log       hub.raw              the CSV file            the disk
+mqtt-publisher  hub.encoded, hub.raw, the broker link         nothing: a one-slot mailbox per
+                the regions (joins   (frame, jpeg, stats,    topic, drops while unwritten
+                as a viewer)         roi/NAME)
+mqtt            the broker's socket  the broker's socket;    nothing (non-blocking socket;
+                (cmd, HA birth)      state (commands)        FFC runs in ffc_0)
+mqtt-relay      the broker (mqtt     the relay's mailbox,    nothing: paho's network loop
+                source only)         state (the origin's)    (handlers validate, never wait)
+recorder        hub.raw, commands,   the recording queue,    nothing: a full queue drops the
+                hook events          state "recording"       frame (counted)
+recorder-writer the recording queue  Recordings_Dir          the disk (flushes every second)
+alarms          hub.raw, the regions state (alarms part),   nothing (regions measured once
+                                     webhook queue, recorder per frame, shared)
+                                     events, MQTT events
+webhook         its queue            webhook URLs (POST)     the endpoint: Webhook_Timeout
+                                                             per attempt, Webhook_Retries
+state-file      regions and alarms   the State_File          the disk
+                (on change)
+MainThread      signals, App.wake    the stats log (SIGHUP)  nothing (wakes every second)
+=============== ==================== ======================= ==============================
+
+``http-<peer>`` threads are started by ``http-server`` for each complete request (a
+connection that is only open, or still sending its headers, costs no thread) and
+joined by :meth:`HttpServer.stop`, which :meth:`App.stop` calls.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import math
+import signal
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from lepton.errors import LeptonError
+from lepton.radiometry import FluxLinearParams
+from thermal_streamer.config.settings import MEASURE, Config, ConfigError
+from thermal_streamer.control import colormaps
+from thermal_streamer.control.commands import CommandRunner, Commands
+from thermal_streamer.control.state import AcquisitionState
+from thermal_streamer.core import systemd
+from thermal_streamer.core.health import ReportsHealth
+from thermal_streamer.core.hub import Hub
+from thermal_streamer.core.listening import BindError, listen, raise_fd_limit
+from thermal_streamer.core.source import SourceError
+from thermal_streamer.measure import readings
+from thermal_streamer.measure.alarms import AlarmCommand, AlarmEvaluator, AlarmState, Transition
+from thermal_streamer.measure.object_parameters import COMMAND as SET_RADIOMETRY
+from thermal_streamer.measure.object_parameters import RadiometryCommand
+from thermal_streamer.measure.region_meter import RegionMeter, RoiCommand
+from thermal_streamer.measure.state_file import (
+    Definitions,
+    StateFile,
+    StateFileError,
+    load_definitions,
+)
+from thermal_streamer.mqtt.discovery import CameraDevice
+from thermal_streamer.mqtt.link import BrokerSettings
+from thermal_streamer.mqtt.publisher import MqttPublisher
+from thermal_streamer.mqtt.topics import CameraTopics
+from thermal_streamer.outputs.http_server import HttpServer
+from thermal_streamer.outputs.reports import Status
+from thermal_streamer.outputs.stats_log import StatsLog, StatsLogError
+from thermal_streamer.outputs.webhook import WebhookSender
+from thermal_streamer.outputs.ws_server import WebSocketServer
+from thermal_streamer.recording.playback import PLAYBACK_PREFIX, Playback
+from thermal_streamer.recording.recorder import Recorder, RecordingSettings
+from thermal_streamer.render.renderer import Renderer
+from thermal_streamer.security.auth import Authenticator
+from thermal_streamer.security.hosts import HostPolicy
+from thermal_streamer.security.passwords import read_password_file
+from thermal_streamer.security.tls import TLSFileError, tls_context
+from thermal_streamer.sources.factory import make_source
+from thermal_streamer.sources.mqtt_relay import MqttSource
+
+log = logging.getLogger(__name__)
+
+SEND_BUFFER_BYTES = 64 * 1024  # kernel send buffer per WebSocket client: bounds how much a
+# stalled peer can absorb before it counts as not taking frames
+WS_BACKLOG = 128
+HTTP_POLL_S = 0.5  # how soon the HTTP accept loop notices shutdown
+MAIN_WAKE_S = 1.0  # the main thread's longest sleep (it wakes at once on a signal)
+EXPIRE_INTERVALS = 3  # Home Assistant's sensors expire after this many missed stats messages
+EXPIRE_MIN_S = 10  # ... but not sooner than this (seconds)
+
+
+class App:
+    """The daemon's parts, wired together.
+
+    Args:
+        config: the loaded configuration.
+
+    Raises:
+        ConfigError: the source's, the stats log's or [Security]'s settings are unusable.
+    """
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.auth, self.tls = security(config)
+        self.state = AcquisitionState(config.render)
+        self.hub = Hub(on_viewer_count=self.state.set_clients)
+        self.source = make_source(config, wanted=self.hub.has_viewers, state=self.state)
+        self.state_file = StateFile(config.state_file) if config.state_file else None
+        definitions = self._load_definitions()
+        self.regions = RegionMeter(definitions.rois, lambda part: self.state.set_part("rois", part),
+                                   self._save_definitions)
+        self.alarms = AlarmEvaluator(self.hub, self.regions.measure,
+                                     lambda part: self.state.set_part("alarms", part),
+                                     definitions.alarms, self._save_definitions)
+        self.webhooks = WebhookSender(config.webhook_timeout_s, config.webhook_retries)
+        self.alarms.add_listener(self._post_webhook)
+        self.renderer = Renderer(self.hub, self.state, self.source.kind,
+                                 header_parts=[self.regions.header_part])
+        self.stats_log = None
+        if config.stats_log:
+            try:
+                self.stats_log = StatsLog(self.hub, config.stats_log, config.stats_log_max_bytes,
+                                          config.stats_log_backups, self.regions.measure)
+            except StatsLogError as exc:
+                raise ConfigError(config.config_path or "command line", "Logging", "Stats_Log",
+                                  config.stats_log, str(exc)) from None
+        self.stopping = threading.Event()
+        self.failed = threading.Event()  # the source thread died
+        self.done = threading.Event()  # a signal arrived or the source died: time to stop
+        self.reopen_requested = threading.Event()  # SIGHUP: reopen the stats log
+        self.wake = threading.Event()  # set with either of the two: the main thread acts
+        self._ffc = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ffc")
+        self._ws_auth = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ws-auth")
+        try:
+            self.recorder = Recorder(self.hub, self.state, RecordingSettings.from_config(config),
+                                     self.source.kind, self.source.has_raw, self.source.status)
+        except OSError as exc:
+            raise ConfigError(config.config_path or "command line", "Recording",
+                              "Recordings_Dir", config.recordings_dir,
+                              f"must be a folder the daemon can write: {exc.strerror}") from None
+        self.alarms.add_listener(self._record_alarm)
+        webhooks = {rule.name: rule.webhook for rule in config.alarms if rule.webhook}
+        handlers = {**self.recorder.command_handlers(),
+                    "roi": RoiCommand(self.regions, self.alarms.uses, self.alarms.rename_roi),
+                    "alarm": AlarmCommand(self.alarms, self.regions.names, webhooks)}
+        if self.source.has_raw:
+            handlers[SET_RADIOMETRY] = RadiometryCommand(self.state, self._set_radiometry,
+                                                         config.radiometry)
+        # an edge forwards its viewers' commands to the origin; a camera runs them itself
+        self.commands: Commands = (
+            self.source.commands if isinstance(self.source, MqttSource)
+            else CommandRunner(self.state, self._start_ffc, config.control_token, handlers))
+        self._threads: list[threading.Thread] = []
+        self.http: HttpServer | None = None
+        self.ws: WebSocketServer | None = None
+        self.status: Status | None = None
+        self.mqtt: MqttPublisher | None = None
+        self._stop_lock = threading.Lock()
+
+    def start(self) -> None:
+        """Bind both ports and start every thread.
+
+        Raises:
+            BindError: a port cannot be bound (nothing is left running).
+        """
+        c = self.config
+        raise_fd_limit()
+        http_sock = listen("HTTP", c.http_host, c.http_port, c.http_backlog, "--http-port")
+        try:
+            ws_sock = listen("WebSocket", c.ws_host, c.ws_port, WS_BACKLOG, "--ws-port",
+                             SEND_BUFFER_BYTES)
+        except BindError:
+            http_sock.close()
+            raise
+        hosts = HostPolicy(c.allowed_hosts)
+        ws = WebSocketServer(ws_sock, self.hub, self.state, self.commands, c.send_timeout_s,
+                             c.keepalive_s, hosts, c.allowed_origins, c.command_rate_per_s,
+                             c.command_burst, self.auth, self.tls, self._ws_auth)
+        components: dict[str, ReportsHealth] = {}
+        if self.stats_log is not None:
+            components["stats_log"] = self.stats_log
+        if c.record != "off":
+            components["recorder"] = self.recorder
+        if self.state_file is not None:
+            components["state_file"] = self.state_file
+        if any(rule.webhook for rule in c.alarms):
+            components["webhook"] = self.webhooks
+        mqtt = self._mqtt_publisher(http_sock.getsockname()[1])
+        if mqtt is not None:
+            components["mqtt"] = mqtt.link
+        if isinstance(self.source, MqttSource):  # an edge: its broker link runs beside the source
+            components["mqtt_relay"] = self.source.link
+            self._spawn("mqtt-relay", self.source.link.run)
+        self.status = Status(self.hub, self.state, self.source, ws.port, components,
+                             {"rois": self.regions.latest_json, "alarms": self.alarms.report})
+        http = HttpServer(http_sock, self.hub, self.status, self.renderer.snapshot,
+                          c.send_timeout_s, hosts,
+                          json_routes={"/raw": self._raw_payload,
+                                       "/recordings.json": self.recorder.listing,
+                                       "/alarms.json": self.alarms.report},
+                          file_routes={"/recordings/": self.recorder.resolve},
+                          data_routes={PLAYBACK_PREFIX: Playback(
+                              self.recorder.resolve, self.state.render_settings,
+                              [self.regions.detached_header_part]).answer},
+                          max_connections=c.http_max_connections, auth=self.auth,
+                          tls=self.tls)
+        self.hub.add_listener(ws.notify_frame)
+        self.state.add_listener(ws.notify_state)
+        self._spawn("ws-server", ws.run)
+        self.ws = ws  # stop() stops only what runs
+        ws.started.wait(ws.START_TIMEOUT_S)
+        self._spawn(f"source-{self.source.kind}", self._run_source)
+        if self.source.has_raw and not isinstance(self.source, MqttSource):  # relayed: no render
+            self._spawn("renderer", self.renderer.run, self.stopping)
+        if self.stats_log is not None:
+            self._spawn("stats-log", self.stats_log.run, self.stopping)
+        if self.recorder.active:
+            self._spawn("recorder", self.recorder.run, self.stopping)
+            self._spawn("recorder-writer", self.recorder.run_writer, self.stopping)
+        if self.source.has_raw and not isinstance(self.source, MqttSource):
+            self._spawn("alarms", self.alarms.run, self.stopping)
+        self._spawn("webhook", self.webhooks.run)
+        if self.state_file is not None:
+            self._spawn("state-file", self.state_file.run, self.stopping)
+        self._spawn("http-server", http.serve_forever, HTTP_POLL_S)
+        self.http = http
+        if mqtt is not None:
+            self.state.add_listener(mqtt.notify_state)
+            self.alarms.add_listener(mqtt.notify_alarm)
+            self._spawn("mqtt", mqtt.link.run)
+            self.mqtt = mqtt
+            self._spawn("mqtt-publisher", mqtt.run, self.stopping)
+        log.info("serving HTTP on %s:%d and WebSocket on %s:%d (source %s)",
+                 c.http_host, http.port, c.ws_host, ws.port, self.source.kind)
+        for url in self.urls():
+            log.info("open %s", url)
+
+    def _mqtt_publisher(self, http_port: int) -> MqttPublisher | None:
+        """The MQTT publisher ([MQTT]), or None when no Broker is set."""
+        c = self.config
+        if c.mqtt_broker is None:
+            return None
+        topics = CameraTopics(c.mqtt_topic_prefix, c.mqtt_camera_id)
+        settings = BrokerSettings(c.mqtt_broker, c.mqtt_client_id or f"thermal-{c.mqtt_camera_id}",
+                                  c.mqtt_username, c.mqtt_password, c.mqtt_ca_file,
+                                  c.mqtt_keepalive_s)
+        device = None
+        if c.mqtt_discovery_prefix:
+            device = CameraDevice(
+                topics, c.mqtt_discovery_prefix, self.source.kind, raw=self.source.has_raw,
+                controls=not c.control_token, can_ffc=self.source.can_ffc,
+                colormaps=colormaps.names(),
+                expire_after_s=max(EXPIRE_MIN_S, math.ceil(EXPIRE_INTERVALS
+                                                           * c.mqtt_stats_interval_s)),
+                configuration_url=self._page_urls(http_port)[0])
+        return MqttPublisher(settings, topics, self.hub, self.state, self.commands,
+                             self.renderer.snapshot, self.regions.measure, device,
+                             c.mqtt_publish_frames, c.mqtt_jpeg_interval_s,
+                             c.mqtt_stats_interval_s)
+
+    def _raw_payload(self) -> dict[str, Any] | None:
+        """/raw: the newest frame's temperatures (the HACS Thermal Vision integration polls
+        it), or None (404) before the first frame or for a source without temperatures."""
+        return readings.raw_payload(self.hub.raw.latest()[1])
+
+    def _spawn(self, name: str, target: Callable[..., object], *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args, name=name)
+        self._threads.append(thread)
+        thread.start()
+
+    def _run_source(self) -> None:
+        try:
+            self.source.run(self.renderer.receive, self.stopping)
+        except (SourceError, LeptonError) as exc:  # cannot run: say why, stop with exit 1
+            log.error("source %s failed: %s", self.source.kind, exc)
+            self.failed.set()
+            self.request_stop()
+        except Exception:  # a bug: the traceback helps more than a summary
+            log.exception("source %s failed", self.source.kind)
+            self.failed.set()
+            self.request_stop()
+
+    def _load_definitions(self) -> Definitions:
+        """The regions and alarm rules: the state file's when it exists, else server.conf's.
+
+        Raises:
+            ConfigError: the state file cannot be used (exit status 2).
+        """
+        c = self.config
+        if self.state_file is not None:
+            webhooks = {rule.name: rule.webhook for rule in c.alarms if rule.webhook}
+            try:
+                kept = load_definitions(self.state_file.path, webhooks)
+            except StateFileError as exc:
+                raise ConfigError(c.config_path or "command line", MEASURE, "State_File",
+                                  c.state_file, exc.reason + "; fix it, or delete it to start "
+                                  "from the [ROI]/[Alarm] sections") from None
+            if kept is not None:
+                log.info("%d regions and %d alarms from %s (it replaces server.conf's [ROI] "
+                         "and [Alarm] sections)", len(kept.rois), len(kept.alarms),
+                         c.state_file)
+                return kept
+        return Definitions(c.rois, c.alarms)
+
+    def _save_definitions(self) -> None:
+        """Have the state file written (after a command changed regions or alarms)."""
+        if self.state_file is not None:
+            self.state_file.save(Definitions(self.regions.regions(), tuple(self.alarms.rules())))
+
+    def _post_webhook(self, transition: Transition) -> None:
+        """Queue the webhook POST of an alarm transition (never blocks)."""
+        if transition.rule.webhook:
+            self.webhooks.post(transition.rule.webhook, transition.as_json())
+
+    def _record_alarm(self, transition: Transition) -> None:
+        """An alarm is a recording event ("alarm:NAME") while it holds (Record = event)."""
+        self.recorder.set_event(f"alarm:{transition.rule.name}",
+                                transition.state is AlarmState.ALARM)
+
+    def request_stop(self) -> None:
+        """Ask the main thread to stop the daemon (any thread, or a signal handler)."""
+        self.done.set()
+        self.wake.set()
+
+    def request_reopen(self) -> None:
+        """Ask the main thread to reopen the stats log (a signal handler)."""
+        self.reopen_requested.set()
+        self.wake.set()
+
+    def _start_ffc(self) -> concurrent.futures.Future[None]:
+        """Run a flat-field correction in the ``ffc_0`` thread (it blocks about a second).
+
+        The future raises NotImplementedError when the source is not a Lepton and
+        LeptonError when the camera refuses.
+        """
+        return self._ffc.submit(self.source.run_ffc)
+
+    def _set_radiometry(self, params: FluxLinearParams) -> concurrent.futures.Future[None]:
+        """Hand new flux linear parameters to the source in the ``ffc_0`` thread (a CCI
+        command); the future raises NotImplementedError or LeptonError as the source does."""
+        return self._ffc.submit(self.source.set_radiometry, params)
+
+    def urls(self) -> list[str]:
+        """The page's addresses to tell the user (after :meth:`start`)."""
+        assert self.http is not None
+        return self._page_urls(self.http.port)
+
+    def _page_urls(self, http_port: int) -> list[str]:
+        host = self.config.http_host
+        if host in ("0.0.0.0", "::", ""):
+            hosts = [socket.gethostname(), "127.0.0.1"]
+        else:
+            hosts = [f"[{host}]" if ":" in host else host]
+        scheme = "https" if self.tls else "http"
+        return [f"{scheme}://{h}:{http_port}/" for h in hosts]
+
+    def frames_flowing(self) -> bool:
+        """True if the source produced a frame recently (see :class:`Status`)."""
+        return self.status is not None and self.status.frames_flowing()
+
+    def reopen_logs(self) -> None:
+        """Reopen the stats log (after logrotate moved it); never raises."""
+        if self.stats_log is not None:
+            self.stats_log.reopen()
+
+    def stop(self) -> None:
+        """Stop every thread and close every socket. Idempotent; safe from any thread."""
+        with self._stop_lock:
+            self.stopping.set()
+            self.hub.close()
+            if isinstance(self.source, MqttSource):
+                self.source.link.stop()
+            if self.ws is not None:
+                self.ws.stop()
+            if self.http is not None:
+                self.http.stop()
+            if self.mqtt is not None:
+                self.mqtt.stop()
+            self.webhooks.stop()
+            self._ffc.shutdown(wait=True, cancel_futures=True)
+            self._ws_auth.shutdown(wait=True, cancel_futures=True)
+            for thread in self._threads:
+                thread.join()
+            self._threads.clear()
+
+
+def security(config: Config) -> tuple[Authenticator | None, ssl.SSLContext | None]:
+    """[Security] Password_File and TLS_Cert/TLS_Key, read once at start.
+
+    Returns:
+        Who may watch (None: everyone) and the TLS server context (None: plain).
+
+    Raises:
+        ConfigError: naming the key whose file cannot be used (exit status 2).
+    """
+    where = config.config_path or "command line"
+    auth = None
+    if config.password_file:
+        try:
+            auth = Authenticator(read_password_file(config.password_file), bool(config.tls_cert))
+        except ValueError as exc:  # a PasswordFileError, or a file without users
+            raise ConfigError(where, "Security", "Password_File", config.password_file,
+                              f"must be a password file with at least one user: {exc}") from None
+    try:
+        tls = tls_context(config.tls_cert, config.tls_key) if (
+            config.tls_cert or config.tls_key) else None
+    except TLSFileError as exc:
+        raise ConfigError(where, "Security", exc.key, exc.path, exc.reason) from None
+    return auth, tls
+
+
+def run(config: Config) -> int:
+    """Run the daemon until SIGINT or SIGTERM.
+
+    Returns:
+        The exit status: 0 after a clean shutdown, 1 if the source failed.
+
+    Raises:
+        BindError: a port cannot be bound.
+        ConfigError: the source's settings are unusable.
+    """
+    app = App(config)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        app.request_stop()
+
+    def on_hangup(_signum: int, _frame: object) -> None:
+        log.info("received SIGHUP, reopening the stats log")
+        app.request_reopen()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hangup)
+    watchdog_s = systemd.watchdog_interval_s()
+    wake_s = min(MAIN_WAKE_S, watchdog_s / 2) if watchdog_s else MAIN_WAKE_S
+    try:
+        app.start()
+        systemd.notify(f"READY=1\nSTATUS=serving {' '.join(app.urls())}")
+        while True:
+            app.wake.wait(wake_s)
+            app.wake.clear()
+            if app.done.is_set():
+                break
+            if app.reopen_requested.is_set():
+                app.reopen_requested.clear()
+                app.reopen_logs()
+            if watchdog_s and app.frames_flowing():
+                systemd.notify("WATCHDOG=1")  # only while frames flow: a hung camera gets restarted
+    finally:
+        systemd.notify("STOPPING=1")
+        started = time.monotonic()
+        app.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        log.info("stopped in %.2f s", time.monotonic() - started)
+    return 1 if app.failed.is_set() else 0

@@ -1,0 +1,76 @@
+"""The daemon's command line: parse it, load the config, run the app, map errors to exit codes.
+
+``thermal-streamer`` (the console script) and ``websocket_http_server.py`` both call
+:func:`main`. Exit status: 0 after a clean shutdown, 1 if a port cannot be bound or the
+source fails, 2 for a bad configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+from thermal_streamer.app import run
+from thermal_streamer.config.settings import ConfigError, configure_logging, load_config
+from thermal_streamer.core.listening import BindError
+from thermal_streamer.security.passwords import PasswordFileError, add_user
+
+log = logging.getLogger(__name__)
+
+
+def add_user_command(argv: list[str]) -> int:
+    """``--add-user NAME --password-file PATH``: add a viewer or replace its password.
+
+    The password comes from standard input (asked twice on a terminal, else its first
+    line), never from the command line, where other users could see it.
+    """
+    parser = argparse.ArgumentParser(prog=f"{Path(sys.argv[0]).name} --add-user")
+    parser.add_argument("--add-user", metavar="NAME", required=True)
+    parser.add_argument("--password-file", metavar="PATH", required=True,
+                        help="the file [Security] Password_File names")
+    args = parser.parse_args(argv)
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.add_user}: ")
+        if getpass.getpass("again: ") != password:
+            print("the two passwords differ; nothing changed", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        new = add_user(args.password_file, args.add_user, password)
+    except PasswordFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{'added' if new else 'changed the password of'} {args.add_user} in "
+          f"{args.password_file}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the daemon (or ``--add-user``) with ``argv`` (default: the command line).
+
+    Returns:
+        The exit status.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    if "--add-user" in argv:
+        return add_user_command(argv)
+    try:
+        config = load_config(argv)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(config.log_level)
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    try:
+        return run(config)
+    except ConfigError as exc:
+        log.error("configuration error: %s", exc)
+        return 2
+    except BindError as exc:
+        log.error("%s", exc)
+        return 1

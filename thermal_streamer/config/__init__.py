@@ -1,0 +1,1 @@
+"""server.conf and the command line, read into one typed Config."""

@@ -1,0 +1,209 @@
+"""Client commands (``/stream`` text messages): validation, then their effect on the state.
+
+A command is validated completely before anything changes; a bad one raises
+:class:`CommandError`, whose message is sent back to that client only. The ``set``
+command's fields and what each allows come from the one render-settings schema
+(:data:`thermal_streamer.control.render_settings.FIELDS`). The commands are listed in
+docs/protocol.md.
+
+Error tree::
+
+    CommandError
+    └── TokenError
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hmac
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from thermal_streamer.control.render_settings import FIELDS, SettingError
+from thermal_streamer.control.state import AcquisitionState
+
+COMMANDS = ("start", "stop", "set", "ffc")
+SETTABLE = tuple(f.name for f in FIELDS)
+
+
+class CommandError(Exception):
+    """A client command is malformed, unknown or has a bad value; the text says which."""
+
+
+def _validate_set(data: dict[str, Any]) -> dict[str, Any]:
+    """The validated fields of a ``set`` command, in Python form (see parse_command)."""
+    try:
+        fields = {f.name: f.from_json(data[f.name]) for f in FIELDS if f.name in data}
+    except SettingError as exc:
+        raise CommandError(str(exc)) from None
+    if not fields:
+        raise CommandError("set needs at least one of: " + ", ".join(SETTABLE))
+    return fields
+
+
+class CommandHandler(Protocol):
+    """A command beyond the core ones (start, stop, set, ffc), plugged in by the app.
+
+    A part that owns some state (recordings, measurement regions) validates and runs
+    its own commands; every channel then accepts them with the same token rule.
+    """
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The command's fields, checked and in Python form (without ``cmd``/``token``).
+
+        Raises:
+            CommandError: a field is missing or not allowed (nothing changed).
+        """
+        ...
+
+    def run(self, command: dict[str, Any]) -> concurrent.futures.Future[None] | None:
+        """Carry out a validated command (must not block; return a future for slow work).
+
+        Raises:
+            CommandError: the command cannot be carried out now (nothing changed).
+        """
+        ...
+
+
+def parse_command(message: str | bytes,
+                  handlers: Mapping[str, CommandHandler] | None = None) -> dict[str, Any]:
+    """Validate one client message.
+
+    Args:
+        message: the text of a WebSocket message (bytes are decoded as UTF-8).
+        handlers: the commands beyond COMMANDS, by name.
+
+    Returns:
+        The command as a dict with ``cmd``, ``token`` if given, and for ``set`` only
+        the validated fields among SETTABLE in Python form (``range`` as a
+        ``(low, high)`` tuple of floats); a handler's command has the fields its
+        ``validate`` returned.
+
+    Raises:
+        CommandError: not JSON, not an object, unknown ``cmd``, or a bad value.
+    """
+    handlers = handlers or {}
+    try:
+        data = json.loads(message)
+    except (ValueError, UnicodeDecodeError):
+        raise CommandError("malformed command: not valid JSON") from None
+    except RecursionError:  # e.g. [[[[...]]]] within the 4 KiB message limit
+        raise CommandError("malformed command: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise CommandError("malformed command: expected a JSON object")
+    name = data.get("cmd")
+    if not isinstance(name, str) or (name not in COMMANDS and name not in handlers):
+        names = ", ".join((*COMMANDS, *handlers))
+        raise CommandError(f"unknown command {name!r}; commands: {names}")
+    command: dict[str, Any] = {"cmd": name}
+    if name == "set":
+        command.update(_validate_set(data))
+    elif name in handlers:
+        command.update(handlers[name].validate(data))
+    if isinstance(data.get("token"), str):
+        command["token"] = data["token"]
+    return command
+
+
+def apply_command(command: dict[str, Any], state: AcquisitionState) -> None:
+    """Apply a validated ``start``, ``stop`` or ``set`` command to the shared state.
+
+    Raises:
+        CommandError: the resulting settings are not allowed (``fixed`` AGC without a
+            range); nothing changed.
+    """
+    if command["cmd"] in ("start", "stop"):
+        state.set_running(command["cmd"] == "start")
+        return
+    try:
+        state.change_settings(**{k: v for k, v in command.items() if k in SETTABLE})
+    except SettingError as exc:
+        raise CommandError(str(exc)) from None
+
+
+class TokenError(CommandError):
+    """The command needs the control token (Control_Token) and did not carry it.
+
+    Attributes:
+        wrong: True if a token was given and it was wrong (a guess), False if none was.
+    """
+
+    def __init__(self, wrong: bool) -> None:
+        self.wrong = wrong
+        super().__init__("this command needs the control token (Control_Token)")
+
+
+def _done() -> concurrent.futures.Future[None]:
+    future: concurrent.futures.Future[None] = concurrent.futures.Future()
+    future.set_result(None)
+    return future
+
+
+class Commands(Protocol):
+    """What a channel (the WebSocket server) hands its clients' command messages to."""
+
+    def execute(self, message: str | bytes,
+                connection_token: str | None = None) -> concurrent.futures.Future[None]:
+        """See :meth:`CommandRunner.execute`."""
+        ...
+
+
+class CommandRunner:
+    """Runs client commands from any channel (the WebSocket ``/stream``, MQTT ``cmd``).
+
+    One place validates, authorises and applies a command, so every channel gives the
+    same answers. Thread-safe.
+
+    Args:
+        state: the shared acquisition state the commands change.
+        run_ffc: starts a flat-field correction elsewhere and returns its future (which
+            raises NotImplementedError for sources without a shutter and LeptonError
+            when the camera refuses).
+        control_token: when not empty, every command needs it (docs/protocol.md §5.2).
+        handlers: the commands beyond the core ones, by name (see CommandHandler).
+    """
+
+    def __init__(self, state: AcquisitionState,
+                 run_ffc: Callable[[], concurrent.futures.Future[None]],
+                 control_token: str = "", handlers: Mapping[str, CommandHandler] | None = None):
+        self._state, self._run_ffc, self._control_token = state, run_ffc, control_token
+        self._handlers = dict(handlers or {})
+
+    def execute(self, message: str | bytes,
+                connection_token: str | None = None) -> concurrent.futures.Future[None]:
+        """Validate, authorise and apply one command message.
+
+        Args:
+            message: the command's JSON text.
+            connection_token: a token the channel already holds (``/stream?token=``),
+                used when the command has no ``token`` field.
+
+        Returns:
+            A future that is done once the command took effect: at once for start,
+            stop and set; when the camera answered for ffc (its exception, if any, is
+            NotImplementedError or LeptonError).
+
+        Raises:
+            TokenError: the control token is set and was not given (nothing changed).
+            CommandError: the message is not a valid command (nothing changed).
+        """
+        command = parse_command(message, self._handlers)
+        self.authorize(command.get("token") or connection_token or "")
+        if command["cmd"] == "ffc":
+            return self._run_ffc()
+        if command["cmd"] in self._handlers:
+            return self._handlers[command["cmd"]].run(command) or _done()
+        apply_command(command, self._state)
+        return _done()
+
+    def authorize(self, given: str) -> None:
+        """Raise TokenError unless the control token is unset or ``given`` matches it."""
+        check_token(self._control_token, given)
+
+
+def check_token(control_token: str, given: str) -> None:
+    """Raise TokenError unless ``control_token`` is empty or ``given`` matches it
+    (compared in constant time). Every channel's runner checks the token here."""
+    if control_token and not hmac.compare_digest(given.encode(), control_token.encode()):
+        raise TokenError(wrong=bool(given))

@@ -1,0 +1,261 @@
+"""One connection to an MQTT broker (``paho-mqtt``), kept up in a thread of its own.
+
+The thin shell around paho that every MQTT part of the daemon shares (the publisher and
+the ``mqtt`` relay source): it connects in the background (a broker that is down at
+start is not an error), reconnects with back-off (1 s doubling to 30 s), logs once per
+change of state (never per message or per attempt), counts what it published and
+dropped per topic, and reports its health. Publishing never waits for the broker:
+:meth:`MqttLink.publish_newest` drops a message while the previous one on its topic is
+still unwritten (a one-slot mailbox per topic), so a slow broker costs frames, never
+time, and paho's send queue cannot grow.
+
+Thread: :meth:`MqttLink.run` is the paho network loop (``loop_forever``), run in a
+thread the app starts; message handlers run in it and must not block.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import enum
+import logging
+import ssl
+import threading
+from collections.abc import Callable, Mapping
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from thermal_streamer.config.settings import BrokerUrl
+from thermal_streamer.core.health import ComponentHealth
+from thermal_streamer.core.ratelimit import RateLimitedLog
+
+log = logging.getLogger(__name__)
+
+RECONNECT_MIN_S = 1
+RECONNECT_MAX_S = 30
+MessageHandler = Callable[[str, bytes], None]  # (topic, payload)
+
+
+@dataclasses.dataclass(frozen=True)
+class BrokerSettings:
+    """How to reach and log in to the broker ([MQTT] in server.conf).
+
+    Attributes:
+        url: host, port and whether to use TLS.
+        client_id: the MQTT client identifier (unique per broker).
+        username, password: credentials; empty for none.
+        ca_file: PEM file of the CA that signed the broker's certificate; empty: the
+            system's CAs (TLS only).
+        keepalive_s: the MQTT keepalive, seconds; the broker publishes the will after
+            1.5 times this without a word from us.
+    """
+
+    url: BrokerUrl
+    client_id: str
+    username: str = ""
+    password: str = ""
+    ca_file: str = ""
+    keepalive_s: int = 30
+
+
+class LinkState(enum.Enum):
+    """Where the connection is."""
+
+    CONNECTING = "connecting"  # never connected yet
+    CONNECTED = "connected"
+    REFUSED = "refused"  # the broker answered CONNACK with an error (e.g. credentials)
+    UNREACHABLE = "unreachable"  # no TCP or TLS connection (down, wrong port, wrong CA)
+    DISCONNECTED = "disconnected"  # was connected, lost it
+
+
+@dataclasses.dataclass(frozen=True)
+class Will:
+    """The message the broker publishes for us when we vanish (MQTT last will)."""
+
+    topic: str
+    payload: bytes
+    retain: bool = True
+
+
+class MqttLink:
+    """A broker connection that keeps itself up.
+
+    Args:
+        settings: broker address and credentials.
+        name: what the log calls it ("mqtt", "mqtt relay").
+        will: published by the broker if we vanish (e.g. availability ``offline``).
+        on_connected: called in the link's thread after each (re)connection, before any
+            message arrives (re-send retained state, discovery, ...). Must not block.
+        subscriptions: topic filter -> handler(topic, payload); subscribed on every
+            connection. Handlers run in the link's thread; an exception in one is logged
+            (rate-limited) and counted, never fatal.
+    """
+
+    def __init__(self, settings: BrokerSettings, name: str = "mqtt", will: Will | None = None,
+                 on_connected: Callable[[], None] = lambda: None,
+                 subscriptions: Mapping[str, MessageHandler] | None = None):
+        self._settings, self._name, self._on_connected = settings, name, on_connected
+        self._subscriptions = dict(subscriptions or {})
+        self._lock = threading.Lock()
+        self._state = LinkState.CONNECTING
+        self._last_error = ""
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._in_flight: dict[str, paho.MQTTMessageInfo] = {}
+        self._stopped = False  # stop() was called: run() must not (re)start
+        self._lifecycle = threading.Lock()  # orders stop() against run()'s first connect
+        self._warn = RateLimitedLog(log)
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
+                                  protocol=paho.MQTTv311)
+        self.client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
+        if settings.username:
+            self.client.username_pw_set(settings.username, settings.password or None)
+        if settings.url.tls:
+            self.client.tls_set(ca_certs=settings.ca_file or None,
+                                tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        if will is not None:
+            self.client.will_set(will.topic, will.payload, qos=1, retain=will.retain)
+        self.client.on_connect = self._connected
+        self.client.on_connect_fail = self._connect_failed
+        self.client.on_disconnect = self._disconnected
+        self.client.on_message = self._message
+
+    # -- any thread
+
+    @property
+    def connected(self) -> bool:
+        return self._state is LinkState.CONNECTED
+
+    def publish(self, topic: str, payload: bytes | str, retain: bool = False,
+                qos: int = 0) -> bool:
+        """Queue a message (state, discovery, results); never blocks.
+
+        Returns:
+            False (counted as dropped) while not connected; the ``on_connected`` callback
+            re-sends what must survive a reconnection.
+        """
+        if not self.connected:
+            self._count("dropped", topic)
+            return False
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        return self._queued(topic, info)
+
+    def publish_newest(self, topic: str, payload: bytes | str, retain: bool = False) -> bool:
+        """Queue a message unless the previous one on ``topic`` is still unwritten (QoS 0).
+
+        The one-slot mailbox for frames: a broker (or link) slower than the source gets
+        fewer messages, never a growing queue. Returns True if queued; a skipped message
+        is counted as dropped.
+        """
+        previous = self._in_flight.get(topic)
+        if not self.connected or (previous is not None and not previous.is_published()):
+            self._count("dropped", topic)
+            return False
+        info = self.client.publish(topic, payload, qos=0, retain=retain)
+        self._in_flight[topic] = info
+        return self._queued(topic, info)
+
+    def health(self) -> ComponentHealth:
+        """Connection state, published/dropped counts per topic, the newest error."""
+        with self._lock:
+            return ComponentHealth(self._state.value, self._state is LinkState.CONNECTED,
+                                   dict(self._counts), self._last_error,
+                                   {"connected": 1.0 if self.connected else 0.0})
+
+    def stop(self) -> None:
+        """Disconnect (after sending what is queued); :meth:`run` returns within 1 s, or
+        at once if it had not started."""
+        with self._lifecycle:  # (paho may call on_disconnect inside disconnect())
+            self._stopped = True
+            self.client.disconnect()
+
+    # -- the link's thread
+
+    def run(self) -> None:
+        """Connect and serve the connection until :meth:`stop` (blocks the calling thread)."""
+        url = self._settings.url
+        client = self.client
+        # What paho's loop_start() sets up, done in this named thread of ours (paho's own
+        # would be an anonymous daemon): with _thread set and the socket pair made,
+        # publish() from any other thread only queues its packet and wakes this loop,
+        # which does every socket write. Without them publish() writes from the calling
+        # thread while this loop writes too, and packets interleave (the broker then drops
+        # the connection: test_publishing_from_other_threads_never_interleaves_packets).
+        client._sockpairR, client._sockpairW = paho._socketpair_compat()
+        client._thread = threading.current_thread()
+        try:
+            with self._lifecycle:  # either stop() came first, or its disconnect() ends the loop
+                if self._stopped:
+                    return
+                client.connect_async(url.host, url.port, self._settings.keepalive_s)
+            client.loop_forever(retry_first_connection=True)
+        finally:
+            client._thread = None
+
+    def _connected(self, client: paho.Client, _userdata: object, _flags: object,
+                   reason: ReasonCode, _properties: Properties | None) -> None:
+        if reason.is_failure:
+            self._change(LinkState.REFUSED, f"the broker refused the connection: {reason}")
+            return
+        self._change(LinkState.CONNECTED, "")
+        for topic in self._subscriptions:
+            client.subscribe(topic, qos=0)
+        self._in_flight = {}
+        try:
+            self._on_connected()
+        except Exception:  # a bug in the callback must not take the link down
+            log.exception("%s: on_connected failed", self._name)
+
+    def _connect_failed(self, _client: paho.Client, _userdata: object) -> None:
+        self._change(LinkState.UNREACHABLE, "cannot connect (broker down, wrong address, "
+                                            "or a TLS or CA problem)")
+
+    def _disconnected(self, _client: paho.Client, _userdata: object, _flags: object,
+                      reason: ReasonCode, _properties: Properties | None) -> None:
+        if self._stopped:
+            with self._lock:
+                self._state = LinkState.DISCONNECTED
+            log.info("%s: disconnected", self._name)
+        elif self._state is LinkState.CONNECTED:
+            self._change(LinkState.DISCONNECTED, f"connection lost: {reason}")
+
+    def _message(self, _client: paho.Client, _userdata: object,
+                 message: paho.MQTTMessage) -> None:
+        for topic_filter, handler in self._subscriptions.items():
+            if paho.topic_matches_sub(topic_filter, message.topic):
+                try:
+                    handler(message.topic, bytes(message.payload))
+                except Exception as exc:  # a bug or a message we did not foresee
+                    self._count("handler_errors", message.topic)
+                    self._warn.log(logging.ERROR, "handler", "%s: handling a message on %s "
+                                   "failed: %r", self._name, message.topic, exc)
+
+    # -- helpers
+
+    def _queued(self, topic: str, info: paho.MQTTMessageInfo) -> bool:
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            self._count("dropped", topic)
+            return False
+        self._count("published", topic)
+        return True
+
+    def _count(self, outcome: str, topic: str) -> None:
+        with self._lock:
+            self._counts[f"{outcome}:{topic}"] += 1
+
+    def _change(self, state: LinkState, error: str) -> None:
+        with self._lock:
+            changed, self._state = state is not self._state, state
+            if error:
+                self._last_error = error
+        if not changed:
+            return
+        url = self._settings.url
+        where = f"{'mqtts' if url.tls else 'mqtt'}://{url.host}:{url.port}"
+        if state is LinkState.CONNECTED:
+            log.info("%s: connected to %s", self._name, where)
+        else:
+            log.warning("%s: %s: %s; retrying with back-off up to %d s (frames keep flowing "
+                        "to local viewers)", self._name, where, error, RECONNECT_MAX_S)

@@ -1,0 +1,292 @@
+"""Publishes one camera to an MQTT broker and takes its commands from there.
+
+Topics and payloads (docs/protocol.md, MQTT), under ``<Topic_Prefix>/<Camera_ID>/``:
+``frame`` (every frame, the ``/stream`` binary message, retained), ``jpeg`` (every
+JPEG_Interval, retained), ``stats`` (every Stats_Interval), ``state`` (retained, on
+every change), ``availability`` (``online``, ``offline`` as the last will, retained),
+``cmd`` -> ``cmd/result``; per measurement region ``roi/<name>`` (every
+Stats_Interval), per alarm rule ``alarm/<name>/state`` (retained) and
+``alarm/<name>/event`` (each transition); plus Home Assistant discovery
+(:mod:`thermal_streamer.mqtt.discovery`), sent on every connection and on Home Assistant's birth
+message.
+
+Regions and alarms change live: the ``rois`` and ``alarms`` parts of the shared state say
+which exist, and every state change brings the retained messages that follow from them
+(discovery configs, alarm states) up to date: new ones are published, changed ones
+again, and those of a deleted or renamed region or rule are emptied (an empty retained
+message deletes the retained one, and Home Assistant deletes the entity).
+
+Nothing here waits for the broker: every message goes through :class:`MqttLink`, whose
+``publish_newest`` is a one-slot mailbox per topic (a message is dropped and counted
+while the previous one on its topic is unwritten). Frames are read from ``hub.encoded``
+like any viewer's (newest only), so a slow broker skips frames and never slows the
+source or the other viewers.
+
+Threads: :meth:`MqttPublisher.run` (``mqtt-publisher``) publishes frames, JPEGs and
+statistics; the link's own thread (``mqtt``) runs paho, the connection callback and the
+``cmd`` and birth handlers; :meth:`MqttPublisher.notify_state` runs in whichever thread
+changed the state, :meth:`MqttPublisher.notify_alarm` in the alarm evaluator's. None of
+them blocks.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lepton.errors import LeptonError
+from thermal_streamer.control.commands import CommandError, Commands
+from thermal_streamer.control.state import AcquisitionState
+from thermal_streamer.core.frames import EncodedFrame, RawFrame
+from thermal_streamer.core.hub import Hub, Viewer
+from thermal_streamer.measure.alarms import Transition
+from thermal_streamer.measure.readings import region_payload, stats_payload
+from thermal_streamer.measure.regions import RegionValues
+from thermal_streamer.mqtt.discovery import (
+    BIRTH_ONLINE,
+    CameraDevice,
+    birth_topic,
+    discovery_messages,
+)
+from thermal_streamer.mqtt.link import BrokerSettings, MqttLink, Will
+from thermal_streamer.mqtt.topics import CameraTopics
+from thermal_streamer.protocols.wire import MAX_COMMAND_BYTES
+
+log = logging.getLogger(__name__)
+
+PROTOCOL = "mqtt"  # the publisher's viewer protocol in the hub (/healthz, /metrics)
+ONLINE, OFFLINE = b"online", b"offline"
+POLL_S = 0.5  # longest wait between looks at the stop flag
+
+
+class MqttPublisher:
+    """One camera on a broker: frames, pictures, statistics, state, availability, commands.
+
+    Args:
+        settings: the broker; the publisher's own :class:`MqttLink` (``link``) is built
+            from them, with ``offline`` on ``availability`` as its last will.
+        topics: the camera's topics.
+        hub: frames (``encoded`` while publishing frames, ``raw`` for statistics) and
+            where the publisher joins as a viewer (protocol ``mqtt``) so frames are
+            rendered at the source rate.
+        state: the shared acquisition state (published; ``running`` pauses ``jpeg``).
+        commands: runs ``cmd`` messages (the WebSocket's validation and Control_Token).
+        snapshot: the newest source frame rendered (the renderer's), None before any.
+        measure: (seq, raw frame) -> the regions' statistics (RegionMeter.measure, computed
+            once per frame whoever asks), published on ``roi/<name>`` with ``stats``;
+            None: no region messages.
+        device: what Home Assistant discovery announces; None: no discovery.
+        publish_frames: publish every frame on ``frame`` (Publish_Frames).
+        jpeg_interval_s, stats_interval_s: seconds between ``jpeg`` and between
+            ``stats`` messages (> 0).
+        clock: monotonic clock, seconds (injectable).
+
+    Attributes:
+        link: the broker connection; the app runs ``link.run`` in its own thread and
+            reports ``link.health()`` as the component ``mqtt``.
+    """
+
+    def __init__(self, settings: BrokerSettings, topics: CameraTopics, hub: Hub,
+                 state: AcquisitionState, commands: Commands,
+                 snapshot: Callable[[], EncodedFrame | None],
+                 measure: Callable[[int, RawFrame], RegionValues] | None,
+                 device: CameraDevice | None, publish_frames: bool, jpeg_interval_s: float,
+                 stats_interval_s: float, clock: Callable[[], float] = time.monotonic):
+        self._topics, self._hub, self._state = topics, hub, state
+        self._commands, self._snapshot, self._measure = commands, snapshot, measure
+        self._device = device
+        self._publish_frames = publish_frames
+        self._jpeg_interval_s, self._stats_interval_s = jpeg_interval_s, stats_interval_s
+        self._clock = clock
+        self._state_lock = threading.Lock()
+        self._address = f"{settings.url.host}:{settings.url.port}"
+        # what the broker retains of the per-region and per-alarm topics, as far as this
+        # publisher knows (topic -> payload; absent: nothing), and the discovery messages
+        # of the newest names; both under _state_lock
+        self._retained: dict[str, bytes] = {}
+        self._discovery: tuple[tuple[str, ...], tuple[str, ...], list[tuple[str, bytes]]] | \
+            None = None
+        subscriptions: dict[str, Callable[[str, bytes], None]] = {topics.cmd: self._on_command}
+        if device:
+            subscriptions[birth_topic(device.discovery_prefix)] = self._on_birth
+        self.link = MqttLink(settings, "mqtt", Will(topics.availability, OFFLINE),
+                             self._on_connected, subscriptions)
+
+    # -- any thread
+
+    def notify_state(self, _state: Mapping[str, Any]) -> None:
+        """Publish the shared state, retained, and bring the discovery configs and alarm
+        states up to date with its regions and alarms (an AcquisitionState listener;
+        never blocks).
+
+        The snapshot is taken again under a lock: listeners of two changes (or a change
+        and a reconnection) may run in any order, and the retained state must end newest.
+        """
+        self._sync(full=False)
+
+    def notify_alarm(self, transition: Transition) -> None:
+        """Publish an alarm transition on ``alarm/<name>/event``, QoS 1, not retained (an
+        AlarmEvaluator listener; never blocks): ``Transition.as_json``, the webhook's body.
+
+        The evaluator publishes its state part before it calls listeners, so the rule's
+        retained ``state`` message is queued before its event."""
+        self.link.publish(self._topics.alarm_event(transition.rule.name),
+                          json.dumps(transition.as_json()), qos=1)
+
+    def _sync(self, full: bool) -> None:
+        """Publish the state and what follows from it; ``full``: every retained message
+        again (a new connection, Home Assistant's birth), else only what changed."""
+        with self._state_lock:
+            snapshot = self._state.snapshot()
+            wanted = self._wanted(snapshot)
+            for topic, payload in wanted.items():
+                if full or self._retained.get(topic, b"") != payload:
+                    self._retain(topic, payload)
+            for topic in [t for t in self._retained if t not in wanted]:
+                self._retain(topic, b"")
+            self.link.publish(self._topics.state, json.dumps(snapshot), retain=True)
+
+    def _wanted(self, snapshot: Mapping[str, Any]) -> dict[str, bytes]:
+        """The retained messages the state calls for, in order: every discovery message
+        (an empty one for a fixed entity this camera lacks), then each alarm's state,
+        JSON, its entry of the state's ``alarms`` part."""
+        alarms = {entry["name"]: entry for entry in snapshot.get("alarms") or []}
+        wanted: dict[str, bytes] = {}
+        if self._device is not None:
+            names = (tuple(region["name"] for region in snapshot.get("rois") or []),
+                     tuple(alarms))
+            if self._discovery is None or self._discovery[:2] != names:
+                self._discovery = (*names, discovery_messages(self._device, *names))
+            wanted.update(self._discovery[2])
+        wanted.update((self._topics.alarm_state(name), json.dumps(entry).encode())
+                      for name, entry in alarms.items())
+        return wanted
+
+    def _retain(self, topic: str, payload: bytes) -> None:
+        """Publish retained (QoS 1) and remember what the broker holds; while disconnected
+        nothing is remembered, and the next connection sends everything again."""
+        if self.link.publish(topic, payload, retain=True, qos=1):
+            if payload:
+                self._retained[topic] = payload
+            else:
+                self._retained.pop(topic, None)
+
+    def stop(self) -> None:
+        """Say ``offline`` (a clean disconnect sends no will), then disconnect the link."""
+        self.link.publish(self._topics.availability, OFFLINE, retain=True, qos=1)
+        self.link.stop()
+
+    # -- the publisher's thread
+
+    def run(self, stop: threading.Event) -> None:
+        """Publish frames, JPEGs and statistics until ``stop`` is set (within POLL_S)."""
+        viewer = self._hub.join(PROTOCOL, self._address) if self._publish_frames else None
+        try:
+            self._loop(stop, viewer)
+        finally:
+            if viewer is not None:
+                self._hub.leave(viewer)
+
+    def _loop(self, stop: threading.Event, viewer: Viewer | None) -> None:
+        seq = last_stats_seq = 0
+        last_jpeg: EncodedFrame | None = None
+        next_jpeg = next_stats = self._clock()
+        while not stop.is_set():
+            wait_s = min(POLL_S, max(0.0, min(next_jpeg, next_stats) - self._clock()))
+            if viewer is None:
+                stop.wait(wait_s)
+            elif (item := self._hub.encoded.wait_newer(seq, wait_s)) is not None:
+                seq, frame = item
+                self._publish_frame(viewer, frame)
+            now = self._clock()
+            if now >= next_jpeg:
+                next_jpeg = now + self._jpeg_interval_s
+                last_jpeg = self._publish_jpeg(last_jpeg)
+            if now >= next_stats:
+                next_stats = now + self._stats_interval_s
+                last_stats_seq = self._publish_stats(last_stats_seq)
+
+    def _publish_frame(self, viewer: Viewer, frame: EncodedFrame) -> None:
+        message = frame.stream_message_raw
+        if self.link.publish_newest(self._topics.frame, message, retain=True):
+            viewer.count_sent(len(message))
+        else:
+            viewer.frames_skipped += 1
+
+    def _publish_jpeg(self, last: EncodedFrame | None) -> EncodedFrame | None:
+        """Publish the newest picture unless paused or already sent; returns the one sent."""
+        frame = self._snapshot() if self._state.running else None
+        if frame is None or frame is last:  # the renderer caches: same object, same picture
+            return last
+        self.link.publish_newest(self._topics.jpeg, frame.jpeg, retain=True)
+        return frame
+
+    def _publish_stats(self, last_seq: int) -> int:
+        """Publish the newest source frame's statistics unless already sent; returns its seq."""
+        seq, frame = self._hub.raw.latest()
+        if frame is None or seq == last_seq:  # a stuck camera must let the sensors expire
+            return last_seq
+        payload = stats_payload(seq, frame, self._hub.source_rate.rate)
+        self.link.publish_newest(self._topics.stats, json.dumps(payload))
+        if self._measure is not None and isinstance(frame, RawFrame):
+            for name, stats in self._measure(seq, frame).items():
+                self.link.publish_newest(self._topics.roi(name),
+                                         json.dumps(region_payload(seq, frame, stats)))
+        return seq
+
+    # -- the link's thread (handlers must not block)
+
+    def _on_connected(self) -> None:
+        self.link.publish(self._topics.availability, ONLINE, retain=True, qos=1)
+        self._sync(full=True)
+
+    def _on_birth(self, _topic: str, payload: bytes) -> None:
+        """Home Assistant (re)started: it needs the discovery and then the states again."""
+        if payload == BIRTH_ONLINE:
+            self._sync(full=True)
+
+    def _on_command(self, _topic: str, payload: bytes) -> None:
+        """Run one ``cmd`` message; the answer goes to ``cmd/result`` (an FFC's when done)."""
+        if len(payload) > MAX_COMMAND_BYTES:
+            self._result(None, f"command too large: at most {MAX_COMMAND_BYTES} bytes")
+            return
+        command_id = _command_id(payload)
+        try:
+            future = self._commands.execute(payload)
+        except CommandError as exc:
+            self._result(command_id, str(exc))
+            return
+        future.add_done_callback(lambda done: self._result(command_id, _failure(done)))
+
+    def _result(self, command_id: str | int | None, error: str | None) -> None:
+        result: dict[str, Any] = {"ok": error is None}
+        if command_id is not None:
+            result["id"] = command_id
+        if error is not None:
+            result["error"] = error
+        self.link.publish(self._topics.cmd_result, json.dumps(result))
+
+
+def _failure(done: concurrent.futures.Future[None]) -> str | None:
+    """The error text of a finished command (None if it succeeded), as the WebSocket words it."""
+    error = done.exception()
+    if error is None:
+        return None
+    if isinstance(error, LeptonError):  # the camera refused or did not answer
+        return f"ffc failed: {error}"
+    return str(error)
+
+
+def _command_id(payload: bytes) -> str | int | None:
+    """The command's optional ``id`` (a string or integer), echoed in its result."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if isinstance(value, str | int) and not isinstance(value, bool) else None

@@ -1,0 +1,547 @@
+"""Recording files: CPTV (default) or HDF5 segments with a JSON Lines sidecar, and reading them.
+
+A segment writer buffers frames in memory; :meth:`SegmentWriter.flush` (once a second,
+from the recorder's writer thread) puts them on disk so that the file is complete at
+every moment a process can die: whatever a ``kill -9`` interrupts, the independent
+readers (``cptv``'s ``CPTVReader``, ``h5py``) open the file and get every flushed frame.
+
+**CPTV** (the Cacophony Project's thermal video; python-cptv ``cptv/reader.py`` and
+``cptv/writer.py``, version 2): a gzip stream holding ``b"CPTV"``, the version byte, a
+header section, then one section per frame (delta-of-delta compressed pixels, ``time_on``
+and ``temp_c``). cptv's ``CPTVWriter`` writes the header only when it is closed (it then
+joins a header file and the frames into a new file), so a killed writer leaves a file
+without a header. We keep its encoding (``CPTVWriter.write_header`` and ``write_frame``,
+its ``Compressor``) but write the header first and each flush's frames as one complete
+gzip member in one ``write``; gzip readers read concatenated members as one stream
+(RFC 1952 §2.2), so the file is valid after every flush. The header then lacks the frame
+count, minimum and maximum (readers do not need them). cptv's writer handles 160x120
+frames only (``COLS``, ``ROWS`` in ``cptv/writer.py``): a Lepton 2 (80x60) or another
+size is refused (:class:`FormatError`; use HDF5). CPTV stores each frame's time as whole
+milliseconds ``time_on`` after the header's ``timestamp`` (microseconds) and the FPA
+temperature as float32 ``temp_c`` (0 when unknown); the exact values, the seq, the unit
+and ``meta`` go to the sidecar.
+
+**HDF5** (``h5py``): datasets ``frames`` (n, rows, cols) uint16 (chunks of one frame,
+gzip level 1 with shuffle), ``timestamp`` (n,) float64 Unix seconds, ``seq`` (n,) int64,
+``fpa_temp_c`` (n,) float64 degrees C (NaN: unknown) and ``meta`` (n,) JSON text;
+attributes ``unit``, ``model``, ``serial``, ``source``, ``trigger``, ``start``,
+``dropped``. The file is closed after every flush and opened again for the next one:
+an HDF5 file open for writing is not readable after a kill (a SWMR writer's file is
+refused by a plain reader: "file is already open for write"; measured here, 15 of 15
+kills), while a closed one is complete (40 of 40 kills readable, no flushed frame lost).
+
+**Sidecar** ``NAME.jsonl`` (JSON Lines, appended at each flush; a torn last line is
+ignored): ``{"type": "recording", ...header}`` first; for CPTV one
+``{"type": "frame", "seq", "timestamp", "fpa_temp_c", "meta"}`` per frame; one
+``{"type": "flush", "frames", "dropped", "end"}`` per flush and ``{"type": "end", ...}``
+at the close; ``dropped`` counts frames the recorder could not queue during the segment.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import dataclasses
+import datetime
+import gzip
+import io
+import json
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lepton.radiometry import PixelUnit, guess_unit
+from lepton.replay import read_timed_recording
+from thermal_streamer.core.frames import RawFrame
+from thermal_streamer.recording.policy import SIDECAR_SUFFIX, SegmentName
+
+FORMAT_VERSION = 1
+TAIL_BYTES = 16384  # the end of a sidecar read for the listing (its last flush line)
+
+
+class FormatError(Exception):
+    """A frame the chosen format cannot hold.
+
+    Attributes:
+        format: "cptv" or "hdf5".
+        reason: what it cannot hold and what to do.
+    """
+
+    def __init__(self, format: str, reason: str):
+        self.format, self.reason = format, reason
+        super().__init__(f"{format}: {reason}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentHeader:
+    """What a segment says about itself (the sidecar's first line, HDF5 attributes).
+
+    Attributes:
+        name: the segment's file name (:class:`SegmentName`).
+        unit: the pixels' unit.
+        rows, cols: the frame size, pixels.
+        source: the source kind ("lepton", "simulated", "replay", ...).
+        model: the camera model ("LEPTON3", ...) or "".
+        serial: the camera's serial number, 0 when unknown.
+    """
+
+    name: SegmentName
+    unit: PixelUnit
+    rows: int
+    cols: int
+    source: str
+    model: str = ""
+    serial: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": FORMAT_VERSION, "name": self.name.name, "format": self.name.format,
+                "trigger": self.name.trigger.value, "start": self.name.start_s,
+                "unit": self.unit.value, "rows": self.rows, "cols": self.cols,
+                "source": self.source, "model": self.model, "serial": self.serial}
+
+
+def sidecar_path(path: Path) -> Path:
+    """The sidecar of a recording file: ``NAME.jsonl`` beside it."""
+    return path.with_name(path.name + SIDECAR_SUFFIX)
+
+
+def fpa_of(frame: RawFrame) -> float | None:
+    """The frame's FPA temperature (``meta["fpa_temp_c"]``), degrees C, or None."""
+    value = frame.meta.get("fpa_temp_c")
+    return float(value) if isinstance(value, int | float) else None
+
+
+class _AppendFile:
+    """A file written only at its end, each ``append`` whole or not at all.
+
+    A failed write (ENOSPC) is cut off again (``ftruncate`` to the previous size), so
+    what is on disk stays what was appended before. Not thread-safe.
+    """
+
+    def __init__(self, path: Path, create: bool = True):
+        flags = os.O_WRONLY | os.O_APPEND | (os.O_CREAT | os.O_EXCL if create else 0)
+        self.path = path
+        self._fd = os.open(path, flags, 0o644)
+        self.size = os.fstat(self._fd).st_size
+
+    def append(self, data: bytes) -> None:
+        """Write ``data`` at the end. Raises OSError (the file is as before it)."""
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self.size)
+            raise
+        self.size += len(data)
+
+    def sync(self) -> None:
+        os.fsync(self._fd)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+class Sidecar:
+    """A recording's JSON Lines sidecar (see the module docstring).
+
+    Args:
+        path: ``NAME.jsonl``; created (it must not exist).
+        header: the first line.
+    """
+
+    def __init__(self, path: Path, header: SegmentHeader):
+        self._file = _AppendFile(path)
+        self._lines: list[str] = []
+        self.add({"type": "recording", **header.as_dict()})
+
+    def add(self, line: Mapping[str, Any]) -> None:
+        """Buffer one line until :meth:`flush`."""
+        self._lines.append(json.dumps(line, separators=(",", ":")) + "\n")
+
+    def flush(self) -> None:
+        """Append the buffered lines and fsync. Raises OSError."""
+        if self._lines:
+            data = "".join(self._lines).encode()
+            self._lines.clear()
+            self._file.append(data)
+            self._file.sync()
+
+    @property
+    def size(self) -> int:
+        return self._file.size
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class SegmentWriter(abc.ABC):
+    """One segment file being written: buffer frames, flush them, close.
+
+    Not thread-safe (the recorder's writer thread owns it).
+
+    Attributes:
+        path: the recording file. frames: frames flushed so far.
+        max_frames: the most frames the format holds in one file (None: no limit).
+    """
+
+    max_frames: int | None = None
+
+    def __init__(self, path: Path, header: SegmentHeader):
+        self.path, self.header = path, header
+        self.frames = 0
+        self.dropped = 0  # frames the recorder could not queue during the segment
+        self.end_s: float | None = None  # the newest flushed frame's timestamp
+        self.pending: list[tuple[int, RawFrame]] = []
+        self.sidecar = Sidecar(sidecar_path(path), header)
+
+    def add(self, seq: int, frame: RawFrame) -> None:
+        """Buffer one frame (written at the next :meth:`flush`).
+
+        Raises:
+            FormatError: the frame's size differs from the segment's.
+        """
+        if frame.pixels.shape != (self.header.rows, self.header.cols):
+            raise FormatError(self.header.name.format, f"frame of shape {frame.pixels.shape} "
+                              f"in a {self.header.rows}x{self.header.cols} segment")
+        self.pending.append((seq, frame))
+
+    @property
+    def pending_bytes(self) -> int:
+        """An upper bound of what the next flush adds to the disk, bytes."""
+        return sum(frame.pixels.nbytes + 512 for _, frame in self.pending) + 4096
+
+    @property
+    def bytes(self) -> int:
+        """The recording file and its sidecar on disk now, bytes."""
+        return self._file_bytes() + self.sidecar.size
+
+    def flush(self, dropped: int) -> None:
+        """Write the buffered frames and the sidecar's lines; the files stay readable.
+
+        Args:
+            dropped: frames the recorder could not queue since the segment started.
+
+        Raises:
+            OSError: the disk refused (the file holds what it held before).
+        """
+        pending, self.pending = self.pending, []
+        if pending or dropped != self.dropped:
+            self.dropped = dropped
+            self._write(pending)
+        if pending:
+            self.frames += len(pending)
+            self.end_s = pending[-1][1].timestamp
+        self.sidecar.add({"type": "flush", "frames": self.frames, "dropped": dropped,
+                          "end": self.end_s})
+        self.sidecar.flush()
+
+    def close(self, dropped: int, reason: str) -> None:
+        """Flush, write the sidecar's last line and close. Raises OSError."""
+        try:
+            self.flush(dropped)
+            self.sidecar.add({"type": "end", "frames": self.frames, "dropped": dropped,
+                              "end": self.end_s, "reason": reason})
+            self.sidecar.flush()
+        finally:
+            self.abandon()
+
+    def abandon(self) -> None:
+        """Close without writing more (after a write error): what is on disk stays readable."""
+        self.pending = []
+        with contextlib.suppress(OSError):
+            self.sidecar.close()
+        self._close_file()
+
+    @abc.abstractmethod
+    def _write(self, frames: list[tuple[int, RawFrame]]) -> None:
+        """Append ``frames`` (maybe none: the dropped count changed) to the file."""
+
+    @abc.abstractmethod
+    def _file_bytes(self) -> int: ...
+
+    @abc.abstractmethod
+    def _close_file(self) -> None: ...
+
+
+class _Sections(io.BytesIO):
+    """Where ``CPTVWriter`` writes its uncompressed sections (in place of its GzipFile)."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name = name  # CPTVWriter.write_header puts its header file beside this name
+
+    def take(self) -> bytes:
+        data = self.getvalue()
+        self.seek(0)
+        self.truncate()
+        return data
+
+
+class CptvWriter(SegmentWriter):
+    """A CPTV segment (see the module docstring).
+
+    Raises:
+        FormatError: the frames are not 160x120.
+        OSError: the file cannot be created.
+    """
+
+    max_frames = 65535  # frame numbers and NUM_FRAMES are uint16 in the format
+
+    def __init__(self, path: Path, header: SegmentHeader):
+        from cptv.writer import COLS, ROWS, CPTVWriter
+
+        if (header.rows, header.cols) != (ROWS, COLS):
+            raise FormatError("cptv", f"cptv's writer holds {COLS}x{ROWS} frames only, not "
+                              f"{header.cols}x{header.rows}: set [Recording] Format = hdf5")
+        writer = CPTVWriter(io.BytesIO())  # its own gzip stream is never used
+        start = datetime.datetime.fromtimestamp(header.name.start_s, datetime.UTC)
+        writer.timestamp = start
+        writer.brand = b"FLIR"
+        writer.model = header.model.encode() or None
+        writer.camera_serial = header.serial or None
+        writer.device_name = b"thermal-camera"
+        self._start_s = start.timestamp()  # what a reader adds time_on to (microseconds)
+        self._sections = _Sections(str(path))
+        writer.s = self._sections
+        self._writer = writer
+        self._file = _AppendFile(path)
+        super().__init__(path, header)
+        header_file = writer.write_header()  # a gzip file of magic, version and header
+        try:
+            self._file.append(Path(header_file).read_bytes())
+        finally:
+            os.unlink(header_file)
+        self._file.sync()
+
+    def _write(self, frames: list[tuple[int, RawFrame]]) -> None:
+        from cptv.frame import Frame
+
+        if not frames:
+            return  # the dropped count is in the sidecar's flush line
+        zero = datetime.timedelta(0)
+        for seq, frame in frames:
+            fpa = fpa_of(frame)
+            time_on = datetime.timedelta(milliseconds=round((frame.timestamp - self._start_s)
+                                                             * 1000))
+            self._writer.write_frame(Frame(frame.pixels, time_on, zero,
+                                           0.0 if fpa is None else fpa, 0.0))
+            self.sidecar.add({"type": "frame", "seq": seq, "timestamp": frame.timestamp,
+                              "fpa_temp_c": fpa, "meta": dict(frame.meta)})
+        self._file.append(gzip.compress(self._sections.take(), compresslevel=1, mtime=0))
+        self._file.sync()
+
+    def _file_bytes(self) -> int:
+        return self._file.size
+
+    def _close_file(self) -> None:
+        with contextlib.suppress(OSError):
+            self._file.close()
+
+
+class Hdf5Writer(SegmentWriter):
+    """An HDF5 segment (see the module docstring).
+
+    Raises:
+        OSError: the file cannot be created.
+    """
+
+    def __init__(self, path: Path, header: SegmentHeader):
+        import h5py
+
+        rows, cols = header.rows, header.cols
+        with h5py.File(path, "w-") as f:
+            f.create_dataset("frames", (0, rows, cols), np.uint16, maxshape=(None, rows, cols),
+                             chunks=(1, rows, cols), compression="gzip", compression_opts=1,
+                             shuffle=True)
+            for name, dtype in (("timestamp", np.float64), ("seq", np.int64),
+                                ("fpa_temp_c", np.float64),
+                                ("meta", h5py.string_dtype("utf-8"))):
+                f.create_dataset(name, (0,), dtype, maxshape=(None,), chunks=(256,))
+            for key, value in header.as_dict().items():
+                f.attrs[key] = value
+            f.attrs["dropped"] = 0
+        _fsync_path(path)
+        super().__init__(path, header)
+
+    def _write(self, frames: list[tuple[int, RawFrame]]) -> None:
+        import h5py
+
+        n, k = self.frames, len(frames)
+        if not frames:
+            with h5py.File(self.path, "a") as f:
+                f.attrs["dropped"] = self.dropped
+            _fsync_path(self.path)
+            return
+        columns = {
+            "frames": np.stack([frame.pixels for _, frame in frames]),
+            "timestamp": np.array([frame.timestamp for _, frame in frames], np.float64),
+            "seq": np.array([seq for seq, _ in frames], np.int64),
+            "fpa_temp_c": np.array([math.nan if (fpa := fpa_of(frame)) is None else fpa
+                                    for _, frame in frames], np.float64),
+            "meta": [json.dumps(dict(frame.meta), separators=(",", ":")) for _, frame in frames],
+        }
+        with h5py.File(self.path, "a") as f:
+            for name, values in columns.items():
+                dataset = f[name]
+                dataset.resize(n + k, axis=0)
+                dataset[n:n + k] = values
+            f.attrs["dropped"] = self.dropped
+        _fsync_path(self.path)
+
+    def _file_bytes(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+    def _close_file(self) -> None:
+        pass  # closed after every flush
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+WRITERS: dict[str, type[SegmentWriter]] = {"cptv": CptvWriter, "hdf5": Hdf5Writer}
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordingInfo:
+    """One entry of ``/recordings.json``.
+
+    Attributes:
+        name: the file name. start: Unix seconds. duration: seconds from the first frame
+        to the last flushed one. frames: frames flushed. bytes: the file and its sidecar.
+        format, trigger: from the name. dropped: frames lost during the segment.
+    """
+
+    name: str
+    start: float
+    duration: float
+    frames: int
+    bytes: int
+    format: str
+    trigger: str
+    dropped: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def read_sidecar_tail(path: Path) -> dict[str, Any]:
+    """The last ``flush`` or ``end`` line of a recording's sidecar ({} without one)."""
+    try:
+        with open(sidecar_path(path), "rb") as f:
+            f.seek(max(0, f.seek(0, io.SEEK_END) - TAIL_BYTES))
+            lines = f.read().splitlines()
+    except OSError:
+        return {}
+    for line in reversed(lines):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # torn by a crash, or cut by the tail's start
+        if isinstance(entry, dict) and entry.get("type") in ("flush", "end"):
+            return entry
+    return {}
+
+
+def recording_info(path: Path, name: SegmentName) -> RecordingInfo:
+    """The listing entry of one recording file (from its size and sidecar's tail)."""
+    tail = read_sidecar_tail(path)
+    size = 0
+    for p in (path, sidecar_path(path)):
+        with contextlib.suppress(OSError):
+            size += p.stat().st_size
+    end = tail.get("end")
+    duration = round(end - name.start_s, 3) if isinstance(end, int | float) else 0.0
+    return RecordingInfo(path.name, name.start_s, max(duration, 0.0), int(tail.get("frames", 0)),
+                         size, name.format, name.trigger.value, int(tail.get("dropped", 0)))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Recording:
+    """A recording read back (:func:`read_recording`).
+
+    Attributes:
+        pixels: ndarray uint16 (n, rows, cols).
+        timestamps_s: ndarray float64 (n,), capture times, Unix seconds (exact from the
+            sidecar or HDF5; CPTV alone: to the millisecond; NaN when the file has none).
+        fpa_temp_c: ndarray float64 (n,), degrees C, NaN where unknown.
+        seq: ndarray int64 (n,), the daemon's frame numbers (-1 where unknown).
+        meta: one dict per frame ({} where unknown).
+        unit: the pixels' unit (the header's, else guessed from the pixels).
+        header: the sidecar's or HDF5's header fields ({} for a foreign file).
+    """
+
+    pixels: np.ndarray
+    timestamps_s: np.ndarray
+    fpa_temp_c: np.ndarray
+    seq: np.ndarray
+    meta: list[dict[str, Any]]
+    unit: PixelUnit
+    header: dict[str, Any]
+
+
+def read_recording(path: str | os.PathLike[str]) -> Recording:
+    """Read a recording: the daemon's CPTV (with its sidecar) or HDF5, or any file the
+    replay reads (a foreign CPTV, ``.npy``, a folder of 16-bit PNG/TIFF).
+
+    Raises:
+        lepton.ReplayError: the file cannot be read (see lepton.replay.read_timed_recording).
+    """
+    p = Path(path)
+    timed = read_timed_recording(p)
+    n = len(timed.frames)
+    times = timed.timestamps_s if timed.timestamps_s is not None else np.full(n, math.nan)
+    fpa = timed.fpa_temp_c if timed.fpa_temp_c is not None else np.full(n, math.nan)
+    times, fpa = times.astype(np.float64), fpa.astype(np.float64)
+    seq = np.full(n, -1, np.int64)
+    meta: list[dict[str, Any]] = [{} for _ in range(n)]
+    header: dict[str, Any] = {}
+    if p.suffix.lower() in (".h5", ".hdf5"):
+        import h5py
+
+        with h5py.File(p, "r") as f:
+            header = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
+            if "seq" in f:
+                seq = np.asarray(f["seq"][()], np.int64)
+            if "meta" in f:
+                meta = [json.loads(text) for text in f["meta"].asstr()[()]]
+    elif p.is_file():
+        lines = _sidecar_lines(p)
+        header = next((line for line in lines if line.get("type") == "recording"), {})
+        frames = [line for line in lines if line.get("type") == "frame"][:n]
+        for i, line in enumerate(frames):
+            times[i], seq[i] = line["timestamp"], line["seq"]
+            fpa[i] = math.nan if line["fpa_temp_c"] is None else line["fpa_temp_c"]
+            meta[i] = line["meta"]
+    unit = PixelUnit(header["unit"]) if "unit" in header else guess_unit(timed.frames)
+    return Recording(timed.frames, times, fpa, seq, meta, unit, header)
+
+
+def _sidecar_lines(path: Path) -> list[dict[str, Any]]:
+    """Every whole line of a recording's sidecar ([] without one)."""
+    try:
+        text = sidecar_path(path).read_bytes().decode("utf-8", "replace")
+    except OSError:
+        return []
+    lines = []
+    for raw in text.splitlines():
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            continue  # the last line, torn by a crash
+        if isinstance(line, dict):
+            lines.append(line)
+    return lines

@@ -1,0 +1,1 @@
+"""Who may watch: logins and sessions, the password file, allowed hosts, TLS."""
