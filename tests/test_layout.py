@@ -117,3 +117,28 @@ def test_tests_mirror_the_packages():
              if not (ROOT / PRODUCT / path.relative_to(ROOT / "tests" / PRODUCT).parent
                      / (path.name.removeprefix("test_"))).exists()]
     assert not stray, f"test files named after no module: {stray}"
+
+
+def architecture_rows() -> list[str]:
+    """docs/architecture.md §1's table as module paths ("core/hub.py", "app.py")."""
+    rows, package = [], ""
+    for line in (ROOT / "docs" / "architecture.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[1].startswith("`"):
+            continue
+        if cells[0]:
+            package = "" if cells[0] == "(top)" else cells[0].strip("`")
+        rows.append(package + cells[1].strip("`"))
+    return rows
+
+
+def test_architecture_table_is_the_tree():
+    """docs/architecture.md has one row per module of the product, in no other order than
+    the tree's packages, and no row for a module that is gone."""
+    tree = sorted(str(path.relative_to(ROOT / PRODUCT)) for path in (ROOT / PRODUCT).rglob("*.py")
+                  if path.name != "__init__.py")
+    rows = architecture_rows()
+    assert len(rows) == len(set(rows)), "a module has two rows"
+    assert sorted(rows) == tree
+    packages = [row.partition("/")[0] for row in rows if "/" in row]
+    assert list(dict.fromkeys(packages)) == list(LAYERS), "the table's packages follow LAYERS"
