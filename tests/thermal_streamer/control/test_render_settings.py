@@ -95,8 +95,8 @@ def test_isotherm_clears_with_null_and_takes_hex_colours():
 
 
 def test_the_docs_hold_the_tables_the_schema_prints():
-    """README's [Render] table and docs/protocol.md's set table are the schema's own output."""
-    readme = (ROOT / "README.md").read_text()
+    """docs/configuration.md's [Render] table and protocol.md's set table: the schema's output."""
+    configuration = (ROOT / "docs" / "configuration.md").read_text()
     protocol = (ROOT / "docs" / "protocol.md").read_text()
-    assert "\n".join(render_settings.config_table()) in readme
+    assert "\n".join(render_settings.config_table()) in configuration
     assert "\n".join(render_settings.set_command_table()) in protocol
