@@ -1,5 +1,5 @@
 /**
- * Alarms on the page (README "Spots, regions and alarms"): a banner over the image while
+ * Alarms on the page (docs/measurement.md): a banner over the image while
  * any rule of the shared state's `alarms` is in alarm, saying which, the value that
  * crossed and since when; the image box is outlined when a rule on the whole frame is.
  * (regions.js highlights the regions the active alarms watch.) Every viewer sees it.

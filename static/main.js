@@ -1,5 +1,5 @@
 /*
- * Thermal camera viewer: shows the daemon's /stream WebSocket (README "WebSocket", protocol 1).
+ * Thermal camera viewer: shows the daemon's /stream WebSocket (docs/protocol.md §5.2, protocol 1).
  * This module only wires the others together. Data flows one way:
  *
  *   connection.js: /config.json ─► "config" (FFC button, raw or not) ─► WebSocket /stream

@@ -1,5 +1,5 @@
 /**
- * Measurement regions (README "Spots, regions and alarms"): the shared state's `rois`
+ * Measurement regions (docs/measurement.md): the shared state's `rois`
  * drawn over the image, each labelled with its live value from the frame header's
  * `rois`; a list to rename and delete them; and, while "Draw regions" is on, pointer
  * editing (mouse, pen or finger): click drops a spot, drag on the picture draws a box,

@@ -1,4 +1,4 @@
-/** The /stream binary frame message (README "WebSocket", protocol 1): pure, no I/O. */
+/** The /stream binary frame message (docs/protocol.md §5.2, protocol 1): pure, no I/O. */
 
 const utf8 = new TextDecoder();
 

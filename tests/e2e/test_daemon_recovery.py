@@ -7,7 +7,7 @@ from websockets.sync.client import connect
 
 from tests.conftest import wait_until
 
-NO_SIGNAL_S = 3.0  # the page shows "No signal" after this long without a frame (README)
+NO_SIGNAL_S = 3.0  # the page shows "No signal" after this long without a frame (docs/viewer.md)
 
 
 def test_hung_camera_is_rebooted_then_power_cycled(start_daemon, tmp_path):

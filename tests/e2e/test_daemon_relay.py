@@ -1,7 +1,7 @@
 """An edge daemon (``--source mqtt``) behind a bridged second broker serves 100 WebSocket viewers.
 
 Two Mosquitto processes: the origin's broker A, and the edge's broker B bridging
-``thermal/#`` in from A and ``thermal/+/cmd`` out to it (the README's per-site bridge).
+``thermal/#`` in from A and ``thermal/+/cmd`` out to it (docs/mqtt.md's per-site bridge).
 The origin is tests.mqtt_origin (the real Renderer's messages of real captures, the real
 state and CommandRunner) on A; the edge is the real daemon on B.
 """

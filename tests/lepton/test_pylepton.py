@@ -1,7 +1,7 @@
 """lepton.Lepton as a pylepton drop-in: pylepton's own example code, only the import changed.
 
 The examples are copied as groupgets/pylepton writes them (``pylepton_capture``'s
-``capture()``, ``pylepton_overlay``'s loop, the README's snippet), as functions that take
+``capture()``, ``pylepton_overlay``'s loop, docs/lepton.md's snippet), as functions that take
 the ``Lepton`` class. They run against our real class; the only substitution is the
 simulated transport standing in for the SPI bus (``functools.partial``).
 """

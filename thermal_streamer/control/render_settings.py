@@ -373,7 +373,7 @@ class RenderSettings:
 
 
 def config_table() -> list[str]:
-    """The ``[Render]`` table of the README (Markdown lines): key, default, allowed, meaning."""
+    """The ``[Render]`` table of docs/configuration.md: key, default, allowed, meaning."""
     return ["| key | default | allowed | meaning |", "|---|---|---|---|",
             *(f"| `{f.key}` | {f'`{f.default_text}`' if f.default_text else ''} | "
               f"{f.allowed_text} | {f.summary} |" for f in FIELDS)]

@@ -71,7 +71,7 @@ POLL_S = 0.25  # how often both threads look at the stop flag when nothing arriv
 
 @dataclasses.dataclass(frozen=True)
 class RecordingSettings:
-    """The ``[Recording]`` settings (README, "Recording").
+    """The ``[Recording]`` settings (docs/recording.md).
 
     Attributes:
         mode: ``Record``. format: ``Format`` ("cptv" or "hdf5"). directory:
