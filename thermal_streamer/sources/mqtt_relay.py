@@ -46,7 +46,8 @@ from typing import Any
 from lepton.radiometry import PixelUnit
 from thermal_streamer.config.settings import Config
 from thermal_streamer.control.commands import CommandError, check_token, parse_command
-from thermal_streamer.control.render_settings import FIELDS, RANGE, RenderSettings, SettingError
+from thermal_streamer.control.fields import SettingError
+from thermal_streamer.control.render_settings import FIELDS, RANGE, RenderSettings
 from thermal_streamer.control.state import AcquisitionState
 from thermal_streamer.core.frames import RelayedFrame
 from thermal_streamer.core.hub import FrameSlot
