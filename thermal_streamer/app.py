@@ -65,7 +65,9 @@ from typing import Any
 
 from lepton.errors import LeptonError
 from lepton.radiometry import FluxLinearParams
-from thermal_streamer.config.settings import MEASURE, Config, ConfigError
+from thermal_streamer.config.errors import ConfigError
+from thermal_streamer.config.keys import MEASURE
+from thermal_streamer.config.loader import Config
 from thermal_streamer.control import colormaps
 from thermal_streamer.control.commands import CommandRunner, Commands
 from thermal_streamer.control.state import AcquisitionState

@@ -28,7 +28,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from thermal_streamer.config.settings import BrokerUrl
+from thermal_streamer.config.values import BrokerUrl
 from thermal_streamer.core.health import ComponentHealth
 from thermal_streamer.core.ratelimit import RateLimitedLog
 

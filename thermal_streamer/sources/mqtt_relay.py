@@ -44,7 +44,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lepton.radiometry import PixelUnit
-from thermal_streamer.config.settings import Config
+from thermal_streamer.config.loader import Config
 from thermal_streamer.control.commands import CommandError, check_token, parse_command
 from thermal_streamer.control.fields import SettingError
 from thermal_streamer.control.render_settings import FIELDS, RANGE, RenderSettings

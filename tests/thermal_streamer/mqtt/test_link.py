@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from tests.conftest import wait_until
 from tests.mosquitto import free_port, mosquitto
 from tests.mqtt_clients import Subscriber
-from thermal_streamer.config.settings import BrokerUrl
+from thermal_streamer.config.values import BrokerUrl
 from thermal_streamer.mqtt.link import BrokerSettings, MqttLink, Will
 
 TIMEOUT_S = 10.0
