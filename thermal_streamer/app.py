@@ -269,9 +269,7 @@ class App:
         if c.mqtt_broker is None:
             return None
         topics = CameraTopics(c.mqtt_topic_prefix, c.mqtt_camera_id)
-        settings = BrokerSettings(c.mqtt_broker, c.mqtt_client_id or f"thermal-{c.mqtt_camera_id}",
-                                  c.mqtt_username, c.mqtt_password, c.mqtt_ca_file,
-                                  c.mqtt_keepalive_s)
+        settings = BrokerSettings.from_config(c)
         device = None
         if c.mqtt_discovery_prefix:
             device = CameraDevice(

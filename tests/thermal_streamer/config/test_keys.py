@@ -1,10 +1,19 @@
 """thermal_streamer.config.keys: the one table of server.conf keys, the shipped file and the
 docs' tables agree with it."""
 
+import concurrent.futures
 from pathlib import Path
 
+import pytest
+
+from thermal_streamer.config.errors import ConfigError
 from thermal_streamer.config.keys import SETTINGS, sections_table
 from thermal_streamer.config.loader import DEFAULT_CONFIG_PATH, load_config
+from thermal_streamer.control.commands import CommandError
+from thermal_streamer.control.render_settings import RenderSettings
+from thermal_streamer.control.state import AcquisitionState
+from thermal_streamer.measure import object_parameters
+from thermal_streamer.measure.object_parameters import RadiometryCommand, RadiometrySettings
 
 
 def write(tmp_path: Path, text: str) -> str:
@@ -37,3 +46,23 @@ def test_readme_documents_every_key():
     """Every server.conf key has its row in the README's configuration tables."""
     readme = (DEFAULT_CONFIG_PATH.parent / "README.md").read_text()
     assert [s.key for s in SETTINGS if f"| `{s.key}` |" not in readme] == []
+
+
+@pytest.mark.parametrize("field", object_parameters.FIELDS, ids=lambda f: f.name)
+def test_object_parameters_are_lepton_keys_and_set_radiometry_fields_alike(tmp_path, field):
+    """Each object parameter is a [Lepton] row made from its field (key, default), and
+    server.conf and set_radiometry refuse a value beyond it with the same words."""
+    row = next(s for s in SETTINGS if s.name == field.name)
+    assert (row.section, row.key, row.default) == ("Lepton", field.key, f"{field.default:g}")
+    too_high = field.high + 1
+    path = write(tmp_path, f"[Lepton]\n{field.key} = {too_high:g}\n")
+    with pytest.raises(ConfigError) as in_file:
+        load_config(["-c", path])
+    assert str(in_file.value) == f"{path} [Lepton] {field.key} = '{too_high:g}': must be " \
+                                 f"{field.allowed}"
+    state = AcquisitionState(RenderSettings())
+    command = RadiometryCommand(state, lambda _params: concurrent.futures.Future(),
+                                RadiometrySettings())
+    with pytest.raises(CommandError) as by_command:
+        command.validate({field.name: too_high})
+    assert str(by_command.value) == f"{field.name} must be {field.allowed}"

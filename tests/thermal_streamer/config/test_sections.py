@@ -79,3 +79,72 @@ def test_bad_named_sections_name_section_and_key(tmp_path, text, message):
     with pytest.raises(ConfigError) as error:
         load_config(["-c", path])
     assert str(error.value).startswith(f"{path} {message}")
+
+
+def test_alarm_section_keys_are_the_alarm_rules_fields():
+    """[Alarm NAME]'s keys are the alarm rule's fields (those the command reads) plus Webhook."""
+    from thermal_streamer.config.sections import NAMED_SECTIONS
+    from thermal_streamer.measure import alarms
+
+    section = next(kind for kind in NAMED_SECTIONS if kind.kind == "Alarm")
+    assert [k.key for k in section.keys] == [f.key for f in alarms.FIELDS] + ["Webhook"]
+
+
+def test_a_rule_in_server_conf_equals_the_same_rule_by_command(tmp_path):
+    """Every field of a rule reads the same from a server.conf key and a command field."""
+    from thermal_streamer.measure.alarms import AlarmRule
+
+    path = write(tmp_path, "[ROI Panel]\nBox = 1 2 3 4\n[Alarm hot]\nROI = Panel\nStat = mean\n"
+                           "Below = -4.5\nHysteresis = 0.5\nHold_Seconds = 3\n")
+    command = {"name": "hot", "roi": "Panel", "stat": "mean", "below": -4.5, "hysteresis": 0.5,
+               "hold_s": 3}
+    assert load_config(["-c", path]).alarms == (AlarmRule.from_json(command),)
+
+
+ALARM_FIELD_ERRORS = [  # field, bad server.conf text, bad command value, what is allowed
+    ("roi", "no such!", "", None),
+    ("stat", "median", "median", "one of: min, max, mean"),
+    ("above", "hot", "hot", "a number from -1e+06 to 1e+06"),
+    ("below", "1e7", 1e7, "a number from -1e+06 to 1e+06"),
+    ("hysteresis", "-1", -1, "a number from 0 to 1e+06"),
+    ("hold_s", "86401", 86401, "a number from 0 to 86400"),
+]
+
+
+@pytest.mark.parametrize("name, text, value, allowed", ALARM_FIELD_ERRORS)
+def test_alarm_fields_say_what_is_allowed_in_the_same_words_both_ways(
+        tmp_path, name, text, value, allowed):
+    """A bad alarm field: server.conf says 'must be ALLOWED', the command 'FIELD must be
+    ALLOWED: got VALUE', from the one field (only roi words it for each side)."""
+    from thermal_streamer.measure import alarms
+    from thermal_streamer.measure.alarms import AlarmError, AlarmRule
+
+    assert [f.name for f in alarms.FIELDS] == [row[0] for row in ALARM_FIELD_ERRORS]
+    field = next(f for f in alarms.FIELDS if f.name == name)
+    assert field.allowed_text == (allowed or "a [ROI NAME] section's name or frame")
+    assert field.allowed == (allowed or "a region's name or 'frame'")
+    rule = {"ROI": "frame", "Above": "1", field.key: text}
+    if field.key == "Below":
+        del rule["Above"]
+    path = write(tmp_path, "[Alarm a]\n" + "".join(f"{k} = {v}\n" for k, v in rule.items()))
+    with pytest.raises(ConfigError) as in_file:
+        load_config(["-c", path])
+    assert str(in_file.value) == f"{path} [Alarm a] {field.key} = {text!r}: must be " \
+                                 f"{field.allowed_text}"
+    command = {"name": "a", "roi": "frame", "stat": "max", "above": 1, name: value}
+    if name == "below":
+        del command["above"]
+    with pytest.raises(AlarmError) as by_command:
+        AlarmRule.from_json(command)
+    assert str(by_command.value) == f"{name} must be {field.allowed}: got {value!r}"
+
+
+def test_alarm_names_follow_one_rule_in_both(tmp_path):
+    """The section's name and the command's name field are checked by the one NAME field."""
+    from thermal_streamer.measure.alarms import ALARM_NAME_RULE, AlarmError, AlarmRule
+
+    with pytest.raises(AlarmError, match=r"^name must be 1 to 32 letters .*: got 'a b'$"):
+        AlarmRule.from_json({"name": "a b", "roi": "frame", "stat": "max", "above": 1})
+    with pytest.raises(ConfigError) as raised:
+        load_config(["-c", write(tmp_path, "[Alarm a/b]\nROI = frame\nAbove = 1\n")])
+    assert str(raised.value).endswith(f"[Alarm a/b]: name must be {ALARM_NAME_RULE}")
