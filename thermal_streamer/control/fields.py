@@ -26,7 +26,7 @@ class SettingError(ValueError):
     """A field's value is not allowed.
 
     Attributes:
-        name: the setting's name (``scale``), see :data:`FIELDS`.
+        name: the field's name (``scale``, ``emissivity``, ``hold_s``).
         value: the value given (as given, for the message), or None.
         allowed: what would have been accepted ("an integer from 1 to 8").
     """
@@ -61,7 +61,6 @@ class Field:
     key: str
     default: Any
     summary: str
-
 
     @property
     def allowed(self) -> str:
