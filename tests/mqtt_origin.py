@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lepton import load_recording
 from lepton.radiometry import PixelUnit
-from thermal_streamer.config.settings import BrokerUrl
+from thermal_streamer.config.values import BrokerUrl
 from thermal_streamer.control.commands import CommandError, CommandRunner
 from thermal_streamer.control.render_settings import RenderSettings
 from thermal_streamer.control.state import AcquisitionState

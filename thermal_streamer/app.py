@@ -65,7 +65,9 @@ from typing import Any
 
 from lepton.errors import LeptonError
 from lepton.radiometry import FluxLinearParams
-from thermal_streamer.config.settings import MEASURE, Config, ConfigError
+from thermal_streamer.config.errors import ConfigError
+from thermal_streamer.config.keys import MEASURE
+from thermal_streamer.config.loader import Config
 from thermal_streamer.control import colormaps
 from thermal_streamer.control.commands import CommandRunner, Commands
 from thermal_streamer.control.state import AcquisitionState
@@ -267,9 +269,7 @@ class App:
         if c.mqtt_broker is None:
             return None
         topics = CameraTopics(c.mqtt_topic_prefix, c.mqtt_camera_id)
-        settings = BrokerSettings(c.mqtt_broker, c.mqtt_client_id or f"thermal-{c.mqtt_camera_id}",
-                                  c.mqtt_username, c.mqtt_password, c.mqtt_ca_file,
-                                  c.mqtt_keepalive_s)
+        settings = BrokerSettings.from_config(c)
         device = None
         if c.mqtt_discovery_prefix:
             device = CameraDevice(

@@ -14,11 +14,22 @@ import sys
 from pathlib import Path
 
 from thermal_streamer.app import run
-from thermal_streamer.config.settings import ConfigError, configure_logging, load_config
+from thermal_streamer.config.errors import ConfigError
+from thermal_streamer.config.loader import load_config
 from thermal_streamer.core.listening import BindError
 from thermal_streamer.security.passwords import PasswordFileError, add_user
 
 log = logging.getLogger(__name__)
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr with timestamps, thread names and levels (``level``: [Logging] Log_Level)."""
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s",
+    )
+    # our own lines say who connected and how many clients there are
+    logging.getLogger("websockets").setLevel(max(logging.WARNING, logging.getLevelName(level)))
 
 
 def add_user_command(argv: list[str]) -> int:

@@ -45,7 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lepton.errors import LeptonError  # noqa: E402
-from thermal_streamer.control.render_settings import RenderSettings, SettingError  # noqa: E402
+from thermal_streamer.control.fields import SettingError  # noqa: E402
+from thermal_streamer.control.render_settings import RenderSettings  # noqa: E402
 from thermal_streamer.core.frames import RawFrame  # noqa: E402
 from thermal_streamer.outputs.stats_log import HEADER, StatsLog, csv_line  # noqa: E402
 from thermal_streamer.recording.formats import Recording, read_recording  # noqa: E402

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from lepton.radiometry import PixelUnit
-from thermal_streamer.config.settings import load_config
+from thermal_streamer.config.loader import load_config
 from thermal_streamer.control.commands import CommandRunner
 from thermal_streamer.control.render_settings import RenderSettings
 from thermal_streamer.control.state import AcquisitionState

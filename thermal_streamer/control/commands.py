@@ -20,7 +20,8 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from thermal_streamer.control.render_settings import FIELDS, SettingError
+from thermal_streamer.control.fields import SettingError
+from thermal_streamer.control.render_settings import FIELDS
 from thermal_streamer.control.state import AcquisitionState
 
 COMMANDS = ("start", "stop", "set", "ffc")

@@ -17,6 +17,11 @@ anyone watches), feeds every machine, publishes the ``alarms`` state part and ca
 its transition listeners (the webhook, later the event recorder). Rules change live
 through :class:`AlarmCommand` (``{"cmd": "alarm", ...}``).
 
+A rule's fields are described once, in :data:`FIELDS` (and :data:`NAME`), as
+:mod:`thermal_streamer.control.fields` fields: the ``alarm`` command reads them from JSON
+(:meth:`AlarmRule.from_json`) and the config's ``[Alarm NAME]`` sections from their keys,
+with the same words for what is allowed.
+
 Error tree::
 
     AlarmError (ValueError)
@@ -28,20 +33,26 @@ import collections
 import dataclasses
 import enum
 import logging
-import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from thermal_streamer.control.commands import CommandError
+from thermal_streamer.control.fields import Choice, Field, Number, Pattern, SettingError
 from thermal_streamer.core.frames import RawFrame
 from thermal_streamer.core.hub import Hub
 from thermal_streamer.measure.frame_stats import compute_stats
-from thermal_streamer.measure.regions import FRAME, NAME_PATTERN, STATS, RegionValues
+from thermal_streamer.measure.regions import (
+    FRAME,
+    NAME_PATTERN,
+    STATS,
+    RegionError,
+    RegionValues,
+    check_name,
+)
 
 log = logging.getLogger(__name__)
 
-DIRECTIONS = ("above", "below")
 MAX_ALARMS = 16
 MAX_THRESHOLD = 1e6  # |threshold| and hysteresis at most this (degrees C or counts)
 MAX_HOLD_S = 86400.0
@@ -61,12 +72,63 @@ class AlarmState(enum.Enum):
     ALARM = "alarm"
 
 
-def _number(data: Mapping[str, Any], key: str, low: float, high: float, default: float) -> float:
-    value = data.get(key, default)
-    if (not isinstance(value, (int, float)) or isinstance(value, bool)
-            or not math.isfinite(value) or not low <= value <= high):
-        raise AlarmError(f"{key} must be a number from {low:g} to {high:g}: got {value!r}")
-    return float(value)
+@dataclasses.dataclass(frozen=True)
+class WatchedRegion(Field):
+    """What a rule watches: a region's name, or ``frame`` (any case, kept as ``frame``).
+
+    A command may name any region that exists (the command checks that); server.conf
+    text must also be spelt as a ``[ROI NAME]`` section's name.
+    """
+
+    kind: ClassVar[str] = "region"
+
+    @property
+    def allowed(self) -> str:
+        return f"a region's name or {FRAME!r}"
+
+    @property
+    def allowed_text(self) -> str:
+        return f"a [ROI NAME] section's name or {FRAME}"
+
+    def check(self, value: Any) -> bool:
+        return isinstance(value, str) and bool(value)
+
+    def _convert_json(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return None
+        return FRAME if value.lower() == FRAME else value
+
+    def _convert_text(self, text: str) -> Any:
+        if text.lower() == FRAME:
+            return FRAME
+        try:
+            return check_name(text)
+        except RegionError:
+            raise ValueError(text) from None
+
+
+NAME = Pattern("name", "NAME", None, "the alarm's name (server.conf: the section's, "
+               "`[Alarm NAME]`)", NAME_PATTERN, ALARM_NAME_RULE)
+ROI = WatchedRegion("roi", "ROI", None, "the region watched, or `frame` for the whole frame")
+STAT = Choice("stat", "Stat", "max", "the statistic watched (a command must name it)", STATS)
+ABOVE = Number("above", "Above", None, "raise when the value is above this (degrees C for "
+               "radiometric sources, counts otherwise)", -MAX_THRESHOLD, MAX_THRESHOLD)
+BELOW = Number("below", "Below", None, "raise when the value is below this", -MAX_THRESHOLD,
+               MAX_THRESHOLD)
+HYSTERESIS = Number("hysteresis", "Hysteresis", 1.0, "how far back the value must come to "
+                    "clear, same unit", 0, MAX_THRESHOLD)
+HOLD = Number("hold_s", "Hold_Seconds", 0.0, "seconds (frame time) the value must stay beyond "
+              "the threshold to raise", 0, MAX_HOLD_S)
+DIRECTIONS = (ABOVE, BELOW)  # a rule has exactly one
+FIELDS: tuple[Field, ...] = (ROI, STAT, *DIRECTIONS, HYSTERESIS, HOLD)
+
+
+def _from_json(field: Field, value: Any) -> Any:
+    """A rule's field from JSON. Raises AlarmError: ``FIELD must be ALLOWED: got VALUE``."""
+    try:
+        return field.from_json(value)
+    except SettingError as exc:
+        raise AlarmError(f"{exc}: got {value!r}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,35 +152,28 @@ class AlarmRule:
     stat: str
     direction: str
     threshold: float
-    hysteresis: float = 1.0
-    hold_s: float = 0.0
+    hysteresis: float = HYSTERESIS.default
+    hold_s: float = HOLD.default
     webhook: str = ""
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], webhook: str = "") -> AlarmRule:
         """A rule from its JSON form: {"name", "roi", "stat", "above" or "below",
-        "hysteresis" (default 1), "hold_s" (default 0)}.
+        "hysteresis" (default 1), "hold_s" (default 0)}: :data:`NAME` and :data:`FIELDS`
+        (a command names ``stat``, which server.conf defaults to max).
 
         Raises:
             AlarmError: a field missing or not allowed (the message names it).
         """
-        name = data.get("name")
-        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
-            raise AlarmError(f"name must be {ALARM_NAME_RULE}: got {name!r}")
-        roi = data.get("roi")
-        if not isinstance(roi, str) or not roi:
-            raise AlarmError(f"roi must be a region's name or {FRAME!r}: got {roi!r}")
-        stat = data.get("stat")
-        if stat not in STATS:
-            raise AlarmError(f"stat must be one of: {', '.join(STATS)}: got {stat!r}")
-        given = [d for d in DIRECTIONS if d in data]
+        name, roi, stat = (_from_json(f, data.get(f.name)) for f in (NAME, ROI, STAT))
+        given = [f for f in DIRECTIONS if f.name in data]
         if len(given) != 1:
             raise AlarmError("an alarm needs exactly one of above or below (the threshold)")
         direction = given[0]
-        return cls(name, FRAME if roi.lower() == FRAME else roi, stat, direction,
-                   _number(data, direction, -MAX_THRESHOLD, MAX_THRESHOLD, math.nan),
-                   _number(data, "hysteresis", 0, MAX_THRESHOLD, 1.0),
-                   _number(data, "hold_s", 0, MAX_HOLD_S, 0.0), webhook)
+        threshold = _from_json(direction, data[direction.name])
+        hysteresis, hold_s = (_from_json(f, data.get(f.name, f.default))
+                              for f in (HYSTERESIS, HOLD))
+        return cls(name, roi, stat, direction.name, threshold, hysteresis, hold_s, webhook)
 
     def as_json(self) -> dict[str, Any]:
         """The JSON form (as accepted by from_json) plus ``webhook``: whether one is set

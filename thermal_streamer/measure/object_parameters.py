@@ -4,9 +4,10 @@ These are not render settings: they change the measured temperatures, not the pi
 A radiometric Lepton with its CCI applies them itself (RAD flux linear parameters,
 docs/cci.md §7); a source without a CCI (a recording, zmq in centikelvin) corrects its
 frames in software (:func:`lepton.radiometry.correct_frame`). Each setting is described
-once in :data:`FIELDS`, which serves server.conf ([Lepton]), the ``set_radiometry``
-command and the docs. The values in force are the ``radiometry`` part of the shared
-state, so every viewer sees them (docs/protocol.md).
+once in :data:`FIELDS` (:class:`~thermal_streamer.control.fields.Number` fields), which
+serves server.conf ([Lepton]), the ``set_radiometry`` command and the docs. The values
+in force are the ``radiometry`` part of the shared state, so every viewer sees them
+(docs/protocol.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from lepton.errors import LeptonError
 from lepton.radiometry import KELVIN_AT_0_C, FluxLinearParams
 from thermal_streamer.control.commands import CommandError
+from thermal_streamer.control.fields import Number, SettingError
 from thermal_streamer.control.state import AcquisitionState
 
 PART = "radiometry"  # the key in the shared state
@@ -27,34 +29,17 @@ COMMAND = "set_radiometry"
 MIN_TEMP_C, MAX_TEMP_C = -50.0, 350.0  # within the camera's 16-bit kelvin x 100 (655.35 K)
 
 
-@dataclasses.dataclass(frozen=True)
-class Field:
-    """One radiometry setting: its name (state, command), [Lepton] key, default, bounds."""
-
-    name: str
-    key: str
-    default: float
-    low: float
-    high: float
-    summary: str
-
-    @property
-    def allowed(self) -> str:
-        """What is allowed, in words (every error message and the docs use it)."""
-        return f"a number from {self.low:g} to {self.high:g}"
-
-
-FIELDS: tuple[Field, ...] = (
-    Field("emissivity", "Emissivity", 1.0, 0.01, 1.0,
-          "the object's emissivity (1: a black body; skin 0.98, matt paint 0.95, "
-          "oxidised steel 0.8; below about 0.5 readings get unreliable)"),
-    Field("reflected_temp_c", "Reflected_Temp_C", 22.0, MIN_TEMP_C, MAX_TEMP_C,
-          "what the object mirrors, degrees C (usually the room; 22 is the camera's "
-          "power-on value)"),
-    Field("window_transmission", "Window_Transmission", 1.0, 0.01, 1.0,
-          "of a window in front of the lens (1: no window; germanium about 0.9)"),
-    Field("window_temp_c", "Window_Temp_C", 22.0, MIN_TEMP_C, MAX_TEMP_C,
-          "the window's temperature, degrees C"),
+FIELDS: tuple[Number, ...] = (
+    Number("emissivity", "Emissivity", 1.0,
+           "the object's emissivity (1: a black body; skin 0.98, matt paint 0.95, "
+           "oxidised steel 0.8; below about 0.5 readings get unreliable)", 0.01, 1.0),
+    Number("reflected_temp_c", "Reflected_Temp_C", 22.0,
+           "what the object mirrors, degrees C (usually the room; 22 is the camera's "
+           "power-on value)", MIN_TEMP_C, MAX_TEMP_C),
+    Number("window_transmission", "Window_Transmission", 1.0,
+           "of a window in front of the lens (1: no window; germanium about 0.9)", 0.01, 1.0),
+    Number("window_temp_c", "Window_Temp_C", 22.0, "the window's temperature, degrees C",
+           MIN_TEMP_C, MAX_TEMP_C),
 )
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 
@@ -64,7 +49,7 @@ class RadiometrySettings:
     """The radiometry settings in force (see :data:`FIELDS`); valid by construction.
 
     Raises:
-        ValueError: a value outside its field's bounds (the message names field and bounds).
+        SettingError: a value outside its field's bounds (the message names field and bounds).
     """
 
     emissivity: float = FIELDS_BY_NAME["emissivity"].default
@@ -75,8 +60,8 @@ class RadiometrySettings:
     def __post_init__(self) -> None:
         for field in FIELDS:
             value = getattr(self, field.name)
-            if not field.low <= value <= field.high:
-                raise ValueError(f"{field.name} must be {field.allowed}")
+            if not field.check(value):
+                raise SettingError(field.name, value, field.allowed)
 
     def flux_params(self) -> FluxLinearParams:
         """The camera's flux linear parameters for these settings (docs/cci.md §7).
@@ -94,10 +79,6 @@ class RadiometrySettings:
     def as_dict(self) -> dict[str, float]:
         """The settings as the ``radiometry`` part of the shared state, in FIELDS order."""
         return {f.name: getattr(self, f.name) for f in FIELDS}
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 class RadiometryCommand:
@@ -133,10 +114,10 @@ class RadiometryCommand:
         fields = {}
         for field in FIELDS:
             if field.name in data:
-                value = data[field.name]
-                if not _is_number(value) or not field.low <= value <= field.high:
-                    raise CommandError(f"{field.name} must be {field.allowed}")
-                fields[field.name] = float(value)
+                try:
+                    fields[field.name] = field.from_json(data[field.name])
+                except SettingError as exc:
+                    raise CommandError(str(exc)) from None
         if not fields:
             raise CommandError(f"{COMMAND} needs at least one of: "
                                + ", ".join(f.name for f in FIELDS))

@@ -28,7 +28,8 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from thermal_streamer.config.settings import BrokerUrl
+from thermal_streamer.config.loader import Config
+from thermal_streamer.config.values import BrokerUrl
 from thermal_streamer.core.health import ComponentHealth
 from thermal_streamer.core.ratelimit import RateLimitedLog
 
@@ -59,6 +60,22 @@ class BrokerSettings:
     password: str = ""
     ca_file: str = ""
     keepalive_s: int = 30
+
+    @classmethod
+    def from_config(cls, config: Config, role: str = "") -> BrokerSettings:
+        """The connection ``[MQTT]`` describes (``config.mqtt_broker`` must be set).
+
+        Args:
+            config: the daemon's settings.
+            role: appended to the client id as ``-<role>`` ("relay" for the ``mqtt``
+                source), so an edge that also publishes keeps two distinct connections;
+                the client id is ``Client_ID``, by default ``thermal-<Camera_ID>``.
+        """
+        assert config.mqtt_broker is not None, "[MQTT] Broker is empty: MQTT is off"
+        client_id = config.mqtt_client_id or f"thermal-{config.mqtt_camera_id}"
+        return cls(config.mqtt_broker, f"{client_id}-{role}" if role else client_id,
+                   config.mqtt_username, config.mqtt_password, config.mqtt_ca_file,
+                   config.mqtt_keepalive_s)
 
 
 class LinkState(enum.Enum):

@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from thermal_streamer.config.settings import Config
+from thermal_streamer.config.loader import Config
 from thermal_streamer.control.commands import CommandError, CommandHandler
 from thermal_streamer.control.state import AcquisitionState
 from thermal_streamer.core.frames import RawFrame

@@ -10,7 +10,7 @@ import logging
 import os
 from collections.abc import Callable
 
-from thermal_streamer.config.settings import Config
+from thermal_streamer.config.loader import Config
 from thermal_streamer.control.state import AcquisitionState
 from thermal_streamer.core.source import Source
 

@@ -54,7 +54,8 @@ from lepton import (
     load_timed_recording,
 )
 from lepton.camera import CapturedFrame
-from thermal_streamer.config.settings import Config, ConfigError
+from thermal_streamer.config.errors import ConfigError
+from thermal_streamer.config.loader import Config
 from thermal_streamer.core.frames import RawFrame
 from thermal_streamer.core.source import Publish, Source
 from thermal_streamer.sources.scene import ThermalScene

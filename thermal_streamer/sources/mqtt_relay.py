@@ -44,9 +44,10 @@ from collections.abc import Callable
 from typing import Any
 
 from lepton.radiometry import PixelUnit
-from thermal_streamer.config.settings import Config
+from thermal_streamer.config.loader import Config
 from thermal_streamer.control.commands import CommandError, check_token, parse_command
-from thermal_streamer.control.render_settings import FIELDS, RANGE, RenderSettings, SettingError
+from thermal_streamer.control.fields import SettingError
+from thermal_streamer.control.render_settings import FIELDS, RANGE, RenderSettings
 from thermal_streamer.control.state import AcquisitionState
 from thermal_streamer.core.frames import RelayedFrame
 from thermal_streamer.core.hub import FrameSlot
@@ -345,16 +346,6 @@ class RelayCommands:
             self._counts[event] += 1
 
 
-def relay_broker_settings(config: Config) -> BrokerSettings:
-    """The relay's broker connection from ``[MQTT]``: client id ``<Client_ID>-relay``
-    (``Client_ID`` defaults to ``thermal-<Camera_ID>``), so an edge that also publishes
-    keeps two distinct connections."""
-    assert config.mqtt_broker is not None  # load_config requires Broker with Source = mqtt
-    client_id = config.mqtt_client_id or f"thermal-{config.mqtt_camera_id}"
-    return BrokerSettings(config.mqtt_broker, f"{client_id}-relay", config.mqtt_username,
-                          config.mqtt_password, config.mqtt_ca_file, config.mqtt_keepalive_s)
-
-
 class MqttSource(Source):
     """Relays the camera ``topics.camera_id`` from the broker (see the module docstring).
 
@@ -479,7 +470,7 @@ class MqttSource(Source):
 
 def make_mqtt_source(config: Config, state: AcquisitionState) -> MqttSource:
     """The ``mqtt`` source of ``config`` (``[Source] MQTT_Camera``, ``[MQTT]``), not started."""
-    return MqttSource(relay_broker_settings(config),
+    return MqttSource(BrokerSettings.from_config(config, "relay"),
                       CameraTopics(config.mqtt_topic_prefix, config.mqtt_camera), state,
                       config.control_token, config.max_frame_bytes, config.max_frame_pixels)
 

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from thermal_streamer.control import render_settings
-from thermal_streamer.control.render_settings import FIELDS, RenderSettings, SettingError
+from thermal_streamer.control.fields import SettingError
+from thermal_streamer.control.render_settings import FIELDS, RenderSettings
 
 ROOT = Path(__file__).resolve().parents[3]
 

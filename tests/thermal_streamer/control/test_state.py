@@ -2,7 +2,8 @@
 
 import pytest
 
-from thermal_streamer.control.render_settings import RenderSettings, SettingError
+from thermal_streamer.control.fields import SettingError
+from thermal_streamer.control.render_settings import RenderSettings
 from thermal_streamer.control.state import AcquisitionState
 
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from tests.conftest import wait_until
 from tests.mosquitto import free_port, mosquitto
 from tests.mqtt_clients import Subscriber
-from thermal_streamer.config.settings import BrokerUrl
+from thermal_streamer.config.values import BrokerUrl
 from thermal_streamer.mqtt.link import BrokerSettings, MqttLink, Will
 
 TIMEOUT_S = 10.0
@@ -161,3 +161,16 @@ def test_publishing_from_other_threads_never_interleaves_packets(caplog):
     assert "connection lost" not in caplog.text
     frames = [m for m in sub.messages if m.topic != "t/ready" and m.payload != b"end"]
     assert frames and all(m.payload == m.payload[:1] * size for m in frames)
+
+
+def test_broker_settings_from_config_for_the_publisher_and_the_relay(tmp_path):
+    """[MQTT] gives one connection description; the relay's client id ends in -relay."""
+    from thermal_streamer.config.loader import load_config
+
+    path = tmp_path / "server.conf"
+    path.write_text("[MQTT]\nBroker = mqtts://broker.lan\nUsername = cam\nCamera_ID = attic\n"
+                    "Keepalive = 60\n")
+    config = load_config(["-c", str(path)])
+    assert BrokerSettings.from_config(config) == BrokerSettings(
+        BrokerUrl("broker.lan", 8883, True), "thermal-attic", "cam", "", "", 60)
+    assert BrokerSettings.from_config(config, "relay").client_id == "thermal-attic-relay"

@@ -13,7 +13,7 @@ from tests.conftest import wait_until
 from tests.mosquitto import free_port, mosquitto
 from tests.mqtt_clients import Message, Subscriber, publish
 from tests.thermal_streamer.parts import JOIN_TIMEOUT_S, Parts, no_ffc, raw_frame
-from thermal_streamer.config.settings import BrokerUrl
+from thermal_streamer.config.values import BrokerUrl
 from thermal_streamer.control import colormaps
 from thermal_streamer.control.commands import CommandRunner
 from thermal_streamer.core.frames import RawFrame

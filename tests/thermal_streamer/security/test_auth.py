@@ -13,7 +13,8 @@ import pytest
 
 from tests.tls import PASSWORD, USER, make_certificate, make_password_file
 from thermal_streamer.app import security
-from thermal_streamer.config.settings import ConfigError, load_config
+from thermal_streamer.config.errors import ConfigError
+from thermal_streamer.config.loader import load_config
 from thermal_streamer.security import auth
 from thermal_streamer.security.auth import (
     ADDRESS_BURST,

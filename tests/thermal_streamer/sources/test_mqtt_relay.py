@@ -20,7 +20,7 @@ from tests.mosquitto import mosquitto
 from tests.mqtt_origin import StandInOrigin, real_frames, running
 from tests.thermal_streamer.outputs.test_ws_server import hello, next_binary, next_state
 from tests.thermal_streamer.parts import Parts, ws_server
-from thermal_streamer.config.settings import BrokerUrl
+from thermal_streamer.config.values import BrokerUrl
 from thermal_streamer.control.commands import CommandError, TokenError
 from thermal_streamer.control.render_settings import FIELDS, RenderSettings
 from thermal_streamer.control.state import AcquisitionState
