@@ -91,7 +91,7 @@ from thermal_streamer.mqtt.discovery import CameraDevice
 from thermal_streamer.mqtt.link import BrokerSettings
 from thermal_streamer.mqtt.publisher import MqttPublisher
 from thermal_streamer.mqtt.topics import CameraTopics
-from thermal_streamer.outputs.http_server import HttpServer
+from thermal_streamer.outputs.http.server import HttpServer
 from thermal_streamer.outputs.reports import Status
 from thermal_streamer.outputs.stats_log import StatsLog, StatsLogError
 from thermal_streamer.outputs.webhook import WebhookSender

@@ -18,7 +18,7 @@ from thermal_streamer.control.state import AcquisitionState
 from thermal_streamer.core.frames import EncodedFrame, RawFrame
 from thermal_streamer.core.hub import Hub
 from thermal_streamer.core.listening import listen
-from thermal_streamer.outputs.http_server import HttpServer
+from thermal_streamer.outputs.http.server import HttpServer
 from thermal_streamer.outputs.reports import Status
 from thermal_streamer.outputs.ws_server import WebSocketServer
 from thermal_streamer.render.renderer import Renderer

@@ -31,9 +31,10 @@ accepting works again. :meth:`WebSocketServer.stop` takes ``SHUTDOWN_GRACE_S`` p
 The handshake (RFC 6455 §4.2) is refused with 404 for an unknown path, 403 for a foreign
 Host or Origin and, with a password file (``auth``), 401 (with a Basic challenge), 429
 or 503 unless it carries a live session cookie (the page's, set by the HTTP side) or
-Basic credentials (RFC 7617; other clients): see :mod:`thermal_streamer.security.auth`. A session is
-looked up in the loop; an uncached Basic check runs scrypt in the ``ws-auth_0`` thread, so the
-loop never waits for it. With ``tls`` the server speaks wss (asyncio's TLS, handshake
+Basic credentials (RFC 7617; other clients): the gate of
+:mod:`thermal_streamer.security.gate` (``WEBSOCKET_DOOR``), which the HTTP side shares. A
+session is looked up in the loop; an uncached Basic check runs scrypt in the ``ws-auth_0``
+thread, so the loop never waits for it. With ``tls`` the server speaks wss (asyncio's TLS, handshake
 within the same 10 s as the WebSocket handshake).
 """
 
@@ -66,7 +67,8 @@ from thermal_streamer.control.state import AcquisitionState
 from thermal_streamer.core.hub import Hub, Viewer
 from thermal_streamer.core.ratelimit import RateLimitedLog, TokenBucket
 from thermal_streamer.protocols import wire
-from thermal_streamer.security.auth import Authenticator, Verdict
+from thermal_streamer.security.auth import Authenticator
+from thermal_streamer.security.gate import WEBSOCKET_DOOR, Entry, Gate, Outcome
 from thermal_streamer.security.hosts import HostPolicy
 
 log = logging.getLogger(__name__)
@@ -116,20 +118,6 @@ def websocket_frame(message: bytes | str) -> bytes:
     return Frame(Opcode.BINARY, message).serialize(mask=False)
 
 
-def origin_allowed(origin: str | None, host_header: str | None, allowed: tuple[str, ...]) -> bool:
-    """True if a handshake's Origin may connect.
-
-    No Origin (a non-browser client) is allowed; otherwise its host name must be the
-    host name the client used to reach us (the page's own host), or the origin must be
-    listed in ``allowed`` (``Allowed_Origins``; ``*`` allows any).
-    """
-    if origin is None or "*" in allowed or origin in allowed:
-        return True
-    if not host_header:
-        return False
-    return urlsplit(origin).hostname == urlsplit("//" + host_header).hostname
-
-
 class WebSocketServer:
     """The WebSocket side: run :meth:`run` in a thread of its own, :meth:`stop` from another.
 
@@ -167,12 +155,12 @@ class WebSocketServer:
         if auth is not None and auth_executor is None:
             raise ValueError("auth needs an auth_executor for its scrypt checks")
         self._sock, self._hub, self._state, self._commands = sock, hub, state, commands
-        self._auth, self._tls = auth, tls
+        self._gate = Gate(WEBSOCKET_DOOR, hosts, auth, allowed_origins)
+        self._tls = tls
         self._auth_executor = auth_executor
         # checks, which take turns anyway (Authenticator); its thread starts on first use
         self._command_rate_per_s, self._command_burst = command_rate_per_s, command_burst
         self._send_timeout_s, self._keepalive_s = send_timeout_s, keepalive_s
-        self._allowed_origins, self._hosts = allowed_origins, hosts
         self._clients: set[Client] = set()
         self._loop = asyncio.new_event_loop()
         self._server: Server | None = None
@@ -309,41 +297,31 @@ class WebSocketServer:
         path = urlsplit(request.path).path
         if path not in PATHS:
             return connection.respond(HTTPStatus.NOT_FOUND, "unknown path: use / or /stream\n")
-        host = request.headers.get("Host")
-        if not self._hosts.allows(host):
-            log.info("refused WebSocket from %s: host %r is not one of this machine's names "
-                     "(Allowed_Hosts)", connection.remote_address[0], host)
-            return connection.respond(HTTPStatus.FORBIDDEN, "host not allowed\n")
-        origin = request.headers.get("Origin")
-        if not origin_allowed(origin, host, self._allowed_origins):
-            log.info("refused WebSocket from %s: origin %s not allowed",
-                     connection.remote_address[0], origin)
-            return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
-        if self._auth is not None:
-            return await self._check_login(self._auth, connection, request)
-        return None
+        return await self._admit(connection, path, request)
 
-    async def _check_login(self, auth: Authenticator, connection: ServerConnection,
-                           request: Request) -> Response | None:
-        """None if the handshake carries a live session cookie (RFC 6265 §5.4) or good
-        Basic credentials (RFC 7617), else the refusal: 401 with the challenge, or 429 /
-        503 with Retry-After (:meth:`thermal_streamer.security.auth.Login.refusal`)."""
-        if auth.session_user(request.headers.get_all("Cookie")) is not None:
-            return None
+    async def _admit(self, connection: ServerConnection, path: str,
+                     request: Request) -> Response | None:
+        """None if the gate lets the handshake in, else its refusal: 403 for a foreign
+        Host or Origin, 401 with the challenge, or 429 / 503 with Retry-After
+        (:mod:`thermal_streamer.security.gate`). An uncached Basic check runs in the
+        ws-auth thread, so the loop never waits for scrypt."""
         address = connection.remote_address[0]
         values = request.headers.get_all("Authorization")
-        authorization = values[0] if len(values) == 1 else None  # two: neither counts
-        login = auth.check_cached(authorization)
-        if login is None:  # scrypt: in the ws-auth thread, not in the loop
+        entry = Entry(path, request.headers.get("Host"),
+                      values[0] if len(values) == 1 else None,  # two: neither counts
+                      tuple(request.headers.get_all("Cookie")), address,
+                      request.headers.get("Origin"))
+        decision = self._gate.admit(entry)
+        if decision.outcome is Outcome.CHECK_LOGIN:
             assert self._auth_executor is not None  # checked when made
-            login = await asyncio.wrap_future(
-                self._auth_executor.submit(auth.check, authorization, address))
-        if login.verdict is Verdict.ACCEPTED:
+            decision = await asyncio.wrap_future(
+                self._auth_executor.submit(self._gate.log_in, entry))
+        if decision.refusal is None:
             return None
-        log.debug("refused WebSocket from %s: %s", address, login.verdict.value)
-        refusal = login.refusal()
-        response = connection.respond(refusal.status, f"{refusal.text}\n")
-        for name, value in refusal.headers.items():
+        log.log(logging.INFO if decision.outcome is Outcome.FOREIGN else logging.DEBUG,
+                "refused WebSocket from %s: %s", address, decision.reason)
+        response = connection.respond(decision.refusal.status, f"{decision.refusal.text}\n")
+        for name, value in decision.refusal.headers.items():
             response.headers[name] = value
         return response
 

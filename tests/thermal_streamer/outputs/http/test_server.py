@@ -1,5 +1,5 @@
-"""thermal_streamer.outputs.http_server in-process: assets from static/, status payloads, snapshots,
-MJPEG.
+"""thermal_streamer.outputs.http in-process (the loop, the request shell and the routes):
+assets from static/, status payloads, snapshots, MJPEG.
 
 Each test builds an HttpServer from a real hub, state, renderer and status on 127.0.0.1
 and asks it with urllib or a raw socket; no daemon subprocess.
@@ -28,7 +28,7 @@ import pytest
 from tests.thermal_streamer.parts import Parts, http_server
 from tests.tls import PASSWORD, USER, client_context, make_certificate
 from thermal_streamer.control.render_settings import FIELDS
-from thermal_streamer.outputs.http_server import load_assets
+from thermal_streamer.outputs.http.assets import load_assets
 from thermal_streamer.protocols.wire import MJPEG_BOUNDARY
 from thermal_streamer.security.auth import ADDRESS_BURST, Authenticator
 from thermal_streamer.security.passwords import hash_password
@@ -356,8 +356,12 @@ def test_stalled_mjpeg_client_is_dropped_within_send_timeout():
 def test_reset_connections_log_one_debug_line_and_errors_are_rate_limited(caplog):
     """A reset is a DEBUG line, no traceback; a handler's bug is logged once with its
     traceback, and the same bug again within 30 s is not."""
-    caplog.set_level(logging.DEBUG, logger="thermal_streamer.outputs.http_server")
-    with http_server(Parts()) as server:
+    caplog.set_level(logging.DEBUG, logger="thermal_streamer.outputs.http")
+
+    def broken() -> dict:
+        raise ValueError("a bug")
+
+    with http_server(Parts(), json_routes={"/broken.json": broken}) as server:
         for _ in range(20):
             with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S) as sock:
                 sock.sendall(b"GET / HTTP/1.1\r\n")
@@ -365,14 +369,9 @@ def test_reset_connections_log_one_debug_line_and_errors_are_rate_limited(caplog
         assert wait_for(lambda: server.connection_count() == 0)
         assert [r for r in caplog.records if r.levelno > logging.DEBUG] == []
         assert not any("Traceback" in r.getMessage() for r in caplog.records)
-
-        def broken() -> dict:
-            raise ValueError("a bug")
-
-        server.status.health = broken  # type: ignore[method-assign]
         for _ in range(3):
             with pytest.raises(http.client.RemoteDisconnected):
-                urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz",
+                urllib.request.urlopen(f"http://127.0.0.1:{server.port}/broken.json",
                                        timeout=TIMEOUT_S)
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1
