@@ -307,10 +307,12 @@ class WebSocketServer:
         ws-auth thread, so the loop never waits for scrypt."""
         address = connection.remote_address[0]
         values = request.headers.get_all("Authorization")
+        origins = request.headers.get_all("Origin")
         entry = Entry(path, request.headers.get("Host"),
                       values[0] if len(values) == 1 else None,  # two: neither counts
                       tuple(request.headers.get_all("Cookie")), address,
-                      request.headers.get("Origin"))
+                      # two Origins name no host: refused unless Allowed_Origins = *
+                      origins[0] if len(origins) == 1 else ("" if origins else None))
         decision = self._gate.admit(entry)
         if decision.outcome is Outcome.CHECK_LOGIN:
             assert self._auth_executor is not None  # checked when made

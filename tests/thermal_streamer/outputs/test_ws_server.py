@@ -238,6 +238,19 @@ def test_foreign_host_is_refused_even_with_a_matching_origin():
         assert sock.recv(4096).startswith(b"HTTP/1.1 403 ")
 
 
+
+@pytest.mark.parametrize("host", [b"127.0.0.1", b"attacker.example"])
+def test_two_origin_headers_are_refused_with_403(host):
+    """A handshake with two Origin headers is refused with 403, not a server error."""
+    with ws_server(Parts()) as server, socket.create_connection(
+            ("127.0.0.1", server.port), timeout=TIMEOUT_S) as sock:
+        sock.sendall(b"GET /stream HTTP/1.1\r\nHost: " + host + b"\r\n"
+                     b"Origin: http://127.0.0.1\r\nOrigin: http://attacker.example\r\n"
+                     b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     b"Sec-WebSocket-Version: 13\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 403 ")
+
 def server_messages(sock: socket.socket, quiet_s: float = 0.3) -> list[Frame]:
     """Read a raw client socket until it is quiet for ``quiet_s``; the frames it received.
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.thermal_streamer.parts import Parts
-from thermal_streamer.config.settings import load_config
+from thermal_streamer.config.loader import load_config
 from thermal_streamer.outputs.http.answers import NOT_FOUND, Download, Reply, json_reply
 from thermal_streamer.outputs.http.routes import (
     Request,
