@@ -57,7 +57,6 @@ import logging
 import math
 import signal
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -99,10 +98,9 @@ from thermal_streamer.outputs.ws_server import WebSocketServer
 from thermal_streamer.recording.playback import PLAYBACK_PREFIX, Playback
 from thermal_streamer.recording.recorder import Recorder, RecordingSettings
 from thermal_streamer.render.renderer import Renderer
-from thermal_streamer.security.auth import Authenticator
 from thermal_streamer.security.hosts import HostPolicy
-from thermal_streamer.security.passwords import read_password_file
-from thermal_streamer.security.tls import TLSFileError, tls_context
+from thermal_streamer.security.startup import read_security
+from thermal_streamer.security.tls import SecurityFileError
 from thermal_streamer.sources.factory import make_source
 from thermal_streamer.sources.mqtt_relay import MqttSource
 
@@ -129,7 +127,12 @@ class App:
 
     def __init__(self, config: Config):
         self.config = config
-        self.auth, self.tls = security(config)
+        try:
+            self.auth, self.tls = read_security(config.password_file, config.tls_cert,
+                                                config.tls_key)
+        except SecurityFileError as exc:
+            raise ConfigError(config.config_path or "command line", "Security", exc.key,
+                              exc.path, exc.reason) from None
         self.state = AcquisitionState(config.render)
         self.hub = Hub(on_viewer_count=self.state.set_clients)
         self.source = make_source(config, wanted=self.hub.has_viewers, state=self.state)
@@ -408,31 +411,6 @@ class App:
             for thread in self._threads:
                 thread.join()
             self._threads.clear()
-
-
-def security(config: Config) -> tuple[Authenticator | None, ssl.SSLContext | None]:
-    """[Security] Password_File and TLS_Cert/TLS_Key, read once at start.
-
-    Returns:
-        Who may watch (None: everyone) and the TLS server context (None: plain).
-
-    Raises:
-        ConfigError: naming the key whose file cannot be used (exit status 2).
-    """
-    where = config.config_path or "command line"
-    auth = None
-    if config.password_file:
-        try:
-            auth = Authenticator(read_password_file(config.password_file), bool(config.tls_cert))
-        except ValueError as exc:  # a PasswordFileError, or a file without users
-            raise ConfigError(where, "Security", "Password_File", config.password_file,
-                              f"must be a password file with at least one user: {exc}") from None
-    try:
-        tls = tls_context(config.tls_cert, config.tls_key) if (
-            config.tls_cert or config.tls_key) else None
-    except TLSFileError as exc:
-        raise ConfigError(where, "Security", exc.key, exc.path, exc.reason) from None
-    return auth, tls
 
 
 def run(config: Config) -> int:

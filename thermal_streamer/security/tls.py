@@ -3,7 +3,7 @@
 
 Error tree::
 
-    TLSFileError
+    SecurityFileError
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import ssl
 from pathlib import Path
 
 
-class TLSFileError(Exception):
-    """``TLS_Cert`` or ``TLS_Key`` cannot be used; the daemon reports it as a configuration
-    error (exit status 2).
+class SecurityFileError(Exception):
+    """A file ``[Security]`` names (``TLS_Cert``, ``TLS_Key``, ``Password_File``) cannot be
+    used; the daemon reports it as a configuration error (exit status 2).
 
     Attributes:
-        key: the setting, ``TLS_Cert`` or ``TLS_Key``.
+        key: the setting: ``TLS_Cert``, ``TLS_Key`` or ``Password_File``.
         path: its value.
         reason: what is wrong and what would work.
     """
@@ -36,28 +36,31 @@ def tls_context(cert: str, key: str) -> ssl.SSLContext:
             pass phrase when the daemon starts).
 
     Raises:
-        TLSFileError: one is set without the other, a file cannot be read, ``cert``
+        SecurityFileError: one is set without the other, a file cannot be read, ``cert``
             holds no certificate, or ``key`` is not the certificate's unencrypted key.
     """
     if not key:
-        raise TLSFileError("TLS_Key", key, "must be set when TLS_Cert is set (both or neither)")
+        raise SecurityFileError("TLS_Key", key,
+                                "must be set when TLS_Cert is set (both or neither)")
     if not cert:
-        raise TLSFileError("TLS_Cert", cert, "must be set when TLS_Key is set (both or neither)")
+        raise SecurityFileError("TLS_Cert", cert,
+                                "must be set when TLS_Key is set (both or neither)")
     for name, path in (("TLS_Cert", cert), ("TLS_Key", key)):
         try:
             Path(path).read_bytes()
         except OSError as exc:
-            raise TLSFileError(name, path, f"must be a readable file: {exc.strerror}") from None
+            raise SecurityFileError(name, path,
+                                    f"must be a readable file: {exc.strerror}") from None
     try:  # a certificate alone: load_cert_chain's errors do not say which file is wrong
         ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=cert)
     except ssl.SSLError as exc:
-        raise TLSFileError("TLS_Cert", cert, f"must hold a PEM certificate: {exc.reason or exc}"
-                           ) from None
+        raise SecurityFileError("TLS_Cert", cert,
+                                f"must hold a PEM certificate: {exc.reason or exc}") from None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     try:
         context.load_cert_chain(cert, key, password=lambda: b"")  # never prompts
     except ssl.SSLError as exc:
-        raise TLSFileError("TLS_Key", key, "must be the unencrypted PEM private key of "
-                           f"TLS_Cert's certificate: {exc.reason or exc}") from None
+        raise SecurityFileError("TLS_Key", key, "must be the unencrypted PEM private key of "
+                                f"TLS_Cert's certificate: {exc.reason or exc}") from None
     return context

@@ -5,16 +5,11 @@ from __future__ import annotations
 
 import base64
 import logging
-import ssl
 from http import HTTPStatus
-from pathlib import Path
 
 import pytest
 
-from tests.tls import PASSWORD, USER, make_certificate, make_password_file
-from thermal_streamer.app import security
-from thermal_streamer.config.errors import ConfigError
-from thermal_streamer.config.loader import load_config
+from tests.tls import PASSWORD, USER
 from thermal_streamer.security import auth
 from thermal_streamer.security.auth import (
     ADDRESS_BURST,
@@ -239,45 +234,3 @@ def test_no_users_is_refused():
 
 
 # -- the [Security] settings
-
-
-def write_config(folder: Path, security: str) -> str:
-    path = folder / "server.conf"
-    path.write_text(f"[Security]\n{security}\n")
-    return str(path)
-
-
-def test_security_settings_are_read_at_start(tmp_path):
-    """Password_File and both TLS files (relative to the config file) give the app an
-    Authenticator with a Secure cookie and a TLS context."""
-    make_certificate(tmp_path)
-    make_password_file(tmp_path)
-    config = load_config(["-c", write_config(tmp_path, "Password_File = users\n"
-                                             "TLS_Cert = cert.pem\nTLS_Key = key.pem")])
-    assert config.password_file == str(tmp_path / "users")
-    checker, context = security(config)
-    assert checker is not None and isinstance(context, ssl.SSLContext)
-    assert checker.open_session(USER).endswith("; Secure")
-    assert security(load_config(["-c", write_config(tmp_path, "")])) == (None, None)
-
-
-@pytest.mark.parametrize(("lines", "key", "message"), [
-    ("Password_File = nobody", "Password_File", "must be a password file with at least one "
-     "user: {folder}/nobody: cannot be read: No such file or directory"),
-    ("Password_File = empty", "Password_File", "must be a password file with at least one "
-     "user: no users: add one with --add-user NAME --password-file PATH"),
-    ("Password_File = bad", "Password_File", "must be a password file with at least one user: "
-     "{folder}/bad:1: the hash of 'alice' is unusable: not a scrypt$N$r$p$SALT$HASH hash; "
-     "write it with --add-user"),
-    ("TLS_Cert = nothing.pem\nTLS_Key = nothing.pem", "TLS_Cert",
-     "must be a readable file: No such file or directory"),
-])
-def test_unusable_security_files_are_configuration_errors(tmp_path, lines, key, message):
-    """The ConfigError (exit status 2) names [Security], the key and the reason."""
-    (tmp_path / "empty").write_text("# no users yet\n")
-    (tmp_path / "bad").write_text("alice:plain-text-password\n")
-    config = load_config(["-c", write_config(tmp_path, lines)])
-    with pytest.raises(ConfigError) as error:
-        security(config)
-    assert (error.value.section, error.value.key) == ("Security", key)
-    assert error.value.allowed == message.format(folder=tmp_path)

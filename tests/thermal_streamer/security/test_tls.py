@@ -8,7 +8,7 @@ import ssl
 import pytest
 
 from tests.tls import make_certificate
-from thermal_streamer.security.tls import TLSFileError, tls_context
+from thermal_streamer.security.tls import SecurityFileError, tls_context
 
 
 def test_tls_context_is_tls_1_2_or_newer(tmp_path):
@@ -33,6 +33,6 @@ def test_unusable_tls_files_name_the_key(tmp_path):
                                           "TLS_Cert's certificate: KEY_VALUES_MISMATCH"),
     ]
     for cert_path, key_path, name, reason in cases:
-        with pytest.raises(TLSFileError) as error:
+        with pytest.raises(SecurityFileError) as error:
             tls_context(cert_path, key_path)
         assert (error.value.key, error.value.reason) == (name, reason)

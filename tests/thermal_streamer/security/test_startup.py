@@ -1,0 +1,54 @@
+"""thermal_streamer.security.startup: [Security]'s files, read once into the auth and TLS."""
+
+import ssl
+from pathlib import Path
+
+import pytest
+
+from tests.tls import USER, make_certificate, make_password_file
+from thermal_streamer.config.loader import load_config
+from thermal_streamer.security.startup import read_security
+from thermal_streamer.security.tls import SecurityFileError
+
+
+def write_config(folder: Path, security: str) -> str:
+    path = folder / "server.conf"
+    path.write_text(f"[Security]\n{security}\n")
+    return str(path)
+
+
+def test_security_settings_are_read_at_start(tmp_path):
+    """Password_File and both TLS files (relative to the config file) give the app an
+    Authenticator with a Secure cookie and a TLS context; none of them: neither."""
+    make_certificate(tmp_path)
+    make_password_file(tmp_path)
+    config = load_config(["-c", write_config(tmp_path, "Password_File = users\n"
+                                             "TLS_Cert = cert.pem\nTLS_Key = key.pem")])
+    assert config.password_file == str(tmp_path / "users")
+    checker, context = read_security(config.password_file, config.tls_cert, config.tls_key)
+    assert checker is not None and isinstance(context, ssl.SSLContext)
+    assert checker.open_session(USER).endswith("; Secure")
+    plain = load_config(["-c", write_config(tmp_path, "")])
+    assert read_security(plain.password_file, plain.tls_cert, plain.tls_key) == (None, None)
+
+
+@pytest.mark.parametrize(("lines", "key", "message"), [
+    ("Password_File = nobody", "Password_File", "must be a password file with at least one "
+     "user: {folder}/nobody: cannot be read: No such file or directory"),
+    ("Password_File = empty", "Password_File", "must be a password file with at least one "
+     "user: no users: add one with --add-user NAME --password-file PATH"),
+    ("Password_File = bad", "Password_File", "must be a password file with at least one user: "
+     "{folder}/bad:1: the hash of 'alice' is unusable: not a scrypt$N$r$p$SALT$HASH hash; "
+     "write it with --add-user"),
+    ("TLS_Cert = nothing.pem\nTLS_Key = nothing.pem", "TLS_Cert",
+     "must be a readable file: No such file or directory"),
+])
+def test_unusable_security_files_are_configuration_errors(tmp_path, lines, key, message):
+    """The SecurityFileError (the app makes it a ConfigError, exit status 2) names the key
+    and the reason."""
+    (tmp_path / "empty").write_text("# no users yet\n")
+    (tmp_path / "bad").write_text("alice:plain-text-password\n")
+    config = load_config(["-c", write_config(tmp_path, lines)])
+    with pytest.raises(SecurityFileError) as error:
+        read_security(config.password_file, config.tls_cert, config.tls_key)
+    assert (error.value.key, error.value.reason) == (key, message.format(folder=tmp_path))
