@@ -223,9 +223,9 @@ class App:
                           json_routes={"/raw": self._raw_payload,
                                        "/recordings.json": self.recorder.listing,
                                        "/alarms.json": self.alarms.report},
-                          file_routes={"/recordings/": self.recorder.resolve},
+                          file_routes={"/recordings/": self.recorder.library.resolve},
                           data_routes={PLAYBACK_PREFIX: Playback(
-                              self.recorder.resolve, self.state.render_settings,
+                              self.recorder.library.resolve, self.state.render_settings,
                               [self.regions.detached_header_part]).answer},
                           max_connections=c.http_max_connections, auth=self.auth,
                           tls=self.tls)
@@ -242,7 +242,7 @@ class App:
             self._spawn("stats-log", self.stats_log.run, self.stopping)
         if self.recorder.active:
             self._spawn("recorder", self.recorder.run, self.stopping)
-            self._spawn("recorder-writer", self.recorder.run_writer, self.stopping)
+            self._spawn("recorder-writer", self.recorder.writer.run, self.stopping)
         if measured_here:
             self._spawn("alarms", self.alarms.run, self.stopping)
         self._spawn("webhook", self.webhooks.run)
