@@ -7,7 +7,13 @@ viewers' latency with and without recording, measured in the same run.
    sidecar) scaled to an hour at 8.7 Hz. Two inputs: the simulated room
    (``thermal_streamer.sources.scene.ThermalScene``, with its sensor noise) and the real Lepton 3
    capture ``tests/data/TheCacophonyProject_python-cptv__v2-latlon.cptv`` (102 frames, looped).
-2. **Viewers**: the daemon (``--source simulated``) with Record = off, then always/cptv,
+2. **Disk check**: what the ``recorder-writer`` thread does before each flush (once a
+   second), each new segment and each close: the recordings' sizes from one
+   ``os.scandir`` and the free space (``RecordingLibrary.plan``), over 100 and 1000
+   recordings of 90 frames (copies of one CPTV segment and its sidecar); CPU per check,
+   beside the ``/recordings.json`` listing of the same folder, which reads every
+   sidecar's tail (as the check itself did before it took sizes from the scan).
+3. **Viewers**: the daemon (``--source simulated``) with Record = off, then always/cptv,
    then always/hdf5; ``--viewers`` ``/stream`` clients (threads of this process) record
    each frame's latency (receipt minus capture time) for ``--seconds``; p50/p99 per run,
    and the daemon's CPU (% of a core) from /proc.
@@ -23,12 +29,14 @@ import argparse
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +50,8 @@ from lepton.radiometry import guess_unit  # noqa: E402
 from lepton.replay import load_recording  # noqa: E402
 from thermal_streamer.core.frames import RawFrame  # noqa: E402
 from thermal_streamer.protocols.wire import parse_frame_message  # noqa: E402
-from thermal_streamer.recording.formats import WRITERS, SegmentHeader  # noqa: E402
+from thermal_streamer.recording.formats import WRITERS, SegmentHeader, sidecar_path  # noqa: E402
+from thermal_streamer.recording.library import RecordingLibrary  # noqa: E402
 from thermal_streamer.recording.policy import SegmentName, Trigger  # noqa: E402
 from thermal_streamer.sources.scene import ThermalScene  # noqa: E402
 
@@ -75,6 +84,37 @@ def writer_cost(fmt: str, pixels: np.ndarray, folder: Path) -> dict[str, float]:
     return {"cpu_ms_per_frame": round(cpu / len(pixels) * 1000, 3),
             "mb_per_hour": round(size / 1e6 / hours, 1),
             "bytes_per_frame": round(size / len(pixels))}
+
+
+def disk_check_cost(pixels: np.ndarray, count: int, folder: Path) -> dict[str, float]:
+    """CPU ms of one disk check and of one listing over ``count`` recordings."""
+    unit = guess_unit(pixels)
+    name = SegmentName.at(1.7e9, Trigger.EVENT, "cptv")
+    writer = WRITERS["cptv"](folder / name.name, SegmentHeader(name, unit, 120, 160, "bench"))
+    for i, p in enumerate(pixels[:90]):
+        writer.add(i + 1, RawFrame(p, unit, 1.7e9 + i / RATE_HZ, {}))
+        if i % 9 == 8:
+            writer.flush(dropped=0)
+    writer.close(dropped=0, reason="bench")
+    for k in range(1, count):
+        copy = folder / SegmentName.at(1.7e9 + 60 * k, Trigger.EVENT, "cptv").name
+        shutil.copyfile(writer.path, copy)
+        shutil.copyfile(sidecar_path(writer.path), sidecar_path(copy))
+    library = RecordingLibrary(folder, 0, 0)
+
+    def cpu_ms(work: Callable[[], object]) -> float:
+        times = []
+        for _ in range(30):
+            started = time.process_time()
+            work()
+            times.append(time.process_time() - started)
+        return round(statistics.median(times) * 1000, 2)
+
+    result = {"check_cpu_ms": cpu_ms(lambda: library.plan(0, keep=())),
+              "listing_cpu_ms": cpu_ms(library.recordings)}
+    for p in folder.iterdir():
+        p.unlink()
+    return result
 
 
 def cpu_s(pid: int) -> float:
@@ -146,7 +186,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         results = {"writers": {f"{fmt}/{what}": writer_cost(fmt, pixels, folder)
-                               for fmt in ("cptv", "hdf5") for what, pixels in inputs.items()}}
+                               for fmt in ("cptv", "hdf5") for what, pixels in inputs.items()},
+                   "disk_check": {f"{count}_recordings": disk_check_cost(
+                       inputs["simulated"], count, folder) for count in (100, 1000)}}
         print(json.dumps(results, indent=1), flush=True)
         runs = [viewers_run(record, fmt, args.viewers, args.seconds, folder)
                 for record, fmt in (("off", "cptv"), ("always", "cptv"), ("always", "hdf5"))]

@@ -110,6 +110,13 @@ def test_lepton_stands_alone_and_only_the_command_line_imports_the_app():
             assert f"{PRODUCT}.app" not in targets, f"{name} imports the composition root"
 
 
+def test_the_app_asks_sources_what_they_can_do_not_which_one_they_are():
+    """app.py imports no source module but the factory: it builds the same daemon around
+    every source from what the source declares (core/source.py)."""
+    sources = {t for t in import_graph()[f"{PRODUCT}.app"] if t.startswith(f"{PRODUCT}.sources.")}
+    assert sources == {f"{PRODUCT}.sources.factory"}  # not sources.mqtt_relay, say
+
+
 def test_tests_mirror_the_packages():
     """Each unit test file tests/thermal_streamer/PKG/test_NAME.py is named after a module."""
     stray = [str(path.relative_to(ROOT))

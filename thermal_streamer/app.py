@@ -30,8 +30,8 @@ mqtt-publisher  hub.encoded, hub.raw, the broker link         nothing: a one-slo
                 as a viewer)         roi/NAME)
 mqtt            the broker's socket  the broker's socket;    nothing (non-blocking socket;
                 (cmd, HA birth)      state (commands)        FFC runs in ffc_0)
-mqtt-relay      the broker (mqtt     the relay's mailbox,    nothing: paho's network loop
-                source only)         state (the origin's)    (handlers validate, never wait)
+mqtt-relay      the broker (the mqtt the relay's mailbox,    nothing: paho's network loop
+                source's companion)  state (the origin's)    (handlers validate, never wait)
 recorder        hub.raw, commands,   the recording queue,    nothing: a full queue drops the
                 hook events          state "recording"       frame (counted)
 recorder-writer the recording queue  Recordings_Dir          the disk (flushes every second)
@@ -68,13 +68,13 @@ from thermal_streamer.config.errors import ConfigError
 from thermal_streamer.config.keys import MEASURE
 from thermal_streamer.config.loader import Config
 from thermal_streamer.control import colormaps
-from thermal_streamer.control.commands import CommandRunner, Commands
+from thermal_streamer.control.commands import CommandRunner
 from thermal_streamer.control.state import AcquisitionState
 from thermal_streamer.core import systemd
 from thermal_streamer.core.health import ReportsHealth
 from thermal_streamer.core.hub import Hub
 from thermal_streamer.core.listening import BindError, listen, raise_fd_limit
-from thermal_streamer.core.source import SourceError
+from thermal_streamer.core.source import Commands, SourceError
 from thermal_streamer.measure import readings
 from thermal_streamer.measure.alarms import AlarmCommand, AlarmEvaluator, AlarmState, Transition
 from thermal_streamer.measure.object_parameters import COMMAND as SET_RADIOMETRY
@@ -102,7 +102,6 @@ from thermal_streamer.security.hosts import HostPolicy
 from thermal_streamer.security.startup import read_security
 from thermal_streamer.security.tls import SecurityFileError
 from thermal_streamer.sources.factory import make_source
-from thermal_streamer.sources.mqtt_relay import MqttSource
 
 log = logging.getLogger(__name__)
 
@@ -177,9 +176,9 @@ class App:
         if self.source.has_raw:
             handlers[SET_RADIOMETRY] = RadiometryCommand(self.state, self._set_radiometry,
                                                          config.radiometry)
-        # an edge forwards its viewers' commands to the origin; a camera runs them itself
+        # a source may run the commands itself (an edge forwards them to the origin)
         self.commands: Commands = (
-            self.source.commands if isinstance(self.source, MqttSource)
+            self.source.commands if self.source.commands is not None
             else CommandRunner(self.state, self._start_ffc, config.control_token, handlers))
         self._threads: list[threading.Thread] = []
         self.http: HttpServer | None = None
@@ -219,9 +218,9 @@ class App:
         mqtt = self._mqtt_publisher(http_sock.getsockname()[1])
         if mqtt is not None:
             components["mqtt"] = mqtt.link
-        if isinstance(self.source, MqttSource):  # an edge: its broker link runs beside the source
-            components["mqtt_relay"] = self.source.link
-            self._spawn("mqtt-relay", self.source.link.run)
+        for companion in self.source.companions:  # e.g. an edge's broker link
+            components[companion.component] = companion.service
+            self._spawn(companion.thread, companion.service.run)
         self.status = Status(self.hub, self.state, self.source, ws.port, components,
                              {"rois": self.regions.latest_json, "alarms": self.alarms.report})
         http = HttpServer(http_sock, self.hub, self.status, self.renderer.snapshot,
@@ -229,9 +228,9 @@ class App:
                           json_routes={"/raw": self._raw_payload,
                                        "/recordings.json": self.recorder.listing,
                                        "/alarms.json": self.alarms.report},
-                          file_routes={"/recordings/": self.recorder.resolve},
+                          file_routes={"/recordings/": self.recorder.library.resolve},
                           data_routes={PLAYBACK_PREFIX: Playback(
-                              self.recorder.resolve, self.state.render_settings,
+                              self.recorder.library.resolve, self.state.render_settings,
                               [self.regions.detached_header_part]).answer},
                           max_connections=c.http_max_connections, auth=self.auth,
                           tls=self.tls)
@@ -241,14 +240,15 @@ class App:
         self.ws = ws  # stop() stops only what runs
         ws.started.wait(ws.START_TIMEOUT_S)
         self._spawn(f"source-{self.source.kind}", self._run_source)
-        if self.source.has_raw and not isinstance(self.source, MqttSource):  # relayed: no render
+        measured_here = self.source.has_raw and not self.source.relayed  # not by an origin
+        if measured_here:
             self._spawn("renderer", self.renderer.run, self.stopping)
         if self.stats_log is not None:
             self._spawn("stats-log", self.stats_log.run, self.stopping)
         if self.recorder.active:
             self._spawn("recorder", self.recorder.run, self.stopping)
-            self._spawn("recorder-writer", self.recorder.run_writer, self.stopping)
-        if self.source.has_raw and not isinstance(self.source, MqttSource):
+            self._spawn("recorder-writer", self.recorder.writer.run, self.stopping)
+        if measured_here:
             self._spawn("alarms", self.alarms.run, self.stopping)
         self._spawn("webhook", self.webhooks.run)
         if self.state_file is not None:
@@ -397,8 +397,8 @@ class App:
         with self._stop_lock:
             self.stopping.set()
             self.hub.close()
-            if isinstance(self.source, MqttSource):
-                self.source.link.stop()
+            for companion in self.source.companions:
+                companion.service.stop()
             if self.ws is not None:
                 self.ws.stop()
             if self.http is not None:

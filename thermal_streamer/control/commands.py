@@ -141,15 +141,6 @@ def _done() -> concurrent.futures.Future[None]:
     return future
 
 
-class Commands(Protocol):
-    """What a channel (the WebSocket server) hands its clients' command messages to."""
-
-    def execute(self, message: str | bytes,
-                connection_token: str | None = None) -> concurrent.futures.Future[None]:
-        """See :meth:`CommandRunner.execute`."""
-        ...
-
-
 class CommandRunner:
     """Runs client commands from any channel (the WebSocket ``/stream``, MQTT ``cmd``).
 

@@ -40,10 +40,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lepton.errors import LeptonError
-from thermal_streamer.control.commands import CommandError, Commands
+from thermal_streamer.control.commands import CommandError
 from thermal_streamer.control.state import AcquisitionState
 from thermal_streamer.core.frames import EncodedFrame, RawFrame
 from thermal_streamer.core.hub import Hub, Viewer
+from thermal_streamer.core.source import Commands
 from thermal_streamer.measure.alarms import Transition
 from thermal_streamer.measure.readings import region_payload, stats_payload
 from thermal_streamer.measure.regions import RegionValues

@@ -62,10 +62,11 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from lepton.errors import LeptonError
-from thermal_streamer.control.commands import CommandError, Commands, TokenError
+from thermal_streamer.control.commands import CommandError, TokenError
 from thermal_streamer.control.state import AcquisitionState
 from thermal_streamer.core.hub import Hub, Viewer
 from thermal_streamer.core.ratelimit import RateLimitedLog, TokenBucket
+from thermal_streamer.core.source import Commands
 from thermal_streamer.protocols import wire
 from thermal_streamer.security.auth import Authenticator
 from thermal_streamer.security.gate import WEBSOCKET_DOOR, Entry, Gate, Outcome

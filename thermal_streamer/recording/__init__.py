@@ -1,5 +1,5 @@
 """Raw frames to disk and back: triggers and disk budget (pure), file formats, the recorder
-threads and playback.
+thread, the writer thread, the recordings on disk (the library) and playback.
 
 Error tree::
 

@@ -415,29 +415,6 @@ def _fsync_path(path: Path) -> None:
 WRITERS: dict[str, type[SegmentWriter]] = {"cptv": CptvWriter, "hdf5": Hdf5Writer}
 
 
-@dataclasses.dataclass(frozen=True)
-class RecordingInfo:
-    """One entry of ``/recordings.json``.
-
-    Attributes:
-        name: the file name. start: Unix seconds. duration: seconds from the first frame
-        to the last flushed one. frames: frames flushed. bytes: the file and its sidecar.
-        format, trigger: from the name. dropped: frames lost during the segment.
-    """
-
-    name: str
-    start: float
-    duration: float
-    frames: int
-    bytes: int
-    format: str
-    trigger: str
-    dropped: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
 def read_sidecar_tail(path: Path) -> dict[str, Any]:
     """The last ``flush`` or ``end`` line of a recording's sidecar ({} without one)."""
     try:
@@ -454,19 +431,6 @@ def read_sidecar_tail(path: Path) -> dict[str, Any]:
         if isinstance(entry, dict) and entry.get("type") in ("flush", "end"):
             return entry
     return {}
-
-
-def recording_info(path: Path, name: SegmentName) -> RecordingInfo:
-    """The listing entry of one recording file (from its size and sidecar's tail)."""
-    tail = read_sidecar_tail(path)
-    size = 0
-    for p in (path, sidecar_path(path)):
-        with contextlib.suppress(OSError):
-            size += p.stat().st_size
-    end = tail.get("end")
-    duration = round(end - name.start_s, 3) if isinstance(end, int | float) else 0.0
-    return RecordingInfo(path.name, name.start_s, max(duration, 0.0), int(tail.get("frames", 0)),
-                         size, name.format, name.trigger.value, int(tail.get("dropped", 0)))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

@@ -1,7 +1,9 @@
 """The recorder's decisions, pure: names, triggers, motion, pre-roll and the disk budget.
 
-Nothing here opens a file, reads a clock or starts a thread; the recorder shell
-(:mod:`thermal_streamer.recording.recorder`) feeds these parts frames, times and file sizes.
+Nothing here opens a file, reads a clock or starts a thread; the recorder thread
+(:mod:`thermal_streamer.recording.recorder`) feeds these parts frames and times, the writer
+(:mod:`thermal_streamer.recording.writer`) the file sizes of the library
+(:mod:`thermal_streamer.recording.library`).
 """
 
 from __future__ import annotations
@@ -69,6 +71,11 @@ class SegmentName:
     def at(cls, start_s: float, trigger: Trigger, format: str) -> SegmentName:
         """The name of a segment starting at ``start_s`` (rounded down to the millisecond)."""
         return cls(int(start_s * 1000) / 1000, trigger, format)
+
+    @staticmethod
+    def matches(name: str) -> bool:
+        """True if ``name`` has a segment's form (cheaper than :meth:`parse`: no time)."""
+        return _NAME.fullmatch(name) is not None
 
     @classmethod
     def parse(cls, name: str) -> SegmentName | None:

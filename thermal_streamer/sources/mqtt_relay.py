@@ -20,10 +20,11 @@ A message that cannot be used (over ``Max_Frame_Bytes``, shorter than its header
 or not what the protocol says) is skipped, counted in ``/healthz`` ``source_status``
 and logged at most once per 30 s per kind; it never stops the edge.
 
-Threads: the link's network thread (``mqtt-relay``, run by the app) validates every
-message and drops each good frame into a one-slot mailbox; the source's own thread
-(``source-mqtt``, :meth:`MqttSource.run`) publishes the newest one, so a slow publish
-never delays the broker connection and a burst costs frames, never a queue.
+Threads: the link's network thread (``mqtt-relay``, the source's companion, which the
+app runs) validates every message and drops each good frame into a one-slot mailbox;
+the source's own thread (``source-mqtt``, :meth:`MqttSource.run`) publishes the newest
+one, so a slow publish never delays the broker connection and a burst costs frames,
+never a queue.
 
 Error tree::
 
@@ -52,7 +53,7 @@ from thermal_streamer.control.state import AcquisitionState
 from thermal_streamer.core.frames import RelayedFrame
 from thermal_streamer.core.hub import FrameSlot
 from thermal_streamer.core.ratelimit import RateLimitedLog
-from thermal_streamer.core.source import Publish, Source
+from thermal_streamer.core.source import Companion, Publish, Source
 from thermal_streamer.mqtt.link import BrokerSettings, MqttLink
 from thermal_streamer.mqtt.topics import CameraTopics
 from thermal_streamer.protocols.wire import HEADER_LENGTH
@@ -349,8 +350,10 @@ class RelayCommands:
 class MqttSource(Source):
     """Relays the camera ``topics.camera_id`` from the broker (see the module docstring).
 
-    The app runs :attr:`link` (``MqttLink.run``) in a thread of its own, hands
-    :attr:`commands` to the command channels, and reports :attr:`link`'s health.
+    It declares (:mod:`thermal_streamer.core.source`): ``relayed`` frames; ``commands``
+    forwarded to the origin (:class:`RelayCommands`), which the app hands to every
+    command channel; and :attr:`link` as its companion ``mqtt-relay`` (thread) /
+    ``mqtt_relay`` (/healthz component), which the app runs, reports and stops.
 
     Args:
         settings: the broker connection.
@@ -364,6 +367,8 @@ class MqttSource(Source):
     """
 
     kind = "mqtt"
+    relayed = True
+    commands: RelayCommands
 
     def __init__(self, settings: BrokerSettings, topics: CameraTopics, state: AcquisitionState,
                  control_token: str = "", max_frame_bytes: int = 16 << 20,
@@ -384,6 +389,7 @@ class MqttSource(Source):
         # availability, once heard, says every subscription is in place
         self.commands = RelayCommands(self.link, topics, settings.client_id, control_token,
                                       command_timeout_s, clock)
+        self.companions = (Companion("mqtt-relay", "mqtt_relay", self.link),)
 
     @property
     def has_raw(self) -> bool:  # type: ignore[override]  # known only from the frames

@@ -1,5 +1,5 @@
 """thermal_streamer.recording.formats: bit-exact round trips read back by the independent readers
-(cptv's CPTVReader, h5py), files readable after every flush, and the listing entry."""
+(cptv's CPTVReader, h5py), files readable after every flush, and the sidecar's last flush."""
 
 import datetime
 
@@ -17,7 +17,7 @@ from thermal_streamer.recording.formats import (
     FormatError,
     SegmentHeader,
     read_recording,
-    recording_info,
+    read_sidecar_tail,
     sidecar_path,
 )
 from thermal_streamer.recording.policy import SegmentName, Trigger
@@ -118,8 +118,8 @@ def test_readable_after_every_flush(tmp_path, fmt):
         recording = read_recording(writer.path)
         assert len(recording.pixels) == count
         assert np.array_equal(recording.pixels, np.stack([f.pixels for f in frames[:count]]))
-        info = recording_info(writer.path, name)
-        assert (info.frames, info.dropped, info.trigger) == (count, 1, "event")
+        tail = read_sidecar_tail(writer.path)
+        assert (tail["type"], tail["frames"], tail["dropped"]) == ("flush", count, 1)
     writer.abandon()
 
 

@@ -23,6 +23,7 @@ def test_segment_name_round_trips_and_sorts_in_time_order():
     name = SegmentName.at(1714564800.1239, Trigger.EVENT, "cptv")
     assert name.name == "20240501-120000.123-event.cptv"
     assert SegmentName.parse(name.name) == SegmentName(1714564800.123, Trigger.EVENT, "cptv")
+    assert SegmentName.matches(name.name)
     assert SegmentName.at(1714564801.0, Trigger.ALWAYS, "hdf5").name == (
         "20240501-120001.000-always.h5")
     assert sorted([SegmentName.at(t, Trigger.MANUAL, "cptv").name for t in (2e9, 1e9)]) == [
@@ -34,8 +35,8 @@ def test_segment_name_round_trips_and_sorts_in_time_order():
                                   "20240501-120000.123-other.cptv", "x20240501-120000.123-event.h5",
                                   "20240501-120000-event.h5", ""])
 def test_other_names_are_not_segments(name):
-    """Only the recorder's own names parse (what /recordings/<name> may serve)."""
-    assert SegmentName.parse(name) is None
+    """Only the recorder's own names parse or match (what /recordings/<name> may serve)."""
+    assert SegmentName.parse(name) is None and not SegmentName.matches(name)
 
 
 def test_always_records_until_paused():

@@ -45,7 +45,7 @@ class Rig:
         self.stop = threading.Event()
         self.threads = [threading.Thread(target=target, args=(self.stop,), name=name)
                         for name, target in (("recorder", self.recorder.run),
-                                             ("recorder-writer", self.recorder.run_writer))]
+                                             ("recorder-writer", self.recorder.writer.run))]
         if self.recorder.active:
             for thread in self.threads:
                 thread.start()
@@ -191,7 +191,7 @@ def test_full_queue_drops_and_counts(tmp_path):
 def test_segments_and_max_disk_delete_the_oldest_first(tmp_path, caplog):
     """Segments of Segment_Seconds; past Max_Disk_MB the oldest recordings go first and the
     newest stay; recording carries on."""
-    caplog.set_level(logging.INFO, "thermal_streamer.recording.recorder")
+    caplog.set_level(logging.INFO, "thermal_streamer.recording.writer")
     with rig(tmp_path, mode=RecordMode.ALWAYS, segment_s=1.0, max_disk_mb=1) as r:
         for i in range(int(12 * RATE_HZ)):
             r.feed(scene(i, seed=1))
