@@ -51,7 +51,9 @@ from thermal_streamer.measure.regions import (
 )
 from thermal_streamer.outputs.webhook import check_url
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "server.conf"
+# -c's default: the server.conf shipped beside this module (package data). In a checkout it
+# is a link to ./server.conf at the top, which users edit (docs/install.md).
+DEFAULT_CONFIG_PATH = (Path(__file__).parent / "server.conf").resolve()
 
 SOURCES = ("auto", "lepton", "simulated", "replay", "file", "tcp", "zmq", "mqtt")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -557,7 +559,9 @@ def build_argument_parser() -> argparse.ArgumentParser:
         description="Stream a thermal camera to browsers over WebSocket.",
     )
     parser.add_argument("-c", "--config", metavar="server.conf",
-                        help=f"config file (default: {DEFAULT_CONFIG_PATH.name} beside the script)")
+                        help=f"config file (default: {DEFAULT_CONFIG_PATH})")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the default config file, to start one of your own, and exit")
     metavars = {"--http-port": "N", "--ws-port": "N", "--tcp-port": "N",
                 "--source": "|".join(SOURCES), "--log-level": "LEVEL", "--image": "PATH",
                 "--replay": "PATH", "--mqtt-camera": "ID"}

@@ -77,8 +77,7 @@ from thermal_streamer.security.hosts import HostPolicy
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[2]
-STATIC_DIR = ROOT / "static"
+ROOT = Path(__file__).resolve().parents[1] / "page"  # the viewer page: package data
 ASSET_TYPES = {  # the only files on disk the server sends: static/*.js and static/*.css
     ".js": "text/javascript; charset=utf-8",  # the viewer page's ES modules
     ".css": "text/css; charset=utf-8",
