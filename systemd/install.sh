@@ -11,7 +11,7 @@ for group in spi gpio i2c; do
     getent group "$group" >/dev/null && usermod -aG "$group" thermal
 done
 mkdir -p "$dest" /etc/thermal-camera
-cp -r "$src/websocket_http_server.py" "$src/index.html" "$src/static" "$src/server" "$src/lepton" \
+cp -r "$src/websocket_http_server.py" "$src/server.conf" "$src/thermal_streamer" "$src/lepton" \
       "$src/requirements.txt" "$src/README.md" "$dest/"
 [ -f /etc/thermal-camera/server.conf ] || cp "$src/server.conf" /etc/thermal-camera/server.conf
 [ -x "$dest/.venv/bin/python" ] || python3 -m venv "$dest/.venv"

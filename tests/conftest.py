@@ -22,6 +22,7 @@ TEST_DATA = ROOT / "tests" / "data"
 SERVING = re.compile(r"serving HTTP on \S+:(\d+) and WebSocket on \S+:(\d+)")
 START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 5.0
+CHECKOUT_DAEMON = (sys.executable, str(ROOT / "websocket_http_server.py"))
 
 
 def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM,
@@ -39,16 +40,17 @@ def stop_process(process: subprocess.Popen, sig: int = signal.SIGTERM,
 
 
 class Daemon:
-    """A running ``websocket_http_server.py`` subprocess and what it logged.
+    """A running daemon subprocess (``websocket_http_server.py`` of this checkout unless
+    ``program`` names another, e.g. an installed console script) and what it logged.
 
     Attributes:
         http_port, ws_port: the ports it got (it is started with port 0).
         lines: every stderr line so far (a reader thread appends to it).
     """
 
-    def __init__(self, args: list[str], cwd: Path = ROOT, env: dict | None = None):
-        command = [sys.executable, str(ROOT / "websocket_http_server.py"),
-                   "--http-host", "127.0.0.1", "--ws-host", "127.0.0.1",
+    def __init__(self, args: list[str], cwd: Path = ROOT, env: dict | None = None,
+                 program: tuple[str, ...] = CHECKOUT_DAEMON):
+        command = [*program, "--http-host", "127.0.0.1", "--ws-host", "127.0.0.1",
                    "--http-port", "0", "--ws-port", "0", *args]
         self.process = subprocess.Popen(command, cwd=cwd, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

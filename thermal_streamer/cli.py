@@ -1,8 +1,8 @@
 """The daemon's command line: parse it, load the config, run the app, map errors to exit codes.
 
 ``thermal-streamer`` (the console script) and ``websocket_http_server.py`` both call
-:func:`main`. Exit status: 0 after a clean shutdown, 1 if a port cannot be bound or the
-source fails, 2 for a bad configuration.
+:func:`main`. Exit status: 0 after a clean shutdown (or ``--print-config``), 1 if a port
+cannot be bound or the source fails, 2 for a bad configuration.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from thermal_streamer.app import run
 from thermal_streamer.config.errors import ConfigError
-from thermal_streamer.config.loader import load_config
+from thermal_streamer.config.loader import DEFAULT_CONFIG_PATH, load_config
 from thermal_streamer.core.listening import BindError
 from thermal_streamer.security.passwords import PasswordFileError, add_user
 
@@ -60,6 +60,20 @@ def add_user_command(argv: list[str]) -> int:
     return 0
 
 
+def print_config() -> int:
+    """``--print-config``: write the default config file (``-c``'s default) to stdout.
+
+    An installed daemon's is the ``server.conf`` shipped in the package, so that
+    ``thermal-streamer --print-config > server.conf`` starts a file of one's own.
+    """
+    try:
+        sys.stdout.write(DEFAULT_CONFIG_PATH.read_text())
+    except OSError as exc:  # a checkout whose ./server.conf was deleted
+        print(f"error: cannot read the default config: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the daemon (or ``--add-user``) with ``argv`` (default: the command line).
 
@@ -69,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if "--add-user" in argv:
         return add_user_command(argv)
+    if "--print-config" in argv:
+        return print_config()
     try:
         config = load_config(argv)
     except ConfigError as exc:

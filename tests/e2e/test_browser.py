@@ -578,6 +578,29 @@ def test_fixed_range_typed_in_fahrenheit_is_sent_in_celsius(new_page, start_daem
                            timeout=FRAME_WAIT_MS)
 
 
+def test_agc_and_clip_controls_are_built_from_config_json(new_page, start_daemon):
+    """The AGC options (order, default, tooltips) and the clip % limits are /config.json's
+    render_settings; so is the isotherm colour the page starts from."""
+    daemon = start_daemon("--source", "simulated")
+    with urllib.request.urlopen(daemon.http_url + "/config.json", timeout=5) as answer:
+        fields = {field["name"]: field for field in json.load(answer)["render_settings"]}
+    page = open_viewer(new_page, daemon)
+    options = page.evaluate("[...document.querySelectorAll('#agc option')]"
+                            ".map((o) => [o.value, o.textContent, o.title])")
+    assert options == [["linear", "linear", "the frame's min to max"],
+                       ["percentile", "percentile", "clip a share of the pixels at each end"],
+                       ["histogram", "histogram", "histogram equalisation, like the Lepton's HEQ"],
+                       ["fixed", "fixed", "a range you choose"]]
+    assert [value for value, _, _ in options] == fields["agc"]["choices"]
+    assert page.input_value("#agc") == fields["agc"]["default"] == "linear"
+    limits = page.evaluate("[document.getElementById('clip').min, "
+                           "document.getElementById('clip').max]")
+    assert limits == ["0", "49.99"]
+    assert [float(limit) for limit in limits] == [fields["clip_percent"]["min"],
+                                                  fields["clip_percent"]["max"]]
+    assert page.input_value("#isotherm-color") == fields["isotherm_color"]["default"]
+
+
 def green_pixels(daemon) -> int:
     """How many pixels of /snapshot.jpg are the isotherm's pure green (within JPEG noise)."""
     with urllib.request.urlopen(daemon.http_url + "/snapshot.jpg", timeout=5) as answer:

@@ -148,3 +148,10 @@ def test_add_user_reads_the_password_from_stdin(tmp_path):
     assert "n3w" not in path.read_text() and "s3cret" not in path.read_text()
     empty = subprocess.run(command, input="\n", capture_output=True, text=True, timeout=30)
     assert empty.returncode == 2 and empty.stderr == f"error: {path}: the password is empty\n"
+
+
+def test_print_config_writes_the_default_config_and_exits_0():
+    """--print-config prints -c's default, the checkout's ./server.conf, byte for byte."""
+    result = run("--print-config")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (ROOT / "server.conf").read_text() and result.stderr == ""

@@ -33,7 +33,9 @@ from thermal_streamer.measure.alarms import AlarmRule
 from thermal_streamer.measure.object_parameters import RadiometrySettings
 from thermal_streamer.measure.regions import Region
 
-DEFAULT_CONFIG_PATH = Path(__file__).resolve().parents[2] / "server.conf"
+# -c's default: the server.conf shipped beside this module (package data). In a checkout it
+# is a link to ./server.conf at the top, which users edit (docs/install.md).
+DEFAULT_CONFIG_PATH = (Path(__file__).parent / "server.conf").resolve()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,7 +140,9 @@ def build_argument_parser() -> argparse.ArgumentParser:
         description="Stream a thermal camera to browsers over WebSocket.",
     )
     parser.add_argument("-c", "--config", metavar="server.conf",
-                        help=f"config file (default: {DEFAULT_CONFIG_PATH.name} beside the script)")
+                        help=f"config file (default: {DEFAULT_CONFIG_PATH})")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the default config file, to start one of your own, and exit")
     metavars = {"--http-port": "N", "--ws-port": "N", "--tcp-port": "N",
                 "--source": "|".join(SOURCES), "--log-level": "LEVEL", "--image": "PATH",
                 "--replay": "PATH", "--mqtt-camera": "ID"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[3]  # the folder holding index.html and static/
+ROOT = Path(__file__).resolve().parents[2] / "page"  # index.html and static/: package data
 ASSET_TYPES = {  # the only files on disk the server sends: static/*.js and static/*.css
     ".js": "text/javascript; charset=utf-8",  # the viewer page's ES modules
     ".css": "text/css; charset=utf-8",

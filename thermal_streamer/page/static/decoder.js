@@ -1,10 +1,10 @@
+import { counters } from "./counters.js";
 /**
  * JPEG decoding for the <img>: one frame at a time through a blob URL, decoded off screen
  * and only then put on screen, so the <img> always holds a complete picture (never a
  * half-loaded one with no size). Only the newest pending frame is kept; the previous URL
  * is revoked once the new one is on screen.
  */
-import { stats } from "./stats.js";
 
 export class FrameDecoder {
   constructor(image, onShown) {
@@ -18,7 +18,7 @@ export class FrameDecoder {
 
   /** Show this JPEG next, replacing any frame still waiting. */
   push(jpeg, header) {
-    if (this.pending) stats.framesSkipped += 1;
+    if (this.pending) counters.framesSkipped += 1;
     this.pending = { jpeg, header };
     if (!this.loading) this.startNext();
   }
@@ -54,7 +54,7 @@ export class FrameDecoder {
   discard(url) {
     this.loading = false;
     URL.revokeObjectURL(url);
-    stats.decodeErrors += 1;
+    counters.decodeErrors += 1;
     this.startNext();
   }
 }

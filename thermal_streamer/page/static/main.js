@@ -2,7 +2,8 @@
  * Thermal camera viewer: shows the daemon's /stream WebSocket (docs/protocol.md §5.2, protocol 1).
  * This module only wires the others together. Data flows one way:
  *
- *   connection.js: /config.json ─► "config" (FFC button, raw or not) ─► WebSocket /stream
+ *   connection.js: /config.json ─► "config" (controls.js: AGC modes, limits; FFC button; raw
+ *        │         or not) ─► WebSocket /stream
  *        │         (?raw=1 when config.raw, unless the page has ?raw=0; reconnects 0.5 s → 5 s)
  *        ├─ binary message ─► wire.js parseFrameMessage() ─► {header, jpeg, raw} ─► "frame"
  *        │     ├─► pointer.js      newest raw frame ─► temperature under the pointer
@@ -19,7 +20,8 @@
  *         as a live frame is shown; while a recording is open live frames are left aside
  *
  * Shared by many: bus.js (events, `viewer.on`), session.js (config, state, frame on screen),
- * stats.js (counters, `window.viewerStats`), prefs.js, units.js (°C/°F), ui.js (elements).
+ * counters.js (what the page received and showed, `window.viewerStats`), prefs.js,
+ * units.js (°C/°F), ui.js (elements).
  *
  * `window.viewer`: `send({cmd: ...})` sends a command (with the control token once one is
  * known); `on(name, fn)` subscribes to the bus.js events; `state`, `config`, `shownHeader`;
@@ -29,8 +31,11 @@ import { showAlarms } from "./alarms.js";
 import { emit, on } from "./bus.js";
 import { CommandSender } from "./commands.js";
 import { Connection } from "./connection.js";
-import { foldControlsOnSmallScreens, loadPalettes, showFfcButton, syncControls, wireControls }
-  from "./controls.js";
+import {
+  buildControls, foldControlsOnSmallScreens, loadPalettes, showFfcButton, syncControls,
+  wireControls,
+} from "./controls.js";
+import { counters } from "./counters.js";
 import { FrameDecoder } from "./decoder.js";
 import { showMarkers, wireMarkerToggle } from "./markers.js";
 import { playback, wirePlayback } from "./playback.js";
@@ -41,7 +46,6 @@ import { showRegions, showRegionValues, wireRegions } from "./regions.js";
 import { wireSaving } from "./saving.js";
 import { drawScaleBar, followColormap, showScaleLabels } from "./scale-bar.js";
 import { session } from "./session.js";
-import { stats } from "./stats.js";
 import {
   noteFrameReceived, noteFrameShown, refreshStatus, showConnected, showDisconnected,
   showServerError, startStatus,
@@ -49,7 +53,7 @@ import {
 import { ui } from "./ui.js";
 import { parseFrameMessage } from "./wire.js";
 
-window.viewerStats = stats;
+window.viewerStats = counters;
 
 const decoder = new FrameDecoder(ui.image, onFrameShown);
 const connection = new Connection({
@@ -62,15 +66,15 @@ const commands = new CommandSender(connection);
 const send = (command) => commands.send(command);
 
 function onConnected() {
-  stats.connected = true;
-  stats.connects += 1;
+  counters.connected = true;
+  counters.connects += 1;
   showConnected();
   emit("connection", { connected: true });
 }
 
 function onDisconnected(retryMs) {
-  const wasConnected = stats.connected;
-  stats.connected = false;
+  const wasConnected = counters.connected;
+  counters.connected = false;
   if (wasConnected) emit("connection", { connected: false });
   showDisconnected(retryMs);
 }
@@ -80,7 +84,7 @@ function onTextMessage(text) {
   try {
     message = JSON.parse(text);
   } catch {
-    stats.parseErrors += 1;
+    counters.parseErrors += 1;
     return;
   }
   if (message.type === "hello") applyState(message.state || {});
@@ -96,7 +100,7 @@ function applyState(update) {
 }
 
 function onServerError(error) {
-  stats.serverErrors += 1;
+  counters.serverErrors += 1;
   showServerError(error);
   emit("error", error);
 }
@@ -106,12 +110,12 @@ function onFrameMessage(buffer) {
   try {
     frame = parseFrameMessage(buffer);
   } catch {
-    stats.parseErrors += 1;
+    counters.parseErrors += 1;
     return;
   }
-  stats.framesReceived += 1;
-  stats.lastSeq = frame.header.seq;
-  stats.lastHeader = frame.header;
+  counters.framesReceived += 1;
+  counters.lastSeq = frame.header.seq;
+  counters.lastHeader = frame.header;
   noteFrameReceived();
   if (!playback.active) showFrame(frame); // while a recording plays, live frames wait
 }
@@ -134,7 +138,7 @@ function showHeader(header) {
 }
 
 function onFrameShown(header) {
-  stats.framesShown += 1;
+  counters.framesShown += 1;
   session.shownHeader = header;
   showHeader(header);
   emit("shown", header);
@@ -143,8 +147,9 @@ function onFrameShown(header) {
 
 function onConfig(config) {
   session.config = config;
+  buildControls(config);
   showFfcButton(config);
-  if (!stats.lastHeader) showFrameKind({ hasStats: Boolean(config.raw), unit: "C" });
+  if (!counters.lastHeader) showFrameKind({ hasStats: Boolean(config.raw), unit: "C" });
 }
 
 function onUnitsChanged() {

@@ -3,8 +3,8 @@
  * status pill (connected, retry countdown, a server error for 5 s), the overlay
  * (connecting, paused, "No signal" after 3 s without a frame), fps and frame age.
  */
+import { counters } from "./counters.js";
 import { session } from "./session.js";
-import { stats } from "./stats.js";
 import { ui } from "./ui.js";
 
 const NO_SIGNAL_AFTER_MS = 3000;
@@ -79,7 +79,7 @@ function showRetryCountdown(nowMs) {
 /** What the overlay says now, or "" to hide it. */
 function overlayText(nowMs) {
   if (session.playback) return ""; // a recording plays whatever live does
-  if (!stats.connected) return stats.connects ? "Disconnected, reconnecting…" : "Connecting…";
+  if (!counters.connected) return counters.connects ? "Disconnected, reconnecting…" : "Connecting…";
   if (session.state.running === false) return "Paused";
   if (clock.lastFrameMs === null) return "Waiting for frames…";
   const silentMs = nowMs - clock.lastFrameMs;
@@ -92,9 +92,9 @@ export function refreshStatus() {
   const nowMs = performance.now();
   const fps = clock.rate.rate(nowMs);
   ui.fps.textContent = fps ? fps.toFixed(1) : "–";
-  showAge(stats.connected && clock.lastFrameMs !== null && clock.ageS !== null ? clock.ageS : null);
+  showAge(counters.connected && clock.lastFrameMs !== null && clock.ageS !== null ? clock.ageS : null);
   showOverlay(overlayText(nowMs));
-  if (!stats.connected && clock.retryAtMs !== null) showRetryCountdown(nowMs);
+  if (!counters.connected && clock.retryAtMs !== null) showRetryCountdown(nowMs);
 }
 
 /** Say "connecting…" and start the tick. */
@@ -135,6 +135,6 @@ export function showServerError(error) {
   showStatus("error", `server: ${error}`);
   clearTimeout(clock.errorTimer);
   clock.errorTimer = setTimeout(() => {
-    if (stats.connected) showStatus("connected", "connected");
+    if (counters.connected) showStatus("connected", "connected");
   }, ERROR_SHOWN_MS);
 }

@@ -1,9 +1,9 @@
+import { counters } from "./counters.js";
 /**
  * Commands to the daemon, with the control token once one is known (sessionStorage, or
  * memory when storage is unavailable). A refusal for want of the token asks for it once
  * per command, then resends that command.
  */
-import { stats } from "./stats.js";
 
 const TOKEN_REFUSED = "this command needs the control token"; // the server's error text
 const TOKEN_KEY = "thermal-viewer.control-token"; // sessionStorage
@@ -46,7 +46,7 @@ export class CommandSender {
     const command = this.lastCommand;
     if (!error.startsWith(TOKEN_REFUSED) || !command || this.askedFor === command) return;
     this.askedFor = command;
-    stats.tokenPrompts += 1;
+    counters.tokenPrompts += 1;
     const given = window.prompt("This camera needs its control token (Control_Token) to change settings:", "");
     if (!given) return;
     storeToken(given.trim());

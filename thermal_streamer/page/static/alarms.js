@@ -4,8 +4,8 @@
  * crossed and since when; the image box is outlined when a rule on the whole frame is.
  * (regions.js highlights the regions the active alarms watch.) Every viewer sees it.
  */
+import { counters } from "./counters.js";
 import { session } from "./session.js";
-import { stats } from "./stats.js";
 import { formatValue } from "./units.js";
 import { ui } from "./ui.js";
 
@@ -25,5 +25,5 @@ export function showAlarms(state) {
   ui.alarmBanner.textContent = active.length
     ? `⚠ Alarm — ${active.map((a) => alarmText(a, unit)).join(" · ")}` : "";
   ui.frameBox.classList.toggle("alarm", active.some((a) => a.roi === "frame"));
-  stats.alarmsActive = active.length;
+  counters.alarmsActive = active.length;
 }

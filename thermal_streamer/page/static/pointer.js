@@ -3,7 +3,7 @@
  * at the pixel under it, shown next to it. A mouse's value goes when it leaves the image;
  * a finger's stays put.
  */
-import { stats } from "./stats.js";
+import { counters } from "./counters.js";
 import { formatValue, rawPixelValue } from "./units.js";
 import { ui } from "./ui.js";
 
@@ -16,7 +16,7 @@ const pointer = {
 /** Keep a frame's raw pixels (when it has them) and update the value under the pointer. */
 export function keepRawFrame({ header, raw }) {
   if (!raw || !header.raw) return;
-  stats.rawFrames += 1;
+  counters.rawFrames += 1;
   pointer.raw = { info: header.raw, pixels: new DataView(raw) };
   refreshPointerValue();
 }

@@ -7,10 +7,10 @@
  * readouts work unchanged; while a recording is open main.js leaves live frames aside
  * (`playback.active`). Nothing is sent to the daemon: other viewers notice nothing.
  */
+import { counters } from "./counters.js";
 import { fetchJson } from "./fetch-json.js";
 import { PlaybackClock } from "./playback-clock.js";
 import { session } from "./session.js";
-import { stats } from "./stats.js";
 import { refreshStatus } from "./status.js";
 import { ui } from "./ui.js";
 import { parseFrameMessage } from "./wire.js";
@@ -119,11 +119,11 @@ async function fetchFrame(index) {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const frame = parseFrameMessage(await response.arrayBuffer());
     if (player.clip && player.clip.name === name) {
-      stats.playbackFrames += 1;
+      counters.playbackFrames += 1;
       player.showFrame(frame);
     }
   } catch (err) {
-    stats.playbackErrors += 1;
+    counters.playbackErrors += 1;
     console.error(`viewer: frame ${index} of ${name}`, err);
   } finally {
     player.loading = false;

@@ -7,9 +7,9 @@
  * command, so every viewer sees it; the drawing stays until the new state arrives.
  * A region an active alarm watches is highlighted (class "alarm").
  */
+import { counters } from "./counters.js";
 import { rawSize } from "./markers.js";
 import { session } from "./session.js";
-import { stats } from "./stats.js";
 import { formatValue } from "./units.js";
 import { ui } from "./ui.js";
 
@@ -100,7 +100,7 @@ export function showRegions(state) {
   for (const element of [...ui.rois.children, ...ui.roiList.children]) {
     element.classList.toggle("alarm", alarmed.has(element.dataset.name));
   }
-  stats.regionsShown = regions.length;
+  counters.regionsShown = regions.length;
 }
 
 /** One row of the list: the name (edit to rename), the live value, a delete button. */

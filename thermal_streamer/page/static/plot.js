@@ -3,10 +3,10 @@
  * and a canvas redrawn at most once per animation frame, and every 0.5 s so time moves on.
  * Temperatures share one axis in the chosen unit; other fields get their own.
  */
+import { counters } from "./counters.js";
 import { PLOT_MIN_STEP_MS, PLOT_WINDOW_MS, PlotHistory, plotSample } from "./plot-history.js";
 import { prefs, savePrefs } from "./prefs.js";
 import { session } from "./session.js";
-import { stats } from "./stats.js";
 import { celsiusToDisplay, temperatureSymbol } from "./units.js";
 import { ui } from "./ui.js";
 
@@ -211,8 +211,8 @@ function drawPlot() {
     for (const line of group.lines) drawLine(context, area, history.times, line, group.scale, nowMs);
   }
   context.restore();
-  stats.plotPoints = history.times.length;
-  stats.plotDraws += 1;
+  counters.plotPoints = history.times.length;
+  counters.plotDraws += 1;
 }
 
 let plotFrameRequested = false;

@@ -1,13 +1,14 @@
 /**
- * The controls: they show the shared state (every state message) and send commands.
+ * The controls: built from /config.json's render settings schema (buildControls), they show
+ * the shared state (every state message) and send commands.
  * Palette, isotherm band and colour, AGC with its fixed range or clip %, run/stop, FFC,
  * and the units choice (this page only; emits "units").
  */
 import { emit } from "./bus.js";
+import { counters } from "./counters.js";
 import { fetchJson } from "./fetch-json.js";
 import { prefs, savePrefs } from "./prefs.js";
 import { session } from "./session.js";
-import { stats } from "./stats.js";
 import { celsiusToDisplay, displayToCelsius, temperatureSymbol } from "./units.js";
 import { ui } from "./ui.js";
 
@@ -20,6 +21,44 @@ const ISOTHERM_TOP_COUNTS = 65535;
 
 const THERMAL_FIRST = ["ironbow", "rainbow", "white-hot", "black-hot", "inferno", "magma",
   "plasma", "viridis", "cividis", "turbo", "gray"];
+
+// What each AGC mode does, for its option's tooltip; the modes themselves, their order and
+// every limit come from /config.json's render_settings (the server's one schema).
+const AGC_HINTS = {
+  linear: "the frame's min to max",
+  percentile: "clip a share of the pixels at each end",
+  histogram: "histogram equalisation, like the Lepton's HEQ",
+  fixed: "a range you choose",
+};
+
+/**
+ * Build the controls the render settings' schema describes (/config.json
+ * `render_settings`): the AGC modes, the clip % limits, the palette and isotherm colour
+ * to show until the state names them. Called on every "config" (each connection).
+ */
+export function buildControls(config) {
+  const fields = new Map((config.render_settings || []).map((field) => [field.name, field]));
+  const agc = fields.get("agc");
+  if (agc && Array.isArray(agc.choices)) {
+    ui.agc.replaceChildren(...agc.choices.map((mode) => {
+      const option = new Option(mode, mode);
+      if (AGC_HINTS[mode]) option.title = AGC_HINTS[mode];
+      return option;
+    }));
+    ui.agc.value = session.state.agc || agc.default;
+  }
+  const clip = fields.get("clip_percent");
+  if (clip) {
+    ui.clip.min = String(clip.min);
+    ui.clip.max = String(clip.max);
+  }
+  const colormap = fields.get("colormap");
+  if (colormap) showPaletteChoice(session.state.colormap || colormap.default);
+  const isothermColor = fields.get("isotherm_color");
+  if (isothermColor) {
+    setInputValue(ui.isothermColor, session.state.isotherm_color || isothermColor.default);
+  }
+}
 
 /** Fill the palette selector from /colormaps.json: favourite thermal palettes first, then the rest. */
 export async function loadPalettes() {
@@ -64,7 +103,7 @@ function setInputValue(input, value) {
 
 /** Whether fixed ranges are temperatures (degrees C on the wire) or counts. */
 function rangeIsCelsius() {
-  const header = stats.lastHeader;
+  const header = counters.lastHeader;
   return !header || header.unit === "C";
 }
 
@@ -113,7 +152,7 @@ function chosenRange() {
   if (low !== null && high !== null && low < high) {
     return [rangeFromDisplay(low), rangeFromDisplay(high)];
   }
-  const agc = (stats.lastHeader && stats.lastHeader.agc) || {};
+  const agc = (counters.lastHeader && counters.lastHeader.agc) || {};
   if (typeof agc.low === "number" && typeof agc.high === "number") {
     return [agc.low, Math.max(agc.high, agc.low + 1)];
   }

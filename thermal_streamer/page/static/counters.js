@@ -1,6 +1,6 @@
 /** Counters of what the page received, showed and dropped; the tests read them as `window.viewerStats`. */
 
-export const stats = {
+export const counters = {
   framesReceived: 0,
   framesShown: 0,
   framesSkipped: 0, // replaced while waiting for the decoder
