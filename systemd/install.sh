@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the thermal camera streamer as a systemd service (run as root from the repository).
-# Creates the user `thermal` (groups spi, gpio, i2c), copies the code to /opt/thermal-camera,
-# the config to /etc/thermal-camera/server.conf (kept if it exists), and starts the service.
+# Creates the user `thermal` (groups spi, gpio, i2c), pip-installs the package into
+# /opt/thermal-camera/.venv (with README.md and docs/ beside it),
+# copies the config to /etc/thermal-camera/server.conf (kept if it exists), and starts the service.
 set -eu
 [ "$(id -u)" -eq 0 ] || { echo "run as root: sudo $0" >&2; exit 1; }
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,11 +12,11 @@ for group in spi gpio i2c; do
     getent group "$group" >/dev/null && usermod -aG "$group" thermal
 done
 mkdir -p "$dest" /etc/thermal-camera
-cp -r "$src/websocket_http_server.py" "$src/server.conf" "$src/thermal_streamer" "$src/lepton" \
-      "$src/requirements.txt" "$src/README.md" "$dest/"
 [ -f /etc/thermal-camera/server.conf ] || cp "$src/server.conf" /etc/thermal-camera/server.conf
 [ -x "$dest/.venv/bin/python" ] || python3 -m venv "$dest/.venv"
-"$dest/.venv/bin/pip" install --quiet -r "$dest/requirements.txt"
+# the package (the page and the default server.conf inside it) and its console script
+"$dest/.venv/bin/pip" install --quiet "$src"
+rm -rf "$dest/docs" && cp -r "$src/README.md" "$src/docs" "$dest/"
 cp "$src/systemd/thermal-camera.service" /etc/systemd/system/
 systemctl daemon-reload
 systemctl enable --now thermal-camera

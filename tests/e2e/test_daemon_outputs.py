@@ -196,7 +196,9 @@ def test_systemd_unit_verifies(tmp_path):
     if analyze is None:
         pytest.skip("systemd-analyze is not available here")
     unit = (ROOT / "systemd" / "thermal-camera.service").read_text()
-    unit = unit.replace("/opt/thermal-camera/.venv/bin/python", sys.executable)
+    # the installed console script is the checkout's entry point run by this interpreter
+    unit = unit.replace("/opt/thermal-camera/.venv/bin/thermal-streamer",
+                        f"{sys.executable} {ROOT / 'websocket_http_server.py'}")
     unit = unit.replace("/opt/thermal-camera", str(ROOT))
     path = tmp_path / "thermal-camera.service"
     path.write_text(unit)
