@@ -43,7 +43,7 @@ from lepton.radiometry import PixelUnit  # noqa: E402
 from thermal_streamer.control.render_settings import AGC_MODES, RenderSettings  # noqa: E402
 from thermal_streamer.core.frames import RawFrame  # noqa: E402
 from thermal_streamer.measure.frame_stats import compute_stats  # noqa: E402
-from thermal_streamer.measure.region_meter import RegionMeter  # noqa: E402
+from thermal_streamer.measure.meter import Meter  # noqa: E402
 from thermal_streamer.measure.regions import MAX_REGIONS, Region  # noqa: E402
 from thermal_streamer.render.pipeline import render_jpeg  # noqa: E402
 
@@ -86,7 +86,7 @@ def regions(pixels, unit, box_w, box_h, spots=True):
         x, y = (n * 37) % (cols - box_w), (n * 23) % (rows - box_h)
         chosen.append(Region.make_spot(f"r{n}", x + 1, y + 1, 3) if spots and n % 2 else
                       Region.make_box(f"r{n}", x, y, x + box_w - 1, y + box_h - 1))
-    meter = RegionMeter(chosen, lambda part: None)
+    meter = Meter(chosen, lambda part: None)
     frame = RawFrame(pixels, unit, 0.0)
     seqs = itertools.count(1)
 

@@ -76,9 +76,9 @@ from thermal_streamer.core.listening import BindError, listen, raise_fd_limit
 from thermal_streamer.core.source import SourceError
 from thermal_streamer.measure import readings
 from thermal_streamer.measure.alarms import AlarmCommand, AlarmEvaluator, AlarmState, Transition
+from thermal_streamer.measure.meter import Meter, RoiCommand
 from thermal_streamer.measure.object_parameters import COMMAND as SET_RADIOMETRY
 from thermal_streamer.measure.object_parameters import RadiometryCommand
-from thermal_streamer.measure.region_meter import RegionMeter, RoiCommand
 from thermal_streamer.measure.state_file import (
     Definitions,
     StateFile,
@@ -133,15 +133,16 @@ class App:
         self.source = make_source(config, wanted=self.hub.has_viewers, state=self.state)
         self.state_file = StateFile(config.state_file) if config.state_file else None
         definitions = self._load_definitions()
-        self.regions = RegionMeter(definitions.rois, lambda part: self.state.set_part("rois", part),
-                                   self._save_definitions)
+        self.regions = Meter(definitions.rois, lambda part: self.state.set_part("rois", part),
+                             self._save_definitions)  # every frame measured once, for all
         self.alarms = AlarmEvaluator(self.hub, self.regions.measure,
                                      lambda part: self.state.set_part("alarms", part),
                                      definitions.alarms, self._save_definitions)
         self.webhooks = WebhookSender(config.webhook_timeout_s, config.webhook_retries)
         self.alarms.add_listener(self._post_webhook)
         self.renderer = Renderer(self.hub, self.state, self.source.kind,
-                                 header_parts=[self.regions.header_part])
+                                 header_parts=[self.regions.header_part],
+                                 measure=self.regions.measure)
         self.stats_log = None
         if config.stats_log:
             try:
