@@ -13,9 +13,11 @@ frame once: whichever thread asks first for a seq (the renderer for the ``stats`
 (``/healthz`` ``rois``, and through it ``/metrics``). :class:`RoiCommand` is the ``roi``
 command.
 
-Cost (``bench/render.py``, 160x120): the whole frame's statistics 0.02-0.03 ms; with 16
-regions the measurement takes 0.07 ms (spots and small boxes) to 0.10 ms (16 boxes of
-41x31), once per frame for all readers together.
+Cost (``bench/render.py``, 160x120): the whole frame's statistics 0.024 ms; with 16
+regions the measurement takes 0.074 ms (spots and small boxes) to 0.11 ms (16 boxes of
+41x31), once per frame for all readers together (the readers after the first find it:
+well under 0.01 ms). Before, each of the four readers computed the whole frame's
+statistics itself: up to 4 x 0.024 ms + 0.045 ms per frame.
 """
 
 from __future__ import annotations
