@@ -5,7 +5,9 @@ Scale 4 (bilinear, the default, and nearest), measures the time to turn one raw 
 into a colour JPEG (AGC, colormap, enlarging, JPEG: the same work the baselines do;
 the header statistics are timed on their own line, and so are 16 measurement regions:
 the ``rois`` header field with 8 spots of 3x3 and 8 boxes of 21x16, and with 16 boxes
-of 41x31), and in the same run:
+of 41x31, each a new frame's one measurement (the whole frame and the regions, which
+every reader shares), and that measurement read by the four readers of a frame: the
+header, the alarms, the stats log and MQTT), and in the same run:
 
 - the original: ``matplotlib.pyplot.imsave`` of the same frame and colormap into an
   in-memory JPEG (what the original project did for every frame);
@@ -43,7 +45,7 @@ from lepton.radiometry import PixelUnit  # noqa: E402
 from thermal_streamer.control.render_settings import AGC_MODES, RenderSettings  # noqa: E402
 from thermal_streamer.core.frames import RawFrame  # noqa: E402
 from thermal_streamer.measure.frame_stats import compute_stats  # noqa: E402
-from thermal_streamer.measure.region_meter import RegionMeter  # noqa: E402
+from thermal_streamer.measure.meter import Meter  # noqa: E402
 from thermal_streamer.measure.regions import MAX_REGIONS, Region  # noqa: E402
 from thermal_streamer.render.pipeline import render_jpeg  # noqa: E402
 
@@ -77,21 +79,25 @@ def stats(pixels, unit):
     return render
 
 
-def regions(pixels, unit, box_w, box_h, spots=True):
+def regions(pixels, unit, box_w, box_h, spots=True, readers=1):
     """The ``rois`` header field of 16 regions spread over the frame (half of them spots of
-    3x3 when ``spots``, the rest boxes), measured anew for every call (a new seq)."""
+    3x3 when ``spots``, the rest boxes), measured anew for every call (a new seq), with
+    the whole frame's statistics; then ``readers - 1`` more readers of the same frame."""
     rows, cols = pixels.shape
     chosen = []
     for n in range(MAX_REGIONS):
         x, y = (n * 37) % (cols - box_w), (n * 23) % (rows - box_h)
         chosen.append(Region.make_spot(f"r{n}", x + 1, y + 1, 3) if spots and n % 2 else
                       Region.make_box(f"r{n}", x, y, x + box_w - 1, y + box_h - 1))
-    meter = RegionMeter(chosen, lambda part: None)
+    meter = Meter(chosen, lambda part: None)
     frame = RawFrame(pixels, unit, 0.0)
     seqs = itertools.count(1)
 
     def render():
-        meter.header_part(next(seqs), frame)
+        seq = next(seqs)
+        meter.header_part(seq, frame)
+        for _ in range(readers - 1):
+            meter.measure(seq, frame)
         return b""
     return render
 
@@ -141,6 +147,8 @@ def main() -> None:
                              regions(pixels, unit, 21, 16)))
                 rows.append(("ours rois: 16 boxes 41x31",
                              regions(pixels, unit, 41, 31, spots=False)))
+                rows.append(("ours measurement read by 4 readers, 16 regions (as above)",
+                             regions(pixels, unit, 21, 16, readers=4)))
             else:
                 rows.append(("ours agc=linear nearest", ours(pixels, unit, RenderSettings(
                     scale=scale, interpolation="nearest"))))

@@ -24,9 +24,9 @@ http-server     every waiting        one http-<peer> per     nothing (a selector
                 line and headers
 http-<peer>     hub.encoded, hub.raw its connection          its client: 10 s socket timeout,
                 status                                       Send_Timeout for MJPEG
-stats-log       hub.raw              the CSV file            the disk
+stats-log       hub.raw, the meter   the CSV file            the disk
 mqtt-publisher  hub.encoded, hub.raw, the broker link         nothing: a one-slot mailbox per
-                the regions (joins   (frame, jpeg, stats,    topic, drops while unwritten
+                the meter (joins     (frame, jpeg, stats,    topic, drops while unwritten
                 as a viewer)         roi/NAME)
 mqtt            the broker's socket  the broker's socket;    nothing (non-blocking socket;
                 (cmd, HA birth)      state (commands)        FFC runs in ffc_0)
@@ -35,8 +35,8 @@ mqtt-relay      the broker (the mqtt the relay's mailbox,    nothing: paho's net
 recorder        hub.raw, commands,   the recording queue,    nothing: a full queue drops the
                 hook events          state "recording"       frame (counted)
 recorder-writer the recording queue  Recordings_Dir          the disk (flushes every second)
-alarms          hub.raw, the regions state (alarms part),   nothing (regions measured once
-                                     webhook queue, recorder per frame, shared)
+alarms          hub.raw, the meter   state (alarms part),   nothing (each frame measured
+                                     webhook queue, recorder once, shared)
                                      events, MQTT events
 webhook         its queue            webhook URLs (POST)     the endpoint: Webhook_Timeout
                                                              per attempt, Webhook_Retries
@@ -77,9 +77,9 @@ from thermal_streamer.core.listening import BindError, listen, raise_fd_limit
 from thermal_streamer.core.source import Commands, SourceError
 from thermal_streamer.measure import readings
 from thermal_streamer.measure.alarms import AlarmCommand, AlarmEvaluator, AlarmState, Transition
+from thermal_streamer.measure.meter import Meter, RoiCommand
 from thermal_streamer.measure.object_parameters import COMMAND as SET_RADIOMETRY
 from thermal_streamer.measure.object_parameters import RadiometryCommand
-from thermal_streamer.measure.region_meter import RegionMeter, RoiCommand
 from thermal_streamer.measure.state_file import (
     Definitions,
     StateFile,
@@ -137,15 +137,16 @@ class App:
         self.source = make_source(config, wanted=self.hub.has_viewers, state=self.state)
         self.state_file = StateFile(config.state_file) if config.state_file else None
         definitions = self._load_definitions()
-        self.regions = RegionMeter(definitions.rois, lambda part: self.state.set_part("rois", part),
-                                   self._save_definitions)
+        self.regions = Meter(definitions.rois, lambda part: self.state.set_part("rois", part),
+                             self._save_definitions)
         self.alarms = AlarmEvaluator(self.hub, self.regions.measure,
                                      lambda part: self.state.set_part("alarms", part),
                                      definitions.alarms, self._save_definitions)
         self.webhooks = WebhookSender(config.webhook_timeout_s, config.webhook_retries)
         self.alarms.add_listener(self._post_webhook)
         self.renderer = Renderer(self.hub, self.state, self.source.kind,
-                                 header_parts=[self.regions.header_part])
+                                 header_parts=[self.regions.header_part],
+                                 measure=self.regions.measure)
         self.stats_log = None
         if config.stats_log:
             try:

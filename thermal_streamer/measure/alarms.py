@@ -41,13 +41,12 @@ from thermal_streamer.control.commands import CommandError
 from thermal_streamer.control.fields import Choice, Field, Number, Pattern, SettingError
 from thermal_streamer.core.frames import RawFrame
 from thermal_streamer.core.hub import Hub
-from thermal_streamer.measure.frame_stats import compute_stats
+from thermal_streamer.measure.meter import Measure
 from thermal_streamer.measure.regions import (
     FRAME,
     NAME_PATTERN,
     STATS,
     RegionError,
-    RegionValues,
     check_name,
 )
 
@@ -304,7 +303,6 @@ class AlarmMachine:
 # -- the shell
 
 TransitionListener = Callable[[Transition], None]
-Measure = Callable[[int, RawFrame], RegionValues]
 
 
 class AlarmEvaluator:
@@ -314,8 +312,9 @@ class AlarmEvaluator:
 
     Args:
         hub: frames are read from ``hub.raw``.
-        measure: (seq, frame) -> the regions' statistics (shared with the renderer, so
-            they are computed once per frame).
+        measure: (seq, frame) -> the frame's measurement, the whole frame and the regions
+            (``Meter.measure``: shared with the renderer and the other readers, so each
+            frame is measured once).
         publish: called with the ``alarms`` state part (a list of :meth:`AlarmMachine.as_json`)
             after every transition and rule change (e.g. ``state.set_part``).
         rules: the initial rules.
@@ -425,17 +424,14 @@ class AlarmEvaluator:
             machines = list(self._machines.values())
         if not machines:
             return []
-        regions = self._measure(seq, frame) if any(m.rule.roi != FRAME for m in machines) else {}
-        whole = compute_stats(frame.pixels, frame.unit) if any(
-            m.rule.roi == FRAME for m in machines) else None
-        unit = "C" if frame.unit.is_temperature else "counts"
+        measurement = self._measure(seq, frame)
         transitions = []
         with self._lock:
             for machine in machines:
-                stats = whole if machine.rule.roi == FRAME else regions.get(machine.rule.roi)
+                stats = measurement.region(machine.rule.roi)
                 value = None if stats is None else getattr(stats, machine.rule.stat)
                 if self._machines.get(machine.rule.name) is machine:  # not replaced meanwhile
-                    transition = machine.feed(value, frame.timestamp, unit)
+                    transition = machine.feed(value, frame.timestamp, measurement.unit)
                     if transition is not None:
                         transitions.append(transition)
                         self._recent.append(transition)

@@ -1,6 +1,7 @@
 """The whole frame's statistics: min, max, mean, the centre spot, where min and max are.
 
-Pure and safe to call from any thread.
+Pure and safe to call from any thread. The daemon computes them once per raw frame, in
+``meter.measure_frame``, for every reader (header, alarms, stats log, MQTT).
 """
 
 from __future__ import annotations

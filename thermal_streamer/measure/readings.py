@@ -1,7 +1,8 @@
 """What the camera measures, as JSON for other programs: the MQTT ``stats`` and region
 messages and ``/raw``.
 
-Pure: a source frame in, a JSON-ready dict out. Temperatures are degrees C; a value the
+Pure: a source frame and its measurement (``meter.FrameMeasurement``, measured once per
+frame for every reader) in, a JSON-ready dict out. Temperatures are degrees C; a value the
 frame does not have (a source in counts, a ready-made JPEG, no telemetry) is ``None``
 (JSON ``null``), which Home Assistant's MQTT sensors show as unknown. The payloads are
 described in docs/protocol.md (MQTT, and HTTP ``/raw``).
@@ -15,19 +16,22 @@ import numpy as np
 
 from lepton.radiometry import to_celsius
 from thermal_streamer.core.frames import RawFrame, SourceFrame
-from thermal_streamer.measure.frame_stats import compute_stats
+from thermal_streamer.measure.frame_stats import FrameStats
 from thermal_streamer.measure.regions import STATS, RegionStats
 
 RAW_DECIMALS = 2  # centikelvin resolution: 0.01 K
 
 
-def stats_payload(seq: int, frame: SourceFrame, fps: float) -> dict[str, Any]:
+def stats_payload(seq: int, frame: SourceFrame, fps: float,
+                  stats: FrameStats | None) -> dict[str, Any]:
     """The ``stats`` message of one source frame.
 
     Args:
         seq: the frame's sequence number (as in the ``/stream`` header).
         frame: the source frame.
         fps: the source's frame rate, frames per second.
+        stats: the whole frame's statistics (``FrameMeasurement.frame``); None for a frame
+            without pixel values (a ready-made JPEG, a relayed frame).
 
     Returns:
         ``{"seq", "timestamp", "fps", "min", "max", "mean", "center", "fpa_temp_c"}``:
@@ -37,8 +41,7 @@ def stats_payload(seq: int, frame: SourceFrame, fps: float) -> dict[str, Any]:
         telemetry, ``None`` when the frame has none.
     """
     temperatures: dict[str, float | None] = dict.fromkeys(("min", "max", "mean", "center"))
-    if isinstance(frame, RawFrame) and frame.unit.is_temperature:
-        stats = compute_stats(frame.pixels, frame.unit)
+    if stats is not None and isinstance(frame, RawFrame) and frame.unit.is_temperature:
         temperatures = {"min": stats.min, "max": stats.max, "mean": stats.mean,
                         "center": stats.center}
     return {"seq": seq, "timestamp": frame.timestamp, "fps": fps, **temperatures,
@@ -51,8 +54,8 @@ def region_payload(seq: int, frame: RawFrame, stats: RegionStats | None) -> dict
     Args:
         seq: the frame's sequence number (as in the ``/stream`` header).
         frame: the source frame the region was measured on.
-        stats: the region's statistics in that frame (RegionMeter.measure), None when the
-            region lies outside the frame.
+        stats: the region's statistics in that frame (``FrameMeasurement.regions``), None
+            when the region lies outside the frame.
 
     Returns:
         ``{"seq", "timestamp", "min", "max", "mean"}``: timestamp in Unix seconds; min,

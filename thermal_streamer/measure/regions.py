@@ -12,8 +12,9 @@ the state file, the command) is::
 Every statistic is computed by :class:`RegionPlan`, built once per set of regions and
 frame size: one gather of every region's pixels and a handful of numpy reductions
 over all of them, so the cost grows with the pixels measured, hardly with the number
-of regions (the ``rois`` header of 16 regions on a 160x120 frame: 0.045 ms for spots and
-small boxes, 0.08 ms for 16 boxes of 41x31 pixels here, ``bench/render.py``).
+of regions (16 regions on a 160x120 frame: 0.045 ms for spots and small boxes, 0.08 ms
+for 16 boxes of 41x31 pixels here; ``bench/render.py`` times them within the frame's one
+measurement, ``meter.py``).
 
 Error tree::
 

@@ -46,8 +46,8 @@ from thermal_streamer.core.frames import EncodedFrame, RawFrame
 from thermal_streamer.core.hub import Hub, Viewer
 from thermal_streamer.core.source import Commands
 from thermal_streamer.measure.alarms import Transition
+from thermal_streamer.measure.meter import Measure
 from thermal_streamer.measure.readings import region_payload, stats_payload
-from thermal_streamer.measure.regions import RegionValues
 from thermal_streamer.mqtt.discovery import (
     BIRTH_ONLINE,
     CameraDevice,
@@ -78,9 +78,9 @@ class MqttPublisher:
         state: the shared acquisition state (published; ``running`` pauses ``jpeg``).
         commands: runs ``cmd`` messages (the WebSocket's validation and Control_Token).
         snapshot: the newest source frame rendered (the renderer's), None before any.
-        measure: (seq, raw frame) -> the regions' statistics (RegionMeter.measure, computed
-            once per frame whoever asks), published on ``roi/<name>`` with ``stats``;
-            None: no region messages.
+        measure: (seq, raw frame) -> the frame's measurement (``Meter.measure``, computed
+            once per frame whoever asks): the whole frame's statistics go on ``stats``,
+            each region's on ``roi/<name>`` (``meter.measure_frame``: no regions).
         device: what Home Assistant discovery announces; None: no discovery.
         publish_frames: publish every frame on ``frame`` (Publish_Frames).
         jpeg_interval_s, stats_interval_s: seconds between ``jpeg`` and between
@@ -95,7 +95,7 @@ class MqttPublisher:
     def __init__(self, settings: BrokerSettings, topics: CameraTopics, hub: Hub,
                  state: AcquisitionState, commands: Commands,
                  snapshot: Callable[[], EncodedFrame | None],
-                 measure: Callable[[int, RawFrame], RegionValues] | None,
+                 measure: Measure,
                  device: CameraDevice | None, publish_frames: bool, jpeg_interval_s: float,
                  stats_interval_s: float, clock: Callable[[], float] = time.monotonic):
         self._topics, self._hub, self._state = topics, hub, state
@@ -232,12 +232,15 @@ class MqttPublisher:
         seq, frame = self._hub.raw.latest()
         if frame is None or seq == last_seq:  # a stuck camera must let the sensors expire
             return last_seq
-        payload = stats_payload(seq, frame, self._hub.source_rate.rate)
+        raw = frame if isinstance(frame, RawFrame) else None  # a picture has no pixel values
+        measurement = None if raw is None else self._measure(seq, raw)
+        payload = stats_payload(seq, frame, self._hub.source_rate.rate,
+                                None if measurement is None else measurement.frame)
         self.link.publish_newest(self._topics.stats, json.dumps(payload))
-        if self._measure is not None and isinstance(frame, RawFrame):
-            for name, stats in self._measure(seq, frame).items():
+        if raw is not None and measurement is not None:
+            for name, stats in measurement.regions.items():
                 self.link.publish_newest(self._topics.roi(name),
-                                         json.dumps(region_payload(seq, frame, stats)))
+                                         json.dumps(region_payload(seq, raw, stats)))
         return seq
 
     # -- the link's thread (handlers must not block)

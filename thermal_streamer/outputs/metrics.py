@@ -92,7 +92,7 @@ def render_metrics(health: Mapping[str, Any], totals: Mapping[str, Mapping[str, 
 
 
 def _measurement_metrics(health: Mapping[str, Any]) -> list[str]:
-    """The regions' newest statistics (health ``rois``: RegionMeter.latest_json) and the
+    """The regions' newest statistics (health ``rois``: Meter.latest_json) and the
     alarm rules' states (health ``alarms``: AlarmEvaluator.report), when present."""
     lines = []
     rois = health.get("rois")

@@ -28,13 +28,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 from thermal_streamer.core.frames import RawFrame
 from thermal_streamer.core.health import ComponentHealth
 from thermal_streamer.core.hub import Hub
-from thermal_streamer.measure.frame_stats import compute_stats
-from thermal_streamer.measure.regions import STATS, RegionValues
+from thermal_streamer.measure.meter import FrameMeasurement, Measure, measure_frame
+from thermal_streamer.measure.regions import STATS
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +106,9 @@ class StatsLog:
         path: the CSV file; opened (created if needed) at once.
         max_bytes: rotate when the file would grow past this size, bytes.
         backups: rotated files kept (PATH.1 .. PATH.N), >= 0.
-        measure: (seq, frame) -> the regions' statistics (RegionMeter.measure), or None
-            for no region columns.
+        measure: (seq, frame) -> the frame's measurement (``Meter.measure``, shared with
+            the other readers; its regions are the region columns); by default the whole
+            frame is measured here, with no region columns.
 
     Attributes:
         state: :class:`StatsLogState`, WRITING or FAILING.
@@ -122,7 +123,7 @@ class StatsLog:
     """
 
     def __init__(self, hub: Hub, path: str, max_bytes: int = 10 << 20, backups: int = 3,
-                 measure: Callable[[int, RawFrame], RegionValues] | None = None):
+                 measure: Measure = measure_frame):
         self._hub, self.path, self._max_bytes, self._backups = hub, path, max_bytes, backups
         self._measure = measure
         self._lock = threading.Lock()
@@ -175,13 +176,13 @@ class StatsLog:
             file.close()
 
     @staticmethod
-    def row(seq: int, frame: RawFrame, regions: Mapping[str, object] = {}) -> list:  # noqa: B006
-        """The CSV row of one frame; ``regions`` is RegionValues (name -> stats or None)."""
-        stats = compute_stats(frame.pixels, frame.unit)
-        when = datetime.datetime.fromtimestamp(frame.timestamp).astimezone()
-        return [when.isoformat(timespec="milliseconds"), seq, stats.min, stats.max, stats.mean,
-                stats.center, stats.unit, frame.meta.get("fpa_temp_c", ""),
-                *(value for r in regions.values()
+    def row(frame: RawFrame, measurement: FrameMeasurement) -> list:
+        """The CSV row of one frame from its measurement (seq, time, statistics, regions)."""
+        stats = measurement.frame
+        when = datetime.datetime.fromtimestamp(measurement.timestamp).astimezone()
+        return [when.isoformat(timespec="milliseconds"), measurement.seq, stats.min, stats.max,
+                stats.mean, stats.center, stats.unit, frame.meta.get("fpa_temp_c", ""),
+                *(value for r in measurement.regions.values()
                   for value in (("",) * len(STATS) if r is None else
                                 [getattr(r, stat) for stat in STATS]))]
 
@@ -189,9 +190,9 @@ class StatsLog:
         """Queue one frame's row; written at the next :meth:`flush`, or at once when
         ``FLUSH_BYTES`` wait and the file is writable. Never raises: a row that finds
         ``PENDING_LIMIT_BYTES`` waiting is dropped and counted."""
-        regions = self._measure(seq, frame) if self._measure else {}
-        line = csv_line(self.row(seq, frame, regions))
-        header = header_line(list(regions))
+        measurement = self._measure(seq, frame)
+        line = csv_line(self.row(frame, measurement))
+        header = header_line(list(measurement.regions))
         with self._lock:
             if self._pending_bytes + len(line) > PENDING_LIMIT_BYTES:
                 self.rows_dropped += 1

@@ -29,7 +29,8 @@ from thermal_streamer.core.frames import (
     SourceFrame,
 )
 from thermal_streamer.core.hub import Hub
-from thermal_streamer.measure.frame_stats import compute_stats, to_display
+from thermal_streamer.measure.frame_stats import to_display
+from thermal_streamer.measure.meter import Measure, measure_frame
 from thermal_streamer.render.pipeline import render_jpeg
 
 log = logging.getLogger(__name__)
@@ -49,12 +50,15 @@ class Renderer:
         header_parts: more header fields for each raw frame, from other components
             (e.g. measurement regions): each is called with the seq and the frame and
             returns fields to add (it must be quick: it runs once per rendered frame).
+        measure: (seq, frame) -> the frame's measurement, for the header's ``stats``
+            (``Meter.measure``, shared with the other readers); by default the whole frame
+            is measured here.
     """
 
     def __init__(self, hub: Hub, state: AcquisitionState, source_kind: str,
-                 header_parts: Sequence[HeaderPart] = ()):
+                 header_parts: Sequence[HeaderPart] = (), measure: Measure = measure_frame):
         self._hub, self._state, self._source_kind = hub, state, source_kind
-        self._header_parts = tuple(header_parts)
+        self._header_parts, self._measure = tuple(header_parts), measure
         self._cache_lock = threading.Lock()
         self._cache: tuple[tuple[int, RenderSettings], EncodedFrame] | None = None
 
@@ -97,18 +101,18 @@ class Renderer:
             if self._cache and self._cache[0] == key:
                 return self._cache[1]
         encoded = render_frame(seq, frame, settings, self._source_kind,
-                               self._hub.source_rate.rate, self._header_parts)
+                               self._hub.source_rate.rate, self._header_parts, self._measure)
         with self._cache_lock:
             self._cache = (key, encoded)
         return encoded
 
 
 def render_frame(seq: int, frame: RawFrame | ImageFrame, settings: RenderSettings,
-                 source_kind: str, fps: float, header_parts: Sequence[HeaderPart] = ()
-                 ) -> EncodedFrame:
+                 source_kind: str, fps: float, header_parts: Sequence[HeaderPart] = (),
+                 measure: Measure = measure_frame) -> EncodedFrame:
     """Render one frame into its ``/stream`` header and JPEG (docs/protocol.md §5.2).
 
-    Pure apart from what ``header_parts`` do; safe from any thread.
+    Pure apart from what ``header_parts`` and ``measure`` do; safe from any thread.
 
     Args:
         seq: the header's ``seq``.
@@ -118,12 +122,14 @@ def render_frame(seq: int, frame: RawFrame | ImageFrame, settings: RenderSetting
         source_kind: the header's ``source``.
         fps: the header's ``fps``, frames per second.
         header_parts: more header fields for a raw frame, each ``(seq, frame) -> fields``.
+        measure: ``(seq, frame) -> FrameMeasurement`` of a raw frame, for ``stats`` and
+            ``unit`` (a Meter's, shared; by default measured here, for this call only).
     """
     header: dict[str, Any] = {"type": "frame", "seq": seq, "timestamp": frame.timestamp,
                               "source": source_kind}
     if isinstance(frame, RawFrame):
         jpeg, width, height, agc = render_jpeg(frame.pixels, frame.unit, settings)
-        stats = compute_stats(frame.pixels, frame.unit)
+        stats = measure(seq, frame).frame
         header.update(stats=stats.as_header(), unit=stats.unit,
                       agc={"mode": settings.agc, "low": to_display(agc.low, frame.unit),
                            "high": to_display(agc.high, frame.unit)})

@@ -19,7 +19,7 @@ from thermal_streamer.measure.alarms import (
     AlarmRule,
     AlarmState,
 )
-from thermal_streamer.measure.region_meter import RegionMeter
+from thermal_streamer.measure.meter import Meter, measure_frame
 from thermal_streamer.measure.regions import Region
 from thermal_streamer.outputs.webhook import WebhookSender
 
@@ -139,7 +139,7 @@ def test_hot_object_entering_a_region_raises_clears_and_posts_once_per_transitio
     gets one POST per transition, in order."""
     scene = Scene(start=0, speed=4)
     box = Region.make_box("panel", 80, 30, 120, 60)  # the object's right edge reaches 80 at i=18
-    meter = RegionMeter([box], lambda part: None)
+    meter = Meter([box], lambda part: None)
     states = []
     hold_s = 0.5
     evaluator = AlarmEvaluator(Hub(), meter.measure, states.append,
@@ -185,7 +185,7 @@ def test_frame_rules_and_the_thread_evaluate_while_nobody_watches():
         published.append(part)
         changed.set()
 
-    evaluator = AlarmEvaluator(hub, lambda seq, frame: {}, publish, [AlarmRule.from_json(
+    evaluator = AlarmEvaluator(hub, measure_frame, publish, [AlarmRule.from_json(
         {"name": "any", "roi": "frame", "stat": "max", "above": 60})])
     stop = threading.Event()
     thread = threading.Thread(target=evaluator.run, args=(stop,), name="alarms")
@@ -203,7 +203,7 @@ def test_frame_rules_and_the_thread_evaluate_while_nobody_watches():
 
 def test_a_listener_that_fails_does_not_stop_the_others(caplog):
     """A listener raising is logged; the next one still hears the transition."""
-    evaluator = AlarmEvaluator(Hub(), lambda seq, frame: {}, lambda part: None, [
+    evaluator = AlarmEvaluator(Hub(), measure_frame, lambda part: None, [
         AlarmRule.from_json({"name": "any", "roi": "frame", "stat": "max", "above": 60})])
     heard = []
     evaluator.add_listener(lambda t: 1 / 0)
@@ -216,7 +216,7 @@ def test_a_listener_that_fails_does_not_stop_the_others(caplog):
 def test_deleting_or_replacing_a_rule_in_alarm_tells_the_listeners_it_ended():
     """The recorder's event and the webhook must not outlive a rule: deleting or replacing
     one in alarm gives the listeners its ok transition (recent has it too)."""
-    evaluator = AlarmEvaluator(Hub(), lambda seq, frame: {}, lambda part: None, [
+    evaluator = AlarmEvaluator(Hub(), measure_frame, lambda part: None, [
         AlarmRule.from_json({"name": "any", "roi": "frame", "stat": "max", "above": 60})])
     heard = []
     evaluator.add_listener(heard.append)
@@ -237,7 +237,7 @@ def test_alarm_command_sets_and_deletes_rules():
     """set adds or replaces (state starts again), with the webhook server.conf names for that
     alarm; a webhook in the command, an unknown region or alarm is refused."""
     changes, parts = [], []
-    evaluator = AlarmEvaluator(Hub(), lambda seq, frame: {}, parts.append,
+    evaluator = AlarmEvaluator(Hub(), measure_frame, parts.append,
                                on_change=lambda: changes.append(1))
     command = AlarmCommand(evaluator, lambda: ["panel"], {"hot": "http://127.0.0.1:1/h"})
     command.run(command.validate({"op": "set", "name": "hot", "roi": "panel", "stat": "max",
@@ -269,7 +269,7 @@ def test_alarm_command_sets_and_deletes_rules():
 
 def test_rename_keeps_the_alarm_state():
     """A renamed region's alarms follow the new name without going back to ok."""
-    meter = RegionMeter([Region.make_box("panel", 0, 40, 20, 50)], lambda part: None)
+    meter = Meter([Region.make_box("panel", 0, 40, 20, 50)], lambda part: None)
     evaluator = AlarmEvaluator(Hub(), meter.measure, lambda part: None, [rule()])
     assert [t.state for t in evaluator.evaluate(1, Scene().frame(0))] == [AlarmState.ALARM]
     meter.change(lambda regions: (regions[0].renamed("board"),))

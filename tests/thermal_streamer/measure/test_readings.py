@@ -7,6 +7,7 @@ import numpy as np
 
 from lepton.radiometry import PixelUnit
 from thermal_streamer.core.frames import ImageFrame, RawFrame
+from thermal_streamer.measure.frame_stats import compute_stats
 from thermal_streamer.measure.readings import raw_payload, region_payload, stats_payload
 from thermal_streamer.measure.regions import Region, RegionPlan
 
@@ -16,7 +17,7 @@ PIXELS = np.array([[29315, 29415], [29515, 30315]], np.uint16)  # 20, 21, 22, 30
 def test_stats_of_a_radiometric_frame():
     """Degrees C rounded to 0.01, the FPA temperature from meta, seq, timestamp and fps."""
     frame = RawFrame(PIXELS, PixelUnit.CENTIKELVIN, 1.5e9, {"fpa_temp_c": 31.25})
-    assert stats_payload(7, frame, 8.7) == {
+    assert stats_payload(7, frame, 8.7, compute_stats(PIXELS, frame.unit)) == {
         "seq": 7, "timestamp": 1.5e9, "fps": 8.7, "min": 20.0, "max": 30.0, "mean": 23.25,
         "center": 23.25, "fpa_temp_c": 31.25}
 
@@ -25,8 +26,8 @@ def test_stats_without_temperatures_are_null():
     """Counts, a ready-made JPEG and a missing (or non-numeric) FPA value give None."""
     counts = RawFrame(PIXELS, PixelUnit.COUNTS, 2.0, {"fpa_temp_c": "n/a"})
     image = ImageFrame(b"\xff\xd8\xff\xd9", 1, 1, 3.0)
-    for frame in (counts, image):
-        payload = stats_payload(1, frame, 0.0)
+    for frame, stats in ((counts, compute_stats(PIXELS, counts.unit)), (image, None)):
+        payload = stats_payload(1, frame, 0.0, stats)
         assert [payload[k] for k in ("min", "max", "mean", "center", "fpa_temp_c")] == [None] * 5
 
 

@@ -19,7 +19,7 @@ from thermal_streamer.control.commands import CommandRunner
 from thermal_streamer.core.frames import RawFrame
 from thermal_streamer.measure import regions
 from thermal_streamer.measure.alarms import AlarmEvaluator, AlarmRule
-from thermal_streamer.measure.region_meter import RegionMeter
+from thermal_streamer.measure.meter import Meter, measure_frame
 from thermal_streamer.measure.regions import Region
 from thermal_streamer.mqtt.discovery import CameraDevice
 from thermal_streamer.mqtt.link import BrokerSettings
@@ -42,14 +42,15 @@ def device(**changes: object) -> CameraDevice:
 def publishing(parts: Parts, port: int, control_token: str = "",
                discovery: CameraDevice | None = None, publish_frames: bool = True,
                interval_s: float = 3600.0,
-               measuring: tuple[RegionMeter, AlarmEvaluator] | None = None,
+               measuring: tuple[Meter, AlarmEvaluator] | None = None,
                ) -> Iterator[MqttPublisher]:
     """A publisher wired as the app wires it; its two threads stopped and joined on leaving."""
     settings = BrokerSettings(BrokerUrl("127.0.0.1", port, False), "publisher-test",
                               keepalive_s=5)
     publisher = MqttPublisher(settings, TOPICS, parts.hub, parts.state,
                               CommandRunner(parts.state, no_ffc, control_token),
-                              parts.renderer.snapshot, measuring and measuring[0].measure,
+                              parts.renderer.snapshot,
+                              measuring[0].measure if measuring else measure_frame,
                               discovery, publish_frames, interval_s, interval_s)
     parts.state.add_listener(publisher.notify_state)
     if measuring is not None:
@@ -190,11 +191,11 @@ PANEL = Region.make_box("panel", 80, 30, 120, 60)
 HOT = {"name": "hot", "roi": "panel", "stat": "max", "above": 60, "hysteresis": 5}
 
 
-def measuring(parts: Parts, rules: tuple[dict, ...] = (HOT,)) -> tuple[RegionMeter,
+def measuring(parts: Parts, rules: tuple[dict, ...] = (HOT,)) -> tuple[Meter,
                                                                         AlarmEvaluator]:
     """A region meter with PANEL and an alarm evaluator, publishing their state parts as
     the app does (the evaluator is fed by hand: no thread)."""
-    meter = RegionMeter([PANEL], lambda part: parts.state.set_part("rois", part))
+    meter = Meter([PANEL], lambda part: parts.state.set_part("rois", part))
     alarms = AlarmEvaluator(parts.hub, meter.measure,
                             lambda part: parts.state.set_part("alarms", part),
                             [AlarmRule.from_json(rule) for rule in rules])

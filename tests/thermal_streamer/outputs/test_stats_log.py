@@ -17,7 +17,8 @@ from lepton.radiometry import PixelUnit
 from tests.conftest import wait_until
 from thermal_streamer.core.frames import RawFrame
 from thermal_streamer.core.hub import Hub
-from thermal_streamer.measure.regions import RegionStats
+from thermal_streamer.measure.meter import Meter, measure_frame
+from thermal_streamer.measure.regions import Region
 from thermal_streamer.outputs.stats_log import (
     COLUMNS,
     PENDING_LIMIT_BYTES,
@@ -143,7 +144,8 @@ def test_full_disk_fails_once_keeps_rows_and_resumes(tiny_fs, caplog):
 def test_rows_over_the_pending_limit_are_dropped_and_counted(tiny_fs):
     """While failing, rows beyond PENDING_LIMIT_BYTES are dropped and counted; later ones log."""
     path = tiny_fs / "stats.csv"
-    total = PENDING_LIMIT_BYTES // len(csv_line(StatsLog.row(0, frame(20.0)))) + 100
+    row = StatsLog.row(frame(20.0), measure_frame(0, frame(20.0)))
+    total = PENDING_LIMIT_BYTES // len(csv_line(row)) + 100
     with contextlib.closing(StatsLog(Hub(), str(path), max_bytes=1 << 30)) as log:
         log.flush()
         filler = fill(tiny_fs)
@@ -230,17 +232,11 @@ def test_region_columns_and_a_new_file_when_the_regions_change(tmp_path):
     """Each region adds NAME_min, NAME_max, NAME_mean; a file holding only its header takes
     the new header; a change of names rotates, so every file has one set of columns."""
     path = tmp_path / "stats.csv"
-    regions = {"names": ("spot",)}
-
-    def measure(seq, raw):
-        value = raw.pixels[0, 0] / 100 - 273.15
-        return {name: RegionStats(value, value, value, (0, 0), (0, 0)) if name != "far"
-                else None for name in regions["names"]}
-
-    log = StatsLog(Hub(), str(path), measure=measure)
+    meter = Meter([Region.make_spot("spot", 0, 0)], lambda part: None)
+    log = StatsLog(Hub(), str(path), measure=meter.measure)
     log.write(1, frame(25.0))
     log.flush()
-    regions["names"] = ("spot", "far")
+    meter.change(lambda regions: (*regions, Region.make_spot("far", 100, 100)))  # outside
     log.write(2, frame(26.0))
     log.close()
     old = list(csv.reader((tmp_path / "stats.csv.1").open()))
@@ -250,7 +246,7 @@ def test_region_columns_and_a_new_file_when_the_regions_change(tmp_path):
     assert new[0] == [*COLUMNS, "spot_min", "spot_max", "spot_mean", "far_min", "far_max",
                       "far_mean"]
     assert new[1][8:] == ["26.0", "26.0", "26.0", "", "", ""] and len(new) == 2
-    log = StatsLog(Hub(), str(path), measure=measure)  # same columns: appended, no rotation
+    log = StatsLog(Hub(), str(path), measure=meter.measure)  # same columns: appended
     log.write(3, frame(27.0))
     log.close()
     assert [row[1] for row in csv.reader(path.open())][1:] == ["2", "3"]

@@ -11,7 +11,7 @@ from lepton.radiometry import PixelUnit
 from tests.thermal_streamer.recording.test_formats import START_S, frames_of, write
 from thermal_streamer.control.render_settings import RenderSettings
 from thermal_streamer.core.frames import RawFrame
-from thermal_streamer.measure.region_meter import RegionMeter
+from thermal_streamer.measure.meter import Meter
 from thermal_streamer.measure.regions import Region
 from thermal_streamer.protocols import wire
 from thermal_streamer.recording.formats import Recording, read_recording
@@ -82,7 +82,7 @@ def test_index_and_frames_of_a_recording(tmp_path, fmt):
     recorded pixels, seq and time, rendered with the settings now, with the regions
     measured apart and the playback field; past the end, or another name, is 404."""
     path = write(tmp_path, fmt, frames_of(pixels(6)))
-    meter = RegionMeter([Region.make_spot("hot", 40, 30)], lambda part: None)
+    meter = Meter([Region.make_spot("hot", 40, 30)], lambda part: None)
     settings = RenderSettings(colormap="inferno")
     playback = Playback(lambda name: path if name == path.name else None, lambda: settings,
                         [meter.detached_header_part])
