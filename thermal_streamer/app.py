@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
-import math
 import signal
 import socket
 import threading
@@ -67,7 +66,6 @@ from lepton.radiometry import FluxLinearParams
 from thermal_streamer.config.errors import ConfigError
 from thermal_streamer.config.keys import MEASURE
 from thermal_streamer.config.loader import Config
-from thermal_streamer.control import colormaps
 from thermal_streamer.control.commands import CommandRunner
 from thermal_streamer.control.state import AcquisitionState
 from thermal_streamer.core import systemd
@@ -86,10 +84,7 @@ from thermal_streamer.measure.state_file import (
     StateFileError,
     load_definitions,
 )
-from thermal_streamer.mqtt.discovery import CameraDevice
-from thermal_streamer.mqtt.link import BrokerSettings
-from thermal_streamer.mqtt.publisher import MqttPublisher
-from thermal_streamer.mqtt.topics import CameraTopics
+from thermal_streamer.mqtt.publisher import MqttPublisher, publisher_from_config
 from thermal_streamer.outputs.http.server import HttpServer
 from thermal_streamer.outputs.reports import Status
 from thermal_streamer.outputs.stats_log import StatsLog, StatsLogError
@@ -110,8 +105,6 @@ SEND_BUFFER_BYTES = 64 * 1024  # kernel send buffer per WebSocket client: bounds
 WS_BACKLOG = 128
 HTTP_POLL_S = 0.5  # how soon the HTTP accept loop notices shutdown
 MAIN_WAKE_S = 1.0  # the main thread's longest sleep (it wakes at once on a signal)
-EXPIRE_INTERVALS = 3  # Home Assistant's sensors expire after this many missed stats messages
-EXPIRE_MIN_S = 10  # ... but not sooner than this (seconds)
 
 
 class App:
@@ -216,7 +209,9 @@ class App:
             components["state_file"] = self.state_file
         if any(rule.webhook for rule in c.alarms):
             components["webhook"] = self.webhooks
-        mqtt = self._mqtt_publisher(http_sock.getsockname()[1])
+        mqtt = publisher_from_config(c, self.source, self.hub, self.state, self.commands,
+                                     self.renderer.snapshot, self.regions.measure,
+                                     self._page_urls(http_sock.getsockname()[1])[0])
         if mqtt is not None:
             components["mqtt"] = mqtt.link
         for companion in self.source.companions:  # e.g. an edge's broker link
@@ -266,27 +261,6 @@ class App:
                  c.http_host, http.port, c.ws_host, ws.port, self.source.kind)
         for url in self.urls():
             log.info("open %s", url)
-
-    def _mqtt_publisher(self, http_port: int) -> MqttPublisher | None:
-        """The MQTT publisher ([MQTT]), or None when no Broker is set."""
-        c = self.config
-        if c.mqtt_broker is None:
-            return None
-        topics = CameraTopics(c.mqtt_topic_prefix, c.mqtt_camera_id)
-        settings = BrokerSettings.from_config(c)
-        device = None
-        if c.mqtt_discovery_prefix:
-            device = CameraDevice(
-                topics, c.mqtt_discovery_prefix, self.source.kind, raw=self.source.has_raw,
-                controls=not c.control_token, can_ffc=self.source.can_ffc,
-                colormaps=colormaps.names(),
-                expire_after_s=max(EXPIRE_MIN_S, math.ceil(EXPIRE_INTERVALS
-                                                           * c.mqtt_stats_interval_s)),
-                configuration_url=self._page_urls(http_port)[0])
-        return MqttPublisher(settings, topics, self.hub, self.state, self.commands,
-                             self.renderer.snapshot, self.regions.measure, device,
-                             c.mqtt_publish_frames, c.mqtt_jpeg_interval_s,
-                             c.mqtt_stats_interval_s)
 
     def _raw_payload(self) -> dict[str, Any] | None:
         """/raw: the newest frame's temperatures (the HACS Thermal Vision integration polls

@@ -43,16 +43,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
+from thermal_streamer.config.loader import Config
+from thermal_streamer.control import colormaps
 from thermal_streamer.control.render_settings import AGC_MODES
+from thermal_streamer.core.source import Source
 from thermal_streamer.measure.regions import STATS
 from thermal_streamer.mqtt.topics import CameraTopics
 
 ORIGIN = {"name": "thermal-camera"}
 BIRTH_ONLINE = b"online"  # Home Assistant's default birth payload
 TEMPERATURE_PRECISION = 1  # decimals Home Assistant shows (the values carry 0.01)
+EXPIRE_INTERVALS = 3  # the sensors expire after this many missed stats messages
+EXPIRE_MIN_S = 10  # ... but not sooner than this (seconds)
 
 
 def birth_topic(discovery_prefix: str) -> str:
@@ -89,6 +95,20 @@ class CameraDevice:
     colormaps: Sequence[str]
     expire_after_s: int
     configuration_url: str = ""
+
+    @classmethod
+    def from_config(cls, config: Config, topics: CameraTopics, source: Source,
+                    configuration_url: str) -> CameraDevice:
+        """The device ``[MQTT]`` announces for ``source`` (``Discovery_Prefix`` must be set):
+        controls only without a ``Control_Token``, the sensors expiring after
+        EXPIRE_INTERVALS missed ``stats`` messages (at least EXPIRE_MIN_S seconds)."""
+        assert config.mqtt_discovery_prefix, "[MQTT] Discovery_Prefix is empty: no discovery"
+        return cls(topics, config.mqtt_discovery_prefix, source.kind, raw=source.has_raw,
+                   controls=not config.control_token, can_ffc=source.can_ffc,
+                   colormaps=colormaps.names(),
+                   expire_after_s=max(EXPIRE_MIN_S, math.ceil(EXPIRE_INTERVALS
+                                                              * config.mqtt_stats_interval_s)),
+                   configuration_url=configuration_url)
 
     @property
     def device_id(self) -> str:

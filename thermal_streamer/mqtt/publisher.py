@@ -40,11 +40,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from lepton.errors import LeptonError
+from thermal_streamer.config.loader import Config
 from thermal_streamer.control.commands import CommandError
 from thermal_streamer.control.state import AcquisitionState
 from thermal_streamer.core.frames import EncodedFrame, RawFrame
 from thermal_streamer.core.hub import Hub, Viewer
-from thermal_streamer.core.source import Commands
+from thermal_streamer.core.source import Commands, Source
 from thermal_streamer.measure.alarms import Transition
 from thermal_streamer.measure.meter import Measure
 from thermal_streamer.measure.readings import region_payload, stats_payload
@@ -63,6 +64,27 @@ log = logging.getLogger(__name__)
 PROTOCOL = "mqtt"  # the publisher's viewer protocol in the hub (/healthz, /metrics)
 ONLINE, OFFLINE = b"online", b"offline"
 POLL_S = 0.5  # longest wait between looks at the stop flag
+
+
+def publisher_from_config(config: Config, source: Source, hub: Hub, state: AcquisitionState,
+                          commands: Commands, snapshot: Callable[[], EncodedFrame | None],
+                          measure: Measure, configuration_url: str) -> MqttPublisher | None:
+    """The publisher ``[MQTT]`` describes, or None when no ``Broker`` is set (MQTT off).
+
+    Args:
+        config: the daemon's settings (``[MQTT]``, ``Control_Token``).
+        source: what the camera can do (its kind, raw pixels, FFC), for discovery.
+        configuration_url: the viewer page, announced as the device's configuration URL.
+        hub, state, commands, snapshot, measure: as :class:`MqttPublisher` takes them.
+    """
+    if config.mqtt_broker is None:
+        return None
+    topics = CameraTopics(config.mqtt_topic_prefix, config.mqtt_camera_id)
+    device = (CameraDevice.from_config(config, topics, source, configuration_url)
+              if config.mqtt_discovery_prefix else None)
+    return MqttPublisher(BrokerSettings.from_config(config), topics, hub, state, commands,
+                         snapshot, measure, device, config.mqtt_publish_frames,
+                         config.mqtt_jpeg_interval_s, config.mqtt_stats_interval_s)
 
 
 class MqttPublisher:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
+from thermal_streamer.config.loader import load_config
 from thermal_streamer.control import colormaps
 from thermal_streamer.control.commands import parse_command
 from thermal_streamer.mqtt.discovery import (
@@ -16,6 +19,7 @@ from thermal_streamer.mqtt.discovery import (
     object_key,
 )
 from thermal_streamer.mqtt.topics import CameraTopics
+from thermal_streamer.sources.factory import make_source
 
 TOPICS = CameraTopics("thermal", "garage")
 
@@ -209,3 +213,24 @@ def test_regions_and_alarms_need_raw_frames():
     """A source of ready-made pictures measures nothing: no region or alarm entities."""
     image = discovery_messages(camera(raw=False), ("panel",), ("panel-hot",))
     assert image == discovery_messages(camera(raw=False))
+
+
+@pytest.mark.parametrize("lines, controls, expire_after_s", [
+    ("", True, 10),  # Stats_Interval 1 s: three missed would be 3 s, but at least 10 s
+    ("Stats_Interval = 5\n", True, 15),
+    ("[Security]\nControl_Token = secret\n", False, 10),
+])
+def test_the_device_from_the_config(tmp_path, lines, controls, expire_after_s):
+    """CameraDevice.from_config: the source's kind and abilities, controls only without a
+    Control_Token, sensors expiring after three missed stats messages (at least 10 s)."""
+    path = tmp_path / "server.conf"
+    path.write_text(f"[MQTT]\nBroker = mqtt://127.0.0.1:1883\nCamera_ID = cam1\n{lines}")
+    config = load_config(["-c", str(path), "--source", "simulated"])
+    source = make_source(config)
+    device = CameraDevice.from_config(config, CameraTopics("thermal", "cam1"), source,
+                                      "http://pi:8080/")
+    assert (device.discovery_prefix, device.source_kind, device.raw, device.can_ffc) == (
+        "homeassistant", "simulated", True, source.can_ffc)
+    assert (device.controls, device.expire_after_s) == (controls, expire_after_s)
+    assert device.configuration_url == "http://pi:8080/"
+    assert list(device.colormaps) == colormaps.names()
