@@ -157,7 +157,9 @@ class Setup:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line (exits 2 on bad arguments)."""
     parser = argparse.ArgumentParser(
-        prog="python -m lepton",
+        # "python -m lepton", or the console script's own name (lepton-check)
+        prog=("python -m lepton" if sys.argv[0].endswith("__main__.py")
+              else Path(sys.argv[0]).name),
         description="Check a FLIR Lepton's wiring: read frames, print statistics, save one frame.",
     )
     parser.add_argument(

@@ -17,6 +17,7 @@ import dataclasses
 import os
 import re
 import socket
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -136,7 +137,7 @@ class Config:
 def build_argument_parser() -> argparse.ArgumentParser:
     """The command line (docs/protocol.md §1); every option defaults to "not given"."""
     parser = argparse.ArgumentParser(
-        prog="websocket_http_server.py",
+        prog=Path(sys.argv[0]).name,  # websocket_http_server.py or thermal-streamer
         description="Stream a thermal camera to browsers over WebSocket.",
     )
     parser.add_argument("-c", "--config", metavar="server.conf",
