@@ -48,6 +48,7 @@ from lepton.errors import LeptonError  # noqa: E402
 from thermal_streamer.control.fields import SettingError  # noqa: E402
 from thermal_streamer.control.render_settings import RenderSettings  # noqa: E402
 from thermal_streamer.core.frames import RawFrame  # noqa: E402
+from thermal_streamer.measure.meter import measure_frame  # noqa: E402
 from thermal_streamer.outputs.stats_log import HEADER, StatsLog, csv_line  # noqa: E402
 from thermal_streamer.recording.formats import Recording, read_recording  # noqa: E402
 from thermal_streamer.render.pipeline import render_jpeg  # noqa: E402
@@ -107,7 +108,7 @@ def export_csv(recording: Recording, out: Path, progress: Progress) -> None:
     with open(out, "wb") as f:
         f.write(HEADER)
         for i, (seq, frame) in enumerate(frames_of(recording), 1):
-            f.write(csv_line(StatsLog.row(seq, frame)))
+            f.write(csv_line(StatsLog.row(frame, measure_frame(seq, frame))))
             progress(i)
 
 
