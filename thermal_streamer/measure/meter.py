@@ -14,10 +14,9 @@ frame once: whichever thread asks first for a seq (the renderer for the ``stats`
 command.
 
 Cost (``bench/render.py``, 160x120): the whole frame's statistics 0.024 ms; with 16
-regions the measurement takes 0.074 ms (spots and small boxes) to 0.11 ms (16 boxes of
+regions the measurement takes 0.076 ms (spots and small boxes) to 0.11 ms (16 boxes of
 41x31), once per frame for all readers together (the readers after the first find it:
-well under 0.01 ms). Before, each of the four readers computed the whole frame's
-statistics itself: up to 4 x 0.024 ms + 0.045 ms per frame.
+well under 0.01 ms); docs/performance.md has the figures before and after.
 """
 
 from __future__ import annotations
