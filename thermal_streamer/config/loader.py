@@ -33,6 +33,7 @@ from thermal_streamer.measure import object_parameters
 from thermal_streamer.measure.alarms import AlarmRule
 from thermal_streamer.measure.object_parameters import RadiometrySettings
 from thermal_streamer.measure.regions import Region
+from thermal_streamer.protocols import signing
 
 # -c's default: the server.conf shipped beside this module (package data). In a checkout it
 # is a link to ./server.conf at the top, which users edit (docs/install.md).
@@ -123,6 +124,7 @@ class Config:
     mqtt_jpeg_interval_s: float
     mqtt_stats_interval_s: float
     mqtt_keepalive_s: int
+    mqtt_signing_key_file: str
     state_file: str
     webhook_timeout_s: float
     webhook_retries: int
@@ -132,6 +134,7 @@ class Config:
     alarms: tuple[AlarmRule, ...]  # the [Alarm <name>] sections, in the file's order
     config_path: Path | None
     warnings: tuple[str, ...] = ()  # for the log, once logging is set up
+    mqtt_signing_key: bytes = b""  # Signing_Key_File's content; b"": nothing signed
 
 
 def build_argument_parser() -> argparse.ArgumentParser:
@@ -222,8 +225,8 @@ def _check_mqtt(values: dict[str, Any], path: Path | str) -> tuple[str, ...]:
     """The [MQTT] rules across keys; reads the password file. Returns warnings to log.
 
     Raises:
-        ConfigError: the mqtt source without MQTT_Camera or Broker, or a password or CA
-            file that cannot be read.
+        ConfigError: the mqtt source without MQTT_Camera or Broker, a password, CA or
+            signing key file that cannot be read, or a signing key shorter than 32 bytes.
     """
     if not values["mqtt_camera_id"]:
         values["mqtt_camera_id"] = default_camera_id()
@@ -243,6 +246,17 @@ def _check_mqtt(values: dict[str, Any], path: Path | str) -> tuple[str, ...]:
                                   f"must be a readable file: {reason}") from None
             if name == "mqtt_password_file":
                 values["mqtt_password"] = content.strip()
+    if values["mqtt_signing_key_file"]:
+        key_file = values["mqtt_signing_key_file"]
+        try:
+            values["mqtt_signing_key"] = Path(key_file).read_bytes()
+        except OSError as exc:
+            raise ConfigError(path, MQTT, "Signing_Key_File", key_file,
+                              f"must be a readable file: {exc.strerror}") from None
+        try:
+            signing.check_key(values["mqtt_signing_key"])
+        except ValueError as exc:
+            raise ConfigError(path, MQTT, "Signing_Key_File", key_file, str(exc)) from None
     if values["mqtt_password"] and not values["mqtt_password_file"]:
         return ("[MQTT] Password is written in the config file: anyone who can read it has "
                 "the broker password; put it in a file of its own named by Password_File",)

@@ -9,6 +9,14 @@ dropped per topic, and reports its health. Publishing never waits for the broker
 still unwritten (a one-slot mailbox per topic), so a slow broker costs frames, never
 time, and paho's send queue cannot grow.
 
+Signed messages (``[MQTT] Signing_Key_File``, :mod:`thermal_streamer.protocols.signing`):
+with a :class:`~thermal_streamer.protocols.signing.Signer` the link speaks MQTT 5 and adds
+the ``thermal-sig`` user property to every message on the signer's topics (its will too);
+with a :class:`~thermal_streamer.protocols.signing.Verifier` it drops, counts (``unsigned``,
+``bad_signature``, ``replayed`` per topic) and logs at a limited rate every message on the
+verifier's topics that is not signed with the key or not newer than the last one. Without
+either it speaks MQTT 3.1.1, as it always did.
+
 Thread: :meth:`MqttLink.run` is the paho network loop (``loop_forever``), run in a
 thread the app starts; message handlers run in it and must not block.
 """
@@ -25,6 +33,7 @@ from collections.abc import Callable, Mapping
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
@@ -32,6 +41,7 @@ from thermal_streamer.config.loader import Config
 from thermal_streamer.config.values import BrokerUrl
 from thermal_streamer.core.health import ComponentHealth
 from thermal_streamer.core.ratelimit import RateLimitedLog
+from thermal_streamer.protocols.signing import PROPERTY, SignatureError, Signer, Verifier
 
 log = logging.getLogger(__name__)
 
@@ -109,12 +119,17 @@ class MqttLink:
         subscriptions: topic filter -> handler(topic, payload); subscribed on every
             connection. Handlers run in the link's thread; an exception in one is logged
             (rate-limited) and counted, never fatal.
+        signer: signs the messages (and the will) on its topics; None: nothing is signed.
+        verifier: checks the messages on its topics before their handler; None: none.
     """
 
     def __init__(self, settings: BrokerSettings, name: str = "mqtt", will: Will | None = None,
                  on_connected: Callable[[], None] = lambda: None,
-                 subscriptions: Mapping[str, MessageHandler] | None = None):
+                 subscriptions: Mapping[str, MessageHandler] | None = None,
+                 signer: Signer | None = None, verifier: Verifier | None = None):
         self._settings, self._name, self._on_connected = settings, name, on_connected
+        self._signer, self._verifier, self._will = signer, verifier, will
+        self._sign_lock = threading.Lock()  # a topic's counters reach paho in order
         self._subscriptions = dict(subscriptions or {})
         self._lock = threading.Lock()
         self._state = LinkState.CONNECTING
@@ -125,7 +140,8 @@ class MqttLink:
         self._lifecycle = threading.Lock()  # orders stop() against run()'s first connect
         self._warn = RateLimitedLog(log)
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
-                                  protocol=paho.MQTTv311)
+                                  protocol=paho.MQTTv5 if signer or verifier
+                                  else paho.MQTTv311)
         self.client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         if settings.username:
             self.client.username_pw_set(settings.username, settings.password or None)
@@ -138,6 +154,8 @@ class MqttLink:
         self.client.on_connect_fail = self._connect_failed
         self.client.on_disconnect = self._disconnected
         self.client.on_message = self._message
+        if signer is not None:
+            self.client.on_pre_connect = self._pre_connect
 
     # -- any thread
 
@@ -156,7 +174,7 @@ class MqttLink:
         if not self.connected:
             self._count("dropped", topic)
             return False
-        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        info = self._publish(topic, payload, qos, retain)
         return self._queued(topic, info)
 
     def publish_newest(self, topic: str, payload: bytes | str, retain: bool = False) -> bool:
@@ -170,7 +188,7 @@ class MqttLink:
         if not self.connected or (previous is not None and not previous.is_published()):
             self._count("dropped", topic)
             return False
-        info = self.client.publish(topic, payload, qos=0, retain=retain)
+        info = self._publish(topic, payload, 0, retain)
         self._in_flight[topic] = info
         return self._queued(topic, info)
 
@@ -211,6 +229,17 @@ class MqttLink:
         finally:
             client._thread = None
 
+    def _pre_connect(self, _client: paho.Client, _userdata: object) -> None:
+        """Before each connection attempt: a new connection's counters, and its signed will."""
+        assert self._signer is not None
+        self._signer.new_connection()
+        will = self._will
+        if will is not None and will.topic in self._signer.topics:
+            self.client.will_set(will.topic, will.payload, qos=1, retain=will.retain,
+                                 properties=_signed(PacketTypes.WILLMESSAGE,
+                                                    self._signer.sign_will(will.topic,
+                                                                           will.payload)))
+
     def _connected(self, client: paho.Client, _userdata: object, _flags: object,
                    reason: ReasonCode, _properties: Properties | None) -> None:
         if reason.is_failure:
@@ -240,6 +269,16 @@ class MqttLink:
 
     def _message(self, _client: paho.Client, _userdata: object,
                  message: paho.MQTTMessage) -> None:
+        if self._verifier is not None:
+            user = dict(getattr(message.properties, "UserProperty", None) or ())
+            try:
+                self._verifier.check(message.topic, bytes(message.payload), user.get(PROPERTY))
+            except SignatureError as exc:
+                self._count(exc.reason, message.topic)
+                self._warn.warning(exc.reason, "%s: dropped a message on %s: %s (only the "
+                                   "origin, with the same Signing_Key_File, can sign)",
+                                   self._name, message.topic, exc)
+                return
         for topic_filter, handler in self._subscriptions.items():
             if paho.topic_matches_sub(topic_filter, message.topic):
                 try:
@@ -250,6 +289,18 @@ class MqttLink:
                                    "failed: %r", self._name, message.topic, exc)
 
     # -- helpers
+
+    def _publish(self, topic: str, payload: bytes | str, qos: int,
+                 retain: bool) -> paho.MQTTMessageInfo:
+        """paho's publish, with the signature when ``topic`` is signed."""
+        if self._signer is None or topic not in self._signer.topics:
+            return self.client.publish(topic, payload, qos=qos, retain=retain)
+        data = payload.encode() if isinstance(payload, str) else payload
+        with self._sign_lock:
+            value = self._signer.sign(topic, data)
+            assert value is not None
+            return self.client.publish(topic, data, qos=qos, retain=retain,
+                                       properties=_signed(PacketTypes.PUBLISH, value))
 
     def _queued(self, topic: str, info: paho.MQTTMessageInfo) -> bool:
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
@@ -276,3 +327,10 @@ class MqttLink:
         else:
             log.warning("%s: %s: %s; retrying with back-off up to %d s (frames keep flowing "
                         "to local viewers)", self._name, where, error, RECONNECT_MAX_S)
+
+
+def _signed(packet_type: int, value: str) -> Properties:
+    """MQTT 5 properties holding the ``thermal-sig`` user property."""
+    properties = Properties(packet_type)
+    properties.UserProperty = [(PROPERTY, value)]
+    return properties

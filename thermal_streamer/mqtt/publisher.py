@@ -57,6 +57,7 @@ from thermal_streamer.mqtt.discovery import (
 )
 from thermal_streamer.mqtt.link import BrokerSettings, MqttLink, Will
 from thermal_streamer.mqtt.topics import CameraTopics
+from thermal_streamer.protocols.signing import Signer
 from thermal_streamer.protocols.wire import MAX_COMMAND_BYTES
 
 log = logging.getLogger(__name__)
@@ -82,9 +83,12 @@ def publisher_from_config(config: Config, source: Source, hub: Hub, state: Acqui
     topics = CameraTopics(config.mqtt_topic_prefix, config.mqtt_camera_id)
     device = (CameraDevice.from_config(config, topics, source, configuration_url)
               if config.mqtt_discovery_prefix else None)
+    signer = (Signer(config.mqtt_signing_key, topics.signed)
+              if config.mqtt_signing_key else None)
     return MqttPublisher(BrokerSettings.from_config(config), topics, hub, state, commands,
                          snapshot, measure, device, config.mqtt_publish_frames,
-                         config.mqtt_jpeg_interval_s, config.mqtt_stats_interval_s)
+                         config.mqtt_jpeg_interval_s, config.mqtt_stats_interval_s,
+                         signer=signer)
 
 
 class MqttPublisher:
@@ -108,6 +112,8 @@ class MqttPublisher:
         jpeg_interval_s, stats_interval_s: seconds between ``jpeg`` and between
             ``stats`` messages (> 0).
         clock: monotonic clock, seconds (injectable).
+        signer: signs ``frame``, ``state`` and ``availability`` (and the will) with the
+            Signing_Key_File key (the link then speaks MQTT 5); None: nothing is signed.
 
     Attributes:
         link: the broker connection; the app runs ``link.run`` in its own thread and
@@ -119,7 +125,8 @@ class MqttPublisher:
                  snapshot: Callable[[], EncodedFrame | None],
                  measure: Measure,
                  device: CameraDevice | None, publish_frames: bool, jpeg_interval_s: float,
-                 stats_interval_s: float, clock: Callable[[], float] = time.monotonic):
+                 stats_interval_s: float, clock: Callable[[], float] = time.monotonic,
+                 signer: Signer | None = None):
         self._topics, self._hub, self._state = topics, hub, state
         self._commands, self._snapshot, self._measure = commands, snapshot, measure
         self._device = device
@@ -138,7 +145,7 @@ class MqttPublisher:
         if device:
             subscriptions[birth_topic(device.discovery_prefix)] = self._on_birth
         self.link = MqttLink(settings, "mqtt", Will(topics.availability, OFFLINE),
-                             self._on_connected, subscriptions)
+                             self._on_connected, subscriptions, signer=signer)
 
     # -- any thread
 

@@ -54,6 +54,11 @@ class CameraTopics:
         return f"{self.base}/availability"
 
     @property
+    def signed(self) -> frozenset[str]:
+        """What ``Signing_Key_File`` signs and an edge checks: frame, state, availability."""
+        return frozenset((self.frame, self.state, self.availability))
+
+    @property
     def cmd(self) -> str:
         return f"{self.base}/cmd"
 

@@ -56,6 +56,7 @@ from thermal_streamer.core.ratelimit import RateLimitedLog
 from thermal_streamer.core.source import Companion, Publish, Source
 from thermal_streamer.mqtt.link import BrokerSettings, MqttLink
 from thermal_streamer.mqtt.topics import CameraTopics
+from thermal_streamer.protocols.signing import Verifier
 from thermal_streamer.protocols.wire import HEADER_LENGTH
 
 log = logging.getLogger(__name__)
@@ -364,6 +365,10 @@ class MqttSource(Source):
         max_frame_pixels: ``Max_Frame_Pixels``: a larger JPEG or raw frame is skipped.
         command_timeout_s: how long a forwarded command waits for the origin's answer.
         clock: monotonic clock, seconds (injectable).
+        signing_key: ``Signing_Key_File``'s key: ``frame``, ``state`` and ``availability``
+            messages that are unsigned, signed with another key or replayed are dropped
+            before they are used, and counted in the ``mqtt_relay`` component
+            (``unsigned``, ``bad_signature``, ``replayed``, per topic); b"": none checked.
     """
 
     kind = "mqtt"
@@ -374,7 +379,7 @@ class MqttSource(Source):
                  control_token: str = "", max_frame_bytes: int = 16 << 20,
                  max_frame_pixels: int = 16 << 20,
                  command_timeout_s: float = COMMAND_TIMEOUT_S,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, signing_key: bytes = b""):
         self._topics, self._state = topics, state
         self._max_bytes, self._max_pixels = max_frame_bytes, max_frame_pixels
         self._mailbox: FrameSlot[RelayedFrame] = FrameSlot()
@@ -385,7 +390,8 @@ class MqttSource(Source):
         self._warn = RateLimitedLog(log, clock=clock)  # used in the link's thread only
         self.link = MqttLink(settings, "mqtt relay", subscriptions={  # subscribed in this order:
             topics.cmd_result: self._on_result, topics.state: self._on_state,  # the origin's
-            topics.frame: self._on_frame, topics.availability: self._on_availability})  # retained
+            topics.frame: self._on_frame, topics.availability: self._on_availability},  # retained
+            verifier=Verifier(signing_key, topics.signed) if signing_key else None)
         # availability, once heard, says every subscription is in place
         self.commands = RelayCommands(self.link, topics, settings.client_id, control_token,
                                       command_timeout_s, clock)
@@ -478,6 +484,7 @@ def make_mqtt_source(config: Config, state: AcquisitionState) -> MqttSource:
     """The ``mqtt`` source of ``config`` (``[Source] MQTT_Camera``, ``[MQTT]``), not started."""
     return MqttSource(BrokerSettings.from_config(config, "relay"),
                       CameraTopics(config.mqtt_topic_prefix, config.mqtt_camera), state,
-                      config.control_token, config.max_frame_bytes, config.max_frame_pixels)
+                      config.control_token, config.max_frame_bytes, config.max_frame_pixels,
+                      signing_key=config.mqtt_signing_key)
 
 
