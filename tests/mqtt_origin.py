@@ -28,6 +28,7 @@ from thermal_streamer.core.frames import RawFrame
 from thermal_streamer.core.hub import Hub
 from thermal_streamer.mqtt.link import BrokerSettings, MqttLink, Will
 from thermal_streamer.mqtt.topics import CameraTopics
+from thermal_streamer.protocols.signing import Signer
 from thermal_streamer.render.renderer import Renderer
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -51,7 +52,11 @@ def no_ffc() -> concurrent.futures.Future[None]:
 class StandInOrigin:
     """The origin camera ``camera_id`` on the broker at 127.0.0.1:``port``.
 
+    With ``signing_key`` it signs frame, state and availability as the publisher does.
+
     Attributes:
+        port: the broker's port.
+        signer: its Signer (None without a key).
         state: its shared state (commands change it; every change is published).
         topics: its topics.
         commands_seen: every ``cmd`` payload received, in order.
@@ -59,17 +64,20 @@ class StandInOrigin:
     """
 
     def __init__(self, port: int, camera_id: str = "origin", prefix: str = "thermal",
-                 control_token: str = ""):
+                 control_token: str = "", signing_key: bytes = b""):
+        self.port = port
         self.state = AcquisitionState(RenderSettings())
         self.restart()
         self.topics = CameraTopics(prefix, camera_id)
         self._runner = CommandRunner(self.state, no_ffc, control_token)
         self.commands_seen: list[bytes] = []
         self.connected = threading.Event()
+        self.signer = Signer(signing_key, self.topics.signed) if signing_key else None
         self.link = MqttLink(
             BrokerSettings(BrokerUrl("127.0.0.1", port, False), f"thermal-{camera_id}"),
             "origin", will=Will(self.topics.availability, b"offline"),
-            on_connected=self._announce, subscriptions={self.topics.cmd: self._on_cmd})
+            on_connected=self._announce, subscriptions={self.topics.cmd: self._on_cmd},
+            signer=self.signer)
         self.state.add_listener(self._publish_state)
 
     def restart(self) -> None:

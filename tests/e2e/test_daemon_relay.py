@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
 import threading
+import urllib.request
 from collections.abc import Coroutine
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -18,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from tests.conftest import wait_until
 from tests.mosquitto import free_port, mosquitto
 from tests.mqtt_origin import StandInOrigin, real_frames, running
-from thermal_streamer.protocols.wire import parse_frame_message
+from thermal_streamer.protocols.wire import frame_message, parse_frame_message
 
 VIEWERS = 100
 FRAMES = 6
@@ -160,3 +163,62 @@ def test_a_real_origin_daemon_relayed_by_an_edge_daemon(start_daemon, tmp_path):
             else:
                 raise AssertionError("the edge's viewer never saw the new state")
         assert origin.health()["state"]["colormap"] == "ironbow"
+
+
+def mosquitto_pub(port: int, topic: str, payload: bytes, folder, *args: str) -> None:
+    """Publish retained with Mosquitto's own client, as any other broker client could."""
+    path = folder / "forged"
+    path.write_bytes(payload)
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-r",
+                    "-q", "1", "-f", str(path), *args], check=True, timeout=TIMEOUT_S)
+
+
+def test_signed_origin_and_edge_drop_what_another_client_forges(start_daemon, tmp_path):
+    """Origin and edge daemons with one Signing_Key_File: the origin's signed frames flow;
+    a retained frame and ``offline`` forged by another client (unsigned, and signed with
+    another key) are dropped and counted in /healthz and /metrics, no forged frame reaches
+    the edge's viewer, and the edge keeps serving the origin's frames and its commands."""
+    from websockets.sync.client import connect as connect_sync
+
+    key = tmp_path / "signing.key"
+    key.write_bytes(os.urandom(32))
+    with mosquitto() as broker:
+        common = f"[MQTT]\nBroker = {broker.url}\nSigning_Key_File = signing.key\n"
+        (tmp_path / "origin.conf").write_text(common + "Camera_ID = origin\nDiscovery_Prefix =\n")
+        (tmp_path / "edge.conf").write_text("[Source]\nSource = mqtt\nMQTT_Camera = origin\n"
+                                            + common + "Camera_ID = edge\n")
+        origin = start_daemon("-c", str(tmp_path / "origin.conf"), "--source", "simulated")
+        edge = start_daemon("-c", str(tmp_path / "edge.conf"))
+        assert wait_until(lambda: edge.health()["source_status"]["frames"] > 0, TIMEOUT_S), \
+            edge.log()
+        forged_header = {"type": "frame", "seq": 10**9, "timestamp": 1.0, "width": 2,
+                         "height": 2, "jpeg_size": 4, "source": "forged"}
+        forged = frame_message(forged_header, b"\xff\xd8\xff\xd9")
+        frame_topic, availability = "thermal/origin/frame", "thermal/origin/availability"
+        with connect_sync(edge.ws_url + "/stream", open_timeout=TIMEOUT_S) as viewer:
+            mosquitto_pub(broker.port, frame_topic, forged, tmp_path)
+            mosquitto_pub(broker.port, availability, b"offline", tmp_path)
+            mosquitto_pub(broker.port, frame_topic, forged, tmp_path, "-V", "5", "-D",
+                          "publish", "user-property", "thermal-sig", "1.1.0123456789abcdef.9."
+                          + "0" * 64)
+            counted = {f"unsigned:{frame_topic}": 1, f"unsigned:{availability}": 1,
+                       f"bad_signature:{frame_topic}": 1}
+            assert wait_until(lambda: all(
+                edge.health()["components"]["mqtt_relay"]["counters"].get(k) == v
+                for k, v in counted.items()), TIMEOUT_S), edge.health()["components"]
+            headers = []
+            while len(headers) < 10:  # the origin's frames keep coming, none forged
+                message = viewer.recv(timeout=TIMEOUT_S)
+                if isinstance(message, bytes):
+                    headers.append(parse_frame_message(message)[0])
+            assert all(h["source"] == "simulated" and h["seq"] < 10**9 for h in headers)
+            health = edge.health()
+            assert health["source_status"]["origin"] == "online"
+            viewer.send(json.dumps({"cmd": "set", "colormap": "ironbow"}))
+            assert wait_until(lambda: origin.health()["state"]["colormap"] == "ironbow",
+                              TIMEOUT_S)
+        with urllib.request.urlopen(edge.http_url + "/metrics", timeout=TIMEOUT_S) as response:
+            metrics = response.read().decode()
+    assert (f'component_events_total{{component="mqtt_relay",event="unsigned:{availability}"}} 1'
+            in metrics), [line for line in metrics.splitlines() if "mqtt_relay" in line]
+    assert "forged" not in json.dumps(health["source_status"])

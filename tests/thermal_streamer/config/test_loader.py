@@ -107,3 +107,30 @@ def test_source_limits_default_to_the_sources_own_defaults():
     config = load_config([])
     assert config.producer_timeout_s == PRODUCER_TIMEOUT_S
     assert config.max_frame_pixels == MAX_FRAME_PIXELS
+
+
+def test_the_signing_key_file_is_read_relative_to_the_config(tmp_path):
+    """[MQTT] Signing_Key_File: its bytes, as they are (a binary key), relative to the
+    file's folder; without it no key."""
+    key = bytes(range(256))[:40] + b"\n"
+    (tmp_path / "signing.key").write_bytes(key)
+    config = load_config(["-c", write(tmp_path, "[MQTT]\nSigning_Key_File = signing.key\n")])
+    assert config.mqtt_signing_key == key
+    assert config.mqtt_signing_key_file == str(tmp_path / "signing.key")
+    assert load_config(["-c", write(tmp_path, "[MQTT]\n")]).mqtt_signing_key == b""
+
+
+def test_an_unusable_signing_key_file_is_an_error_naming_the_key(tmp_path):
+    """A missing file, or one shorter than 32 bytes, is a configuration error with the fix."""
+    conf = write(tmp_path, "[MQTT]\nSigning_Key_File = signing.key\n")
+    path = tmp_path / "signing.key"
+    with pytest.raises(ConfigError) as caught:
+        load_config(["-c", conf])
+    assert str(caught.value) == (f"{conf} [MQTT] Signing_Key_File = '{path}': must be a "
+                                 "readable file: No such file or directory")
+    path.write_bytes(b"x" * 31)
+    with pytest.raises(ConfigError) as caught:
+        load_config(["-c", conf])
+    assert str(caught.value) == (f"{conf} [MQTT] Signing_Key_File = '{path}': must hold at "
+                                 "least 32 bytes (it has 31); make one with: "
+                                 "head -c 32 /dev/urandom > FILE")

@@ -9,8 +9,10 @@ import contextlib
 import json
 import logging
 import struct
+import subprocess
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from websockets.sync.client import connect
@@ -26,6 +28,7 @@ from thermal_streamer.control.render_settings import FIELDS, RenderSettings
 from thermal_streamer.control.state import AcquisitionState
 from thermal_streamer.mqtt.link import BrokerSettings
 from thermal_streamer.mqtt.topics import CameraTopics
+from thermal_streamer.protocols.signing import PROPERTY, sign
 from thermal_streamer.protocols.wire import frame_message, parse_frame_message
 from thermal_streamer.sources.mqtt_relay import (
     BadMessage,
@@ -146,12 +149,14 @@ class Edge:
 
 @contextlib.contextmanager
 def edge(port: int, camera: str = "origin", control_token: str = "",
-         max_frame_bytes: int = MAX_BYTES, command_timeout_s: float = 5.0) -> Iterator[Edge]:
+         max_frame_bytes: int = MAX_BYTES, command_timeout_s: float = 5.0,
+         signing_key: bytes = b"") -> Iterator[Edge]:
     """An edge relaying ``camera`` from the broker at 127.0.0.1:``port``, every thread joined."""
     parts = Parts()
     settings = BrokerSettings(BrokerUrl("127.0.0.1", port, False), "thermal-edge-relay")
     source = MqttSource(settings, CameraTopics("thermal", camera), parts.state, control_token,
-                        max_frame_bytes, MAX_PIXELS, command_timeout_s)
+                        max_frame_bytes, MAX_PIXELS, command_timeout_s,
+                        signing_key=signing_key)
     stop = threading.Event()
     thread = threading.Thread(target=source.run, args=(parts.renderer.receive, stop),
                               name="source-mqtt")
@@ -166,12 +171,12 @@ def edge(port: int, camera: str = "origin", control_token: str = "",
 
 
 @contextlib.contextmanager
-def origin_and_edge(origin_token: str = "",
+def origin_and_edge(origin_token: str = "", origin_key: bytes = b"",
                     **edge_options) -> Iterator[tuple[StandInOrigin, Edge]]:
     """A broker of its own with a stand-in origin and an edge on it, both connected."""
     with contextlib.ExitStack() as stack:
         port = stack.enter_context(mosquitto()).port
-        origin = StandInOrigin(port, control_token=origin_token)
+        origin = StandInOrigin(port, control_token=origin_token, signing_key=origin_key)
         stack.enter_context(running(origin.link, "origin"))
         relay = stack.enter_context(edge(port, **edge_options))
         assert origin.connected.wait(TIMEOUT_S)
@@ -321,3 +326,84 @@ def test_results_for_other_edges_are_ignored():
         assert "answered" not in commands.counters()
         future: concurrent.futures.Future = commands.execute('{"cmd":"start"}')
         assert future.result(TIMEOUT_S) is None
+
+
+KEY = bytes(range(32))
+
+
+def forge(port: int, topic: str, payload: bytes, folder: Path, signature: str = "") -> None:
+    """Publish retained as another broker client would: ``mosquitto_pub`` (MQTT 3.1.1, no
+    property), or MQTT 5 with a ``thermal-sig`` user property of our choosing."""
+    path = folder / "payload"
+    path.write_bytes(payload)
+    args = ["-V", "5", "-D", "publish", "user-property", PROPERTY, signature] if signature else []
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-r",
+                    "-q", "1", "-f", str(path), *args], check=True, timeout=TIMEOUT_S)
+
+
+def test_with_a_signing_key_only_the_origins_messages_are_used(tmp_path, origin_message):
+    """With the origin's key, its signed frames, state and availability are used; a retained
+    frame and ``offline`` forged without a signature, with another key's, or replayed with
+    an old counter are dropped, counted per topic and logged once per kind; the edge keeps
+    serving the origin's frames and forwarding commands."""
+    with origin_and_edge(origin_key=KEY, signing_key=KEY) as (origin, relay), \
+            relay.viewer() as viewer:
+        hello(viewer)
+        assert origin.signer is not None
+        first = origin.publish(real_frames()[0])
+        assert next_binary(viewer) == first
+        port, topics = origin.port, origin.topics
+        forge(port, topics.frame, origin_message, tmp_path)
+        forge(port, topics.availability, b"offline", tmp_path)
+        forge(port, topics.frame, origin_message, tmp_path,
+              sign(bytes(32), topics.frame, origin_message, origin.signer.boot, 1 << 40))
+        forge(port, topics.availability, b"offline", tmp_path,  # the origin's key, an old counter
+              sign(KEY, topics.availability, b"offline", origin.signer.boot, 1))
+        assert wait_until(lambda: sum(relay.source.link.health().counters.get(
+            f"{reason}:{topic}", 0) for reason in ("unsigned", "bad_signature", "replayed")
+            for topic in (topics.frame, topics.availability)) == 4, TIMEOUT_S)
+        counts = relay.source.link.health().counters
+        assert {k: v for k, v in counts.items() if k.split(":")[0] in (
+            "unsigned", "bad_signature", "replayed")} == {
+            f"unsigned:{topics.frame}": 1, f"unsigned:{topics.availability}": 1,
+            f"bad_signature:{topics.frame}": 1, f"replayed:{topics.availability}": 1}
+        assert relay.source.status()["origin"] == "online"
+        later = origin.publish(real_frames()[1])
+        assert next_binary(viewer) == later  # no forged frame came before it
+        relay.source.commands.execute('{"cmd":"stop"}').result(TIMEOUT_S)
+        assert origin.state.running is False
+        assert relay.source.status()["frames"] == 2
+
+
+def test_an_edge_with_a_key_refuses_an_unsigned_origin(caplog):
+    """An origin without the key (or an older one) is not relayed: its frame, state and
+    availability are dropped and counted, and the log says why, once per kind."""
+    caplog.set_level(logging.WARNING, "thermal_streamer.mqtt.link")
+    with mosquitto() as broker:
+        origin = StandInOrigin(broker.port)
+        with running(origin.link, "origin"), edge(broker.port, signing_key=KEY) as relay:
+            assert origin.connected.wait(TIMEOUT_S)
+            origin.publish(real_frames()[0])
+            topics = origin.topics
+            assert wait_until(lambda: all(relay.source.link.health().counters.get(
+                f"unsigned:{t}") == 1 for t in (topics.frame, topics.state,
+                                                topics.availability)), TIMEOUT_S)
+            status = relay.source.status()
+            assert (status["frames"], status["origin"]) == (0, "unknown")
+    lines = [r.getMessage() for r in caplog.records if "dropped a message" in r.getMessage()]
+    assert len(lines) == 1 and lines[0].startswith(
+        "mqtt relay: dropped a message on thermal/origin/") and lines[0].endswith(
+        ": unsigned: no thermal-sig property (only the origin, with the same "
+        "Signing_Key_File, can sign)")
+
+
+def test_the_origins_signed_will_reaches_the_edge():
+    """The broker's ``offline`` for a vanished origin carries its signature (the highest
+    counter of its connection), so the edge accepts it; the origin's next connection's
+    ``online`` is newer still."""
+    with origin_and_edge(origin_key=KEY, signing_key=KEY) as (origin, relay):
+        origin.link.client.socket().close()  # vanish without DISCONNECT: the broker sends the will
+        assert wait_until(lambda: relay.source.status()["origin"] == "offline", TIMEOUT_S)
+        assert wait_until(lambda: relay.source.status()["origin"] == "online", 3 * TIMEOUT_S)
+        assert not any(k.split(":")[0] in ("unsigned", "bad_signature", "replayed")
+                       for k in relay.source.link.health().counters)
