@@ -93,6 +93,7 @@ from thermal_streamer.outputs.ws_server import WebSocketServer
 from thermal_streamer.recording.playback import PLAYBACK_PREFIX, Playback
 from thermal_streamer.recording.recorder import Recorder, RecordingSettings
 from thermal_streamer.render.renderer import Renderer
+from thermal_streamer.security.auth import session_cookie_name
 from thermal_streamer.security.hosts import HostPolicy
 from thermal_streamer.security.startup import read_security
 from thermal_streamer.security.tls import SecurityFileError
@@ -197,9 +198,12 @@ class App:
             http_sock.close()
             raise
         hosts = HostPolicy(c.allowed_hosts)
+        if self.auth is not None:  # its own cookie: not another port's of this host
+            self.auth.cookie_name = session_cookie_name(http_sock.getsockname()[1])
         ws = WebSocketServer(ws_sock, self.hub, self.state, self.commands, c.send_timeout_s,
                              c.keepalive_s, hosts, c.allowed_origins, c.command_rate_per_s,
-                             c.command_burst, self.auth, self.tls, self._ws_auth)
+                             c.command_burst, self.auth, self.tls, self._ws_auth,
+                             c.trusted_proxies)
         components: dict[str, ReportsHealth] = {}
         if self.stats_log is not None:
             components["stats_log"] = self.stats_log
@@ -229,7 +233,7 @@ class App:
                               self.recorder.library.resolve, self.state.render_settings,
                               [self.regions.detached_header_part]).answer},
                           max_connections=c.http_max_connections, auth=self.auth,
-                          tls=self.tls)
+                          tls=self.tls, trusted_proxies=c.trusted_proxies)
         self.hub.add_listener(ws.notify_frame)
         self.state.add_listener(ws.notify_state)
         self._spawn("ws-server", ws.run)

@@ -519,12 +519,13 @@ def test_stop_and_start_buttons_pause_and_resume_frames(new_page, start_daemon):
 def test_control_token_is_asked_once_and_sent_with_commands(new_page, start_daemon, tmp_path):
     """With Control_Token set, the first command prompts for it once; later commands carry it."""
     conf = tmp_path / "token.conf"
-    conf.write_text("[Security]\nControl_Token = letmein\n")
+    token = "letmein-16-characters"  # Control_Token needs 16 characters
+    conf.write_text(f"[Security]\nControl_Token = {token}\n")
     daemon = start_daemon("-c", str(conf), "--source", "simulated")
     page = open_viewer(new_page, daemon)
     prompts = []
 
-    def answer(dialog, text="letmein"):
+    def answer(dialog, text=token):
         prompts.append((dialog.type, dialog.message))
         dialog.accept(text)
 
@@ -532,7 +533,7 @@ def test_control_token_is_asked_once_and_sent_with_commands(new_page, start_daem
     page.click("#run-toggle")
     wait_for_text(page, "#overlay", "Paused")
     assert len(prompts) == 1 and prompts[0][0] == "prompt" and "control token" in prompts[0][1]
-    assert page.evaluate("sessionStorage.getItem('thermal-viewer.control-token')") == "letmein"
+    assert page.evaluate("sessionStorage.getItem('thermal-viewer.control-token')") == token
     page.select_option("#palette", "ironbow")
     page.wait_for_function("viewer.state.colormap === 'ironbow'", timeout=FRAME_WAIT_MS)
     page.click("#run-toggle")

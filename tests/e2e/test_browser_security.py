@@ -70,8 +70,11 @@ def watch(new_page, url: str, **options):
     return page
 
 
-def session_cookie(page) -> dict:
-    (cookie,) = [c for c in page.context.cookies() if c["name"] == "thermal_session"]
+def session_cookie(page, http_port: int) -> dict:
+    """The page's session cookie: named after the daemon's HTTP port (another daemon or
+    application on another port of this host keeps its own)."""
+    (cookie,) = [c for c in page.context.cookies() if c["name"].startswith("thermal_session")]
+    assert cookie["name"] == f"thermal_session_{http_port}"
     return cookie
 
 
@@ -89,7 +92,7 @@ def test_the_page_asks_for_a_login_then_streams(new_page, start_daemon, tmp_path
                  http_credentials={"username": USER, "password": PASSWORD})
     assert page.evaluate("window.socketUrls") == [f"ws://127.0.0.1:{daemon.ws_port}/stream?raw=1"]
     assert page.text_content("#status") == "connected"
-    cookie = session_cookie(page)
+    cookie = session_cookie(page, daemon.http_port)
     assert (cookie["httpOnly"], cookie["sameSite"], cookie["secure"]) == (True, "Strict", False)
     assert cookie["domain"] == "127.0.0.1" and cookie["path"] == "/"
 
@@ -125,7 +128,7 @@ def test_the_page_streams_over_https_and_wss(new_page, start_daemon, tmp_path):
                  http_credentials={"username": USER, "password": PASSWORD})
     assert page.evaluate("window.socketUrls") == [
         f"wss://127.0.0.1:{daemon.ws_port}/stream?raw=1"]
-    assert session_cookie(page)["secure"] is True
+    assert session_cookie(page, daemon.http_port)["secure"] is True
 
 
 def test_the_page_streams_over_https_without_a_password(new_page, start_daemon, tmp_path):

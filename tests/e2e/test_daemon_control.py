@@ -108,7 +108,7 @@ def test_hello_carries_the_current_state(simulated):
 def test_control_token_is_enforced(start_daemon, tmp_path):
     """With Control_Token set, commands need it (field or ?token=); viewing stays open."""
     conf = tmp_path / "token.conf"
-    conf.write_text("[Security]\nControl_Token = s3cret\n")
+    conf.write_text("[Security]\nControl_Token = s3cret-of-16-chars\n")
     daemon = start_daemon("-c", str(conf), "--source", "simulated")
     with connect(daemon.ws_url + "/stream", open_timeout=5) as viewer:
         next_frame(viewer)  # watching needs no token
@@ -117,9 +117,9 @@ def test_control_token_is_enforced(start_daemon, tmp_path):
             "this command needs the control token (Control_Token)")
         viewer.send(json.dumps({"cmd": "stop", "token": "wrong"}))
         assert next_json(viewer, "error")["error"].startswith("this command needs")
-        viewer.send(json.dumps({"cmd": "set", "colormap": "magma", "token": "s3cret"}))
+        viewer.send(json.dumps({"cmd": "set", "colormap": "magma", "token": "s3cret-of-16-chars"}))
         wait_state(viewer, "colormap", "magma")
-    with connect(daemon.ws_url + "/stream?token=s3cret", open_timeout=5) as operator:
+    with connect(daemon.ws_url + "/stream?token=s3cret-of-16-chars", open_timeout=5) as operator:
         operator.send(json.dumps({"cmd": "set", "colormap": "plasma"}))
         wait_state(operator, "colormap", "plasma")
 
@@ -157,7 +157,7 @@ def test_a_command_flood_is_cut_off_and_costs_the_others_nothing(simulated):
 def test_wrong_control_tokens_close_the_connection(start_daemon, tmp_path):
     """Five wrong control tokens on one connection close it with 1008; the log says so once."""
     conf = tmp_path / "token.conf"
-    conf.write_text("[Security]\nControl_Token = s3cret\n")
+    conf.write_text("[Security]\nControl_Token = s3cret-of-16-chars\n")
     daemon = start_daemon("-c", str(conf), "--source", "simulated")
     with connect(daemon.ws_url + "/stream", open_timeout=5) as guesser:
         with pytest.raises(ConnectionClosed) as closed:

@@ -135,7 +135,8 @@ def next_error(ws: ClientConnection) -> str:
 def test_listing_and_downloads(start_daemon, tmp_path):
     """/recordings.json lists each recording; /recordings/<name> downloads it (Range too);
     other names are 404; delete_recording needs the control token."""
-    daemon = start_daemon("-c", config(tmp_path, "cptv", "[Security]\nControl_Token = t\n"),
+    token = "token-of-16-chars"  # Control_Token needs 16 characters
+    daemon = start_daemon("-c", config(tmp_path, "cptv", f"[Security]\nControl_Token = {token}\n"),
                           "--source", "simulated")
     url = daemon.http_url
     assert wait_until(lambda: json.load(urllib.request.urlopen(url + "/recordings.json",
@@ -158,7 +159,7 @@ def test_listing_and_downloads(start_daemon, tmp_path):
         message = next_error(ws)
         assert json.loads(message)["error"] == ("this command needs the control token "
                                                 "(Control_Token)")
-        ws.send(json.dumps({"cmd": "delete_recording", "name": entry["name"], "token": "t"}))
+        ws.send(json.dumps({"cmd": "delete_recording", "name": entry["name"], "token": token}))
         message = next_error(ws)
         assert json.loads(message)["error"] == (f"{entry['name']} is being written: send "
                                                 "record stop first")

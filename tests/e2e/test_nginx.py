@@ -1,5 +1,6 @@
 """The reverse-proxy recipe, systemd/nginx-thermal.conf, with Debian's nginx in front of a real
-daemon: the page, its WebSocket and MJPEG on nginx's one port, MJPEG not buffered.
+daemon: the page, its WebSocket and MJPEG on nginx's one port, MJPEG not buffered, and a
+guesser behind nginx that cannot lock out the other clients (Trusted_Proxies).
 
 nginx runs in the foreground (``-g 'daemon off;'``) from a generated main file whose
 ``http`` block includes the recipe with only its ports changed; pid, logs and every
@@ -24,7 +25,7 @@ from websockets.sync.client import connect
 
 from tests.conftest import ROOT, wait_until
 from tests.e2e.test_browser import free_ports
-from tests.e2e.test_browser_security import RECORD_SOCKETS
+from tests.e2e.test_browser_security import BASIC, RECORD_SOCKETS, write_config
 from tests.e2e.test_daemon_tcp import picture, producer, push, start_tcp
 from thermal_streamer.protocols.wire import MJPEG_BOUNDARY, parse_frame_message
 
@@ -158,3 +159,56 @@ def test_the_page_streams_through_nginx(new_page, start_daemon, tmp_path):
         page.wait_for_function("window.viewerStats && viewerStats.framesShown >= 5",
                                timeout=10_000)
         assert page.evaluate("window.socketUrls") == [f"ws://127.0.0.1:{port}/stream?raw=1"]
+
+
+def from_address(source: str, port: int) -> socket.socket:
+    """A TCP connection to nginx's port from ``source``, another loopback address (Linux
+    answers all of 127.0.0.0/8): what two machines on the LAN would look like to nginx."""
+    return socket.create_connection(("127.0.0.1", port), TIMEOUT_S, source_address=(source, 0))
+
+
+def test_a_guesser_behind_nginx_does_not_lock_out_the_real_user(start_daemon, tmp_path):
+    """With Trusted_Proxies = 127.0.0.1 the daemon counts the client nginx names: a guesser
+    at 127.0.0.2 gets 429 for its logins and a wait for its tokens (whatever
+    X-Forwarded-For it sends itself), while the user at 127.0.0.3 logs in and commands."""
+    token = "token-of-16-chars"
+    folder = tmp_path / "daemon"
+    folder.mkdir()
+    conf = Path(write_config(folder))
+    conf.write_text(conf.read_text() + f"Trusted_Proxies = 127.0.0.1\nControl_Token = {token}\n")
+    daemon = start_daemon("-c", str(conf), "--source", "simulated")
+    wrong = "Basic " + base64.b64encode(b"admin:guess").decode()
+    with running_nginx(tmp_path, daemon.http_port, daemon.ws_port) as port:
+        def login(source: str, authorization: str, forwarded: str = "") -> int:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_S)
+            connection.sock = from_address(source, port)
+            headers = {"Authorization": authorization}
+            if forwarded:
+                headers["X-Forwarded-For"] = forwarded
+            connection.request("GET", "/snapshot.jpg", headers=headers)
+            status = connection.getresponse().status
+            connection.close()
+            return status
+
+        statuses = [login("127.0.0.2", wrong, "127.0.0.3") for _ in range(12)]
+        assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
+        assert login("127.0.0.3", BASIC) == 200
+
+        def command(source: str, given: str) -> dict:
+            with connect(f"ws://127.0.0.1:{port}/stream", open_timeout=TIMEOUT_S,
+                         sock=from_address(source, port),
+                         additional_headers={"Authorization": BASIC}) as ws:
+                assert json.loads(ws.recv(timeout=TIMEOUT_S))["type"] == "hello"
+                ws.send(json.dumps({"cmd": "set", "scale": 2, "token": given}))
+                for _ in range(200):  # frames and viewer counts come between (bounded)
+                    message = ws.recv(timeout=TIMEOUT_S)
+                    reply = json.loads(message) if isinstance(message, str) else {}
+                    if reply.get("type") == "error" or reply.get("scale") == 2:
+                        return reply
+                raise AssertionError("no answer to the command")
+
+        for guess in range(5):  # a connection per guess: reconnecting does not help
+            assert command("127.0.0.2", f"guess-{guess:012d}")["type"] == "error"
+        assert command("127.0.0.2", token)["error"].startswith(
+            "too many wrong control tokens from this address")
+        assert command("127.0.0.3", token)["type"] == "state"

@@ -96,6 +96,7 @@ class Config:
     password_file: str  # empty: no login; read by the app at start (thermal_streamer.security.auth)
     tls_cert: str  # empty: plain http and ws; read by the app (listening.tls_context)
     tls_key: str
+    trusted_proxies: tuple[str, ...]  # peers whose X-Forwarded-For names the client
     log_level: str
     stats_log: str
     stats_log_max_bytes: int

@@ -17,6 +17,10 @@ from urllib.parse import urlsplit
 
 from lepton import LeptonError, parse_gpio_line
 from thermal_streamer.control.fields import Field, SettingError
+from thermal_streamer.security.proxies import parse_networks
+
+MIN_TOKEN_CHARS = 16  # a Control_Token shorter than this is refused: it can be guessed
+MAKE_TOKEN = 'python3 -c "import secrets; print(secrets.token_urlsafe(24))"'
 
 
 def integer(low: int, high: int) -> Callable[[str], int]:
@@ -161,6 +165,22 @@ def gpio_line(value: str) -> str:
 def word_list(value: str) -> tuple[str, ...]:
     """Words separated by spaces or commas (empty: none)."""
     return tuple(w for w in value.replace(",", " ").split() if w)
+
+
+def control_token(value: str) -> str:
+    """A control token: empty (none) or at least MIN_TOKEN_CHARS characters."""
+    value = value.strip()
+    if value and len(value) < MIN_TOKEN_CHARS:
+        raise ValueError(f"must be empty or at least {MIN_TOKEN_CHARS} characters long "
+                         f"(this one has {len(value)}): make one with {MAKE_TOKEN}")
+    return value
+
+
+def network_list(value: str) -> tuple[str, ...]:
+    """IP addresses or networks separated by spaces or commas (empty: none)."""
+    words = word_list(value)
+    parse_networks(words)  # its ValueError names the word
+    return words
 
 
 def from_field(field: Field) -> Callable[[str], Any]:

@@ -21,7 +21,11 @@ ever queued behind a client that does not read.
 Bounds per connection: ``command_rate_per_s`` commands a second on average, bursts of
 ``command_burst`` (a token bucket); an excess command is answered with an error, and
 ``command_burst`` refused in a row close the connection with 1008. ``MAX_TOKEN_FAILURES``
-wrong control tokens close it with 1008 too. Errors: a connection reset, broken pipe or
+wrong control tokens close it with 1008 too. Wrong tokens also cost the client's address
+(:mod:`thermal_streamer.security.guesses`, shared by every connection, so reconnecting
+does not help): after a few, its commands are refused for a growing wait. Behind a
+trusted proxy (``trusted_proxies``) the address is the client its ``X-Forwarded-For``
+names. Errors: a connection reset, broken pipe or
 timeout is one DEBUG line; anything else is logged with its traceback, at most once per
 ``LOG_INTERVAL_S`` per kind. Running out of file descriptors (asyncio's accept fails with
 EMFILE or ENFILE and retries after 1 s) is logged once when it starts and once when
@@ -46,6 +50,7 @@ import contextlib
 import dataclasses
 import errno
 import logging
+import math
 import socket
 import ssl
 import threading
@@ -70,7 +75,9 @@ from thermal_streamer.core.source import Commands
 from thermal_streamer.protocols import wire
 from thermal_streamer.security.auth import Authenticator
 from thermal_streamer.security.gate import WEBSOCKET_DOOR, Entry, Gate, Outcome
+from thermal_streamer.security.guesses import TokenGuesses
 from thermal_streamer.security.hosts import HostPolicy
+from thermal_streamer.security.proxies import ProxyPolicy
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +101,7 @@ class Client:
 
     connection: ServerConnection
     viewer: Viewer  # protocol ("stream" or "legacy"), address and counters
+    address: str  # the client's IP address (behind a trusted proxy, the one it names)
     wire_form: str  # the EncodedFrame attribute it is sent: stream_message, ... (WIRE_FORMS)
     token: str | None  # ?token= given when connecting
     last_seq: int  # newest frame it was given (or that existed when it connected)
@@ -142,6 +150,10 @@ class WebSocketServer:
         auth_executor: where a Basic login's scrypt check runs, off the event loop (the
             app's ``ws-auth`` thread); needed with ``auth``.
         tls: serve wss with this server context (None: plain ws).
+        trusted_proxies: ``Trusted_Proxies``: peers whose ``X-Forwarded-For`` names the
+            client (for the login limit, wrong tokens and the log; default none).
+        token_guesses: where wrong control tokens are counted per address (default: a
+            limiter of its own, shared by all its connections).
     """
 
     START_TIMEOUT_S = 5.0  # how long :meth:`stop` waits for a :meth:`run` that is starting
@@ -152,11 +164,15 @@ class WebSocketServer:
                  command_rate_per_s: float = COMMAND_RATE_PER_S,
                  command_burst: int = COMMAND_BURST, auth: Authenticator | None = None,
                  tls: ssl.SSLContext | None = None,
-                 auth_executor: concurrent.futures.Executor | None = None):
+                 auth_executor: concurrent.futures.Executor | None = None,
+                 trusted_proxies: tuple[str, ...] = (),
+                 token_guesses: TokenGuesses | None = None):
         if auth is not None and auth_executor is None:
             raise ValueError("auth needs an auth_executor for its scrypt checks")
         self._sock, self._hub, self._state, self._commands = sock, hub, state, commands
-        self._gate = Gate(WEBSOCKET_DOOR, hosts, auth, allowed_origins)
+        self._gate = Gate(WEBSOCKET_DOOR, hosts, auth, allowed_origins,
+                          ProxyPolicy(trusted_proxies))
+        self._guesses = token_guesses or TokenGuesses()
         self._tls = tls
         self._auth_executor = auth_executor
         # checks, which take turns anyway (Authenticator); its thread starts on first use
@@ -306,7 +322,8 @@ class WebSocketServer:
         Host or Origin, 401 with the challenge, or 429 / 503 with Retry-After
         (:mod:`thermal_streamer.security.gate`). An uncached Basic check runs in the
         ws-auth thread, so the loop never waits for scrypt."""
-        address = connection.remote_address[0]
+        address = self._gate.client_address(connection.remote_address[0],
+                                            request.headers.get_all("X-Forwarded-For"))
         values = request.headers.get_all("Authorization")
         origins = request.headers.get_all("Origin")
         entry = Entry(path, request.headers.get("Host"),
@@ -335,8 +352,12 @@ class WebSocketServer:
         query = parse_qs(url.query)
         wire_form = WIRE_FORMS["raw" if kind == "stream" and query.get("raw") == ["1"] else kind]
         host, port = connection.remote_address[:2]
+        address = self._gate.client_address(
+            host, connection.request.headers.get_all("X-Forwarded-For"))
         hub, state = self._hub, self._state
-        client = Client(connection, hub.join(kind, f"{host}:{port}"), wire_form,
+        peer = f"{host}:{port}"
+        viewer = hub.join(kind, peer if address == host else f"{address} via {peer}")
+        client = Client(connection, viewer, address, wire_form,
                         query.get("token", [None])[0], hub.encoded.latest()[0], time.monotonic(),
                         self._state_seq,
                         TokenBucket(self._command_rate_per_s, self._command_burst))
@@ -379,10 +400,18 @@ class WebSocketServer:
                     f"too many commands: at most {self._command_rate_per_s:g} a second"))
             return
         client.commands_refused = 0
+        wait_s = self._guesses.wait_s(client.address)
+        if wait_s > 0:  # not even looked at: a guess costs the guesser, not the camera
+            await client.connection.send(wire.error_message(
+                f"too many wrong control tokens from this address: try again in "
+                f"{math.ceil(wait_s)} s"))
+            return
         try:
             await asyncio.wrap_future(self._commands.execute(message, client.token))
+            self._guesses.right(client.address)  # it had the token, or none is needed
         except TokenError as exc:
             if exc.wrong:
+                self._guesses.wrong(client.address)
                 client.token_failures += 1
                 self._log.warning("token", "wrong control token from %s (%d on this "
                                   "connection)", client.viewer.address, client.token_failures)

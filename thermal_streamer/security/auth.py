@@ -12,8 +12,11 @@ With ``[Security] Password_File`` set, both servers hold one :class:`Authenticat
   credentials only within their protection space, which includes the port (RFC 7617 §2.2,
   RFC 9110 §11.5), so it does not send them to the WebSocket port. Cookies are per host,
   not per port (RFC 6265 §8.5), so the HTTP side gives a logged-in page a cookie
-  ``thermal_session=TOKEN; Path=/; Max-Age=43200; HttpOnly; SameSite=Strict`` (plus
-  ``Secure`` with TLS) and the WebSocket handshake is accepted with a live session.
+  ``thermal_session_PORT=TOKEN; Path=/; Max-Age=43200; HttpOnly; SameSite=Strict`` (plus
+  ``Secure`` with TLS) and the WebSocket handshake is accepted with a live session. PORT
+  is the daemon's HTTP port (:func:`session_cookie_name`): another daemon or web
+  application on another port of the same host has a cookie of its own, so neither
+  overwrites the other's nor takes it for its own.
   TOKEN is 256 random bits; the table keeps only its SHA-256, holds at most MAX_SESSIONS
   (the oldest goes first) and forgets each after SESSION_TTL_S. HttpOnly keeps page
   scripts from reading it; SameSite=Strict keeps other sites' pages from making the
@@ -25,13 +28,14 @@ With ``[Security] Password_File`` set, both servers hold one :class:`Authenticat
   and page loads pay it once. Unknown users are checked against a real hash too, so the
   time taken does not say whether a name exists.
 - **Guessing.** Every check that is not cached takes a token from its address's bucket
-  (ADDRESS_BURST at once, then one every ADDRESS_INTERVAL_S; IPv6 counted per /64); an
-  empty bucket gets 429 with Retry-After and no scrypt. A successful check forgets the
-  address's failures. All uncached checks share one more bucket (GLOBAL_BURST, then
-  GLOBAL_RATE_PER_S; else 503), and run one at a time: however many addresses guess,
-  scrypt costs at most GLOBAL_RATE_PER_S checks a second on one core and 16 MiB. Failed
-  logins are logged with the user name and address, never the password, at most one
-  line per LOG_INTERVAL_S (with a count of those suppressed).
+  (ADDRESS_BURST at once, then one every ADDRESS_INTERVAL_S; an IPv6 address counted
+  per /64, on a local network by itself: :func:`address_key`); an empty bucket gets 429
+  with Retry-After and no scrypt. A successful check forgets the address's failures.
+  All uncached checks share one more bucket (GLOBAL_BURST, then GLOBAL_RATE_PER_S; else
+  503), and run one at a time: however many addresses guess, scrypt costs at most
+  GLOBAL_RATE_PER_S checks a second on one core and 16 MiB. Failed logins are logged
+  with the user name and address, never the password, at most one line per
+  LOG_INTERVAL_S (with a count of those suppressed).
 
 Thread-safe: HTTP handler threads, the WebSocket loop and its ``ws-auth`` thread share it.
 """
@@ -72,6 +76,7 @@ MAX_ADDRESSES = 4096  # addresses whose attempts are remembered (the least recen
 GLOBAL_RATE_PER_S = 4.0  # uncached checks a second, all addresses together, on average
 GLOBAL_BURST = 16  # and at once
 LOG_INTERVAL_S = 10.0  # failed logins: at most one log line per this
+UNIQUE_LOCAL = ipaddress.IPv6Network("fc00::/7")  # RFC 4193: a LAN's own addresses
 
 
 class Verdict(enum.Enum):
@@ -124,6 +129,11 @@ class Login:
                        "Password_File", {"WWW-Authenticate": CHALLENGE})
 
 
+def session_cookie_name(http_port: int) -> str:
+    """The session cookie's name for the daemon whose HTTP port is ``http_port``."""
+    return f"{SESSION_COOKIE}_{http_port}"
+
+
 def parse_basic(authorization: str | None) -> tuple[str, str] | None:
     """(user, password) from an ``Authorization`` header value, or None.
 
@@ -161,7 +171,9 @@ def cookie_values(cookie_headers: Iterable[str], name: str) -> list[str]:
 
 def address_key(address: str) -> str:
     """Whose attempts an address counts as: an IPv4 address itself (also when mapped
-    into IPv6), an IPv6 address's /64 network (one host often holds a whole /64)."""
+    into IPv6); an IPv6 address on a local network (link-local fe80::/10, unique local
+    fc00::/7, loopback: every host of the LAN has its own) itself; any other IPv6
+    address's /64 network (one host on the Internet often holds a whole /64)."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
@@ -169,6 +181,8 @@ def address_key(address: str) -> str:
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.ipv4_mapped is not None:
             return str(ip.ipv4_mapped)
+        if ip.is_link_local or ip.is_loopback or ip in UNIQUE_LOCAL:
+            return str(ip)
         return str(ipaddress.IPv6Network((ip, 64), strict=False))
     return str(ip)
 
@@ -249,6 +263,8 @@ class Authenticator:
         self._addresses: OrderedDict[str, TokenBucket] = OrderedDict()  # least recent first
         self._everyone = TokenBucket(GLOBAL_RATE_PER_S, GLOBAL_BURST, clock)
         self.sessions = Sessions(clock=clock)
+        # set by the app once the HTTP port is bound (session_cookie_name), before serving
+        self.cookie_name = SESSION_COOKIE
         self._log = RateLimitedLog(log, LOG_INTERVAL_S, clock)
 
     def check_cached(self, authorization: str | None) -> Login | None:
@@ -321,12 +337,12 @@ class Authenticator:
         with self._lock:
             token = self.sessions.open(user)
         secure = "; Secure" if self._secure else ""
-        return (f"{SESSION_COOKIE}={token}; Path=/; Max-Age={int(self.sessions.ttl_s)}; "
+        return (f"{self.cookie_name}={token}; Path=/; Max-Age={int(self.sessions.ttl_s)}; "
                 f"HttpOnly; SameSite=Strict{secure}")
 
     def session_user(self, cookie_headers: Iterable[str]) -> str | None:
         """The user of the first live session among the request's ``Cookie`` headers."""
-        tokens = cookie_values(cookie_headers, SESSION_COOKIE)
+        tokens = cookie_values(cookie_headers, self.cookie_name)
         with self._lock:
             for token in tokens:
                 user = self.sessions.user(token)

@@ -9,7 +9,9 @@ checks, in order:
    against DNS rebinding); else FOREIGN with the door's status (HTTP 421, WebSocket 403).
 2. ``Origin``, when the server reads one (a WebSocket handshake), is the page's own host
    or one of ``Allowed_Origins``; else FOREIGN, 403.
-3. With a password file: a path of the door's ``open_paths`` goes in; a live session
+3. With a password file: a path of the door's ``open_paths`` goes in, ``anonymous``
+   unless its Basic credentials are good (``/healthz`` then answers only its status); a
+   live session
    cookie goes in where the door ``admits_sessions`` (the WebSocket: the page's cookie);
    otherwise the Basic credentials decide (:meth:`Authenticator.check`): refused with
    401 and the challenge, 429 or 503 with ``Retry-After`` (:meth:`Login.refusal`). A
@@ -20,17 +22,23 @@ checks, in order:
 it says CHECK_LOGIN, and the server calls :meth:`Gate.log_in` where blocking is fine
 (the HTTP request's own thread, the WebSocket's ``ws-auth`` thread). Both are
 thread-safe (the Authenticator takes its own lock).
+
+Whose request it is (the address the login limit counts, and the log names) is the peer,
+or behind a trusted proxy the client it names (:meth:`Gate.client_address`,
+:mod:`thermal_streamer.security.proxies`).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
-from thermal_streamer.security.auth import Authenticator, Login, Refusal, Verdict
+from thermal_streamer.security.auth import Authenticator, Login, Refusal, Verdict, parse_basic
 from thermal_streamer.security.hosts import HostPolicy
+from thermal_streamer.security.proxies import ProxyPolicy
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,8 @@ class Entry:
         host: its ``Host`` header (None: absent).
         authorization: its ``Authorization`` header (None: absent, or not to be used).
         cookies: every ``Cookie`` header, in order.
-        address: the peer's IP address, for the per-address login limit and the log.
+        address: the client's IP address (:meth:`Gate.client_address`), for the
+            per-address login limit and the log.
         origin: its ``Origin`` header where the server checks one (a WebSocket
             handshake); None: absent, or not checked.
     """
@@ -102,15 +111,19 @@ class Decision:
         refusal: FOREIGN and REFUSED: the answer to send (status, text, headers).
         reason: FOREIGN and REFUSED: why, for a log line.
         headers: ALLOWED: headers to add to the answer (a new session's ``Set-Cookie``).
+        anonymous: ALLOWED on an open path without a login while a password file is
+            set: the answer tells only what anyone may know.
     """
 
     outcome: Outcome
     refusal: Refusal | None = None
     reason: str = ""
     headers: dict[str, str] = field(default_factory=dict)
+    anonymous: bool = False
 
 
 ALLOWED = Decision(Outcome.ALLOWED)
+ANONYMOUS = Decision(Outcome.ALLOWED, anonymous=True)
 CHECK_LOGIN = Decision(Outcome.CHECK_LOGIN)
 
 
@@ -136,12 +149,19 @@ class Gate:
         hosts: which Host names are answered.
         auth: who may watch (None: everyone).
         allowed_origins: ``Allowed_Origins``: extra origins a handshake may come from.
+        proxies: whose ``X-Forwarded-For`` is believed (``Trusted_Proxies``; default none).
     """
 
     def __init__(self, door: Door, hosts: HostPolicy, auth: Authenticator | None = None,
-                 allowed_origins: tuple[str, ...] = ()):
+                 allowed_origins: tuple[str, ...] = (), proxies: ProxyPolicy | None = None):
         self.door, self._hosts, self.auth = door, hosts, auth
         self._allowed_origins = allowed_origins
+        self._proxies = proxies or ProxyPolicy()
+
+    def client_address(self, peer: str, forwarded_for: Iterable[str]) -> str:
+        """The address a request counts as: ``peer``, or behind a trusted proxy the client
+        its ``X-Forwarded-For`` headers name (:meth:`ProxyPolicy.client`)."""
+        return self._proxies.client(peer, forwarded_for)
 
     def admit(self, entry: Entry) -> Decision:
         """The decision on ``entry`` if it needs no scrypt check, else CHECK_LOGIN.
@@ -156,8 +176,10 @@ class Gate:
             return Decision(Outcome.FOREIGN, Refusal(HTTPStatus.FORBIDDEN, "origin not allowed",
                                                      {}), f"origin {entry.origin} not allowed")
         auth = self.auth
-        if auth is None or entry.path in self.door.open_paths:
+        if auth is None:
             return ALLOWED
+        if entry.path in self.door.open_paths and parse_basic(entry.authorization) is None:
+            return ANONYMOUS
         if self.door.admits_sessions and auth.session_user(entry.cookies) is not None:
             return ALLOWED
         login = auth.check_cached(entry.authorization)
@@ -176,6 +198,8 @@ class Gate:
     def _logged_in(self, auth: Authenticator, entry: Entry, login: Login) -> Decision:
         """ALLOWED (with a new session on a session path) or REFUSED, from a Login."""
         if login.verdict is not Verdict.ACCEPTED:
+            if entry.path in self.door.open_paths:  # open to all, but it tells them less
+                return ANONYMOUS
             return Decision(Outcome.REFUSED, login.refusal(), login.verdict.value)
         if (entry.path in self.door.session_paths and login.user
                 and auth.session_user(entry.cookies) is None):

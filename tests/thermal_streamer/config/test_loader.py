@@ -134,3 +134,32 @@ def test_an_unusable_signing_key_file_is_an_error_naming_the_key(tmp_path):
     assert str(caught.value) == (f"{conf} [MQTT] Signing_Key_File = '{path}': must hold at "
                                  "least 32 bytes (it has 31); make one with: "
                                  "head -c 32 /dev/urandom > FILE")
+
+
+def test_a_short_control_token_is_refused_with_how_to_make_one(tmp_path):
+    """Control_Token under 16 characters is a ConfigError naming the key and the recipe;
+    16 or more (or none) is fine."""
+    path = write(tmp_path, "[Security]\nControl_Token = 1234\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(["-c", path])
+    assert str(raised.value) == (
+        f"{path} [Security] Control_Token = '1234': must be empty or at least 16 characters "
+        "long (this one has 4): make one with "
+        'python3 -c "import secrets; print(secrets.token_urlsafe(24))"')
+    good = load_config(["-c", write(tmp_path, "[Security]\nControl_Token = 0123456789abcdef\n")])
+    assert good.control_token == "0123456789abcdef"
+
+
+def test_trusted_proxies_are_addresses_or_networks(tmp_path):
+    """Trusted_Proxies: addresses and networks (space or comma separated); a name is an
+    error naming the key; default none."""
+    config = load_config(["-c", write(tmp_path, "[Security]\nTrusted_Proxies = 127.0.0.1, ::1 "
+                                                "10.0.0.0/8\n")])
+    assert config.trusted_proxies == ("127.0.0.1", "::1", "10.0.0.0/8")
+    assert load_config([]).trusted_proxies == ()
+    path = write(tmp_path, "[Security]\nTrusted_Proxies = nginx\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(["-c", path])
+    assert str(raised.value) == (
+        f"{path} [Security] Trusted_Proxies = 'nginx': 'nginx' is not an IP address or network "
+        "(e.g. 127.0.0.1 or 192.168.1.0/24)")

@@ -218,7 +218,7 @@ def test_regions_and_alarms_need_raw_frames():
 @pytest.mark.parametrize("lines, controls, expire_after_s", [
     ("", True, 10),  # Stats_Interval 1 s: three missed would be 3 s, but at least 10 s
     ("Stats_Interval = 5\n", True, 15),
-    ("[Security]\nControl_Token = secret\n", False, 10),
+    ("[Security]\nControl_Token = secret-of-16-chars\n", False, 10),
 ])
 def test_the_device_from_the_config(tmp_path, lines, controls, expire_after_s):
     """CameraDevice.from_config: the source's kind and abilities, controls only without a

@@ -41,6 +41,7 @@ from thermal_streamer.security.auth import ADDRESS_BURST, Authenticator
 from thermal_streamer.security.passwords import hash_password
 from thermal_streamer.security.tls import tls_context
 
+TOKEN = "s3cret-of-16-chars"  # a Control_Token of the length server.conf asks for
 TIMEOUT_S = 5.0
 MESSAGES = 100  # the most messages a helper reads while looking for one
 
@@ -168,15 +169,15 @@ def test_set_reaches_every_client_and_a_bad_command_only_its_sender():
 def test_control_token_guards_commands_not_viewing():
     """With Control_Token, commands without it are refused; with it (field or query) they work."""
     parts = Parts()
-    with (ws_server(parts, control_token="s3cret") as server, open_client(server.port) as ws,
-          open_client(server.port, "/stream?token=s3cret") as trusted):
+    with (ws_server(parts, control_token=TOKEN) as server, open_client(server.port) as ws,
+          open_client(server.port, f"/stream?token={TOKEN}") as trusted):
         hello(ws)
         hello(trusted)
         ws.send(json.dumps({"cmd": "stop"}))
         assert next_text(ws, "error")["error"] == (
             "this command needs the control token (Control_Token)")
         assert parts.state.running
-        ws.send(json.dumps({"cmd": "stop", "token": "s3cret"}))
+        ws.send(json.dumps({"cmd": "stop", "token": TOKEN}))
         next_state(ws, running=False)
         trusted.send(json.dumps({"cmd": "start"}))
         next_state(trusted, running=True)
@@ -355,7 +356,7 @@ def test_token_bucket_with_injected_clock():
 def test_wrong_tokens_close_the_connection_after_five(caplog):
     """Missing tokens are only refused; the fifth wrong one closes with 1008; logged once."""
     caplog.set_level(logging.WARNING, "thermal_streamer.outputs.ws_server")
-    with (ws_server(Parts(), control_token="s3cret") as server,
+    with (ws_server(Parts(), control_token=TOKEN) as server,
           open_client(server.port) as ws):
         hello(ws)
         refusal = "this command needs the control token (Control_Token)"
@@ -373,6 +374,58 @@ def test_wrong_tokens_close_the_connection_after_five(caplog):
     lines = [r.getMessage() for r in caplog.records if "control token" in r.getMessage()]
     assert len(lines) == 1 and lines[0].startswith("wrong control token from 127.0.0.1:")
     assert lines[0].endswith("(1 on this connection)")
+
+
+def forwarded_client(port: int, client: str, token: str = "") -> ClientConnection:
+    """A /stream connection as nginx would make it for ``client`` (X-Forwarded-For)."""
+    path = f"/stream?token={token}" if token else "/stream"
+    return connect(f"ws://127.0.0.1:{port}{path}", open_timeout=TIMEOUT_S,
+                   additional_headers={"X-Forwarded-For": client})
+
+
+def test_wrong_tokens_cost_the_address_across_connections(caplog):
+    """Five wrong tokens (on one connection, closed for it) make the address wait: a new
+    connection's commands, even with the right token, are refused with the wait; one
+    line logged for the address; other connections of it share the count."""
+    caplog.set_level(logging.WARNING, "thermal_streamer.security.guesses")
+    parts = Parts()
+    with ws_server(parts, control_token=TOKEN) as server:
+        with open_client(server.port) as ws:
+            hello(ws)
+            for guess in range(5):
+                ws.send(json.dumps({"cmd": "stop", "token": f"guess{guess}"}))
+                next_text(ws, "error")
+        with open_client(server.port, f"/stream?token={TOKEN}") as again:  # reconnected
+            hello(again)
+            again.send(json.dumps({"cmd": "stop"}))
+            error = next_text(again, "error")["error"]
+            assert error == "too many wrong control tokens from this address: try again in 2 s"
+        assert parts.state.running
+    lines = [r.getMessage() for r in caplog.records if r.name.endswith("guesses")]
+    assert lines == ["5 wrong Control_Token guesses from 127.0.0.1: its commands are refused "
+                     "for 2 s"]
+
+
+def test_behind_a_trusted_proxy_wrong_tokens_cost_the_forwarded_client():
+    """With Trusted_Proxies = 127.0.0.1, a guesser's wrong tokens (X-Forwarded-For
+    192.0.2.1) do not hold up a user at 192.0.2.2 behind the same proxy."""
+    parts = Parts()
+    with ws_server(parts, control_token=TOKEN, trusted_proxies=("127.0.0.1",)) as server:
+        for guess in range(5):  # one connection per guess, as a guesser would
+            with forwarded_client(server.port, "192.0.2.1") as ws:
+                hello(ws)
+                ws.send(json.dumps({"cmd": "stop", "token": f"guess{guess}"}))
+                next_text(ws, "error")
+        with forwarded_client(server.port, "192.0.2.2", TOKEN) as user:
+            hello(user)
+            user.send(json.dumps({"cmd": "stop"}))
+            next_state(user, running=False)
+        with forwarded_client(server.port, "192.0.2.1", TOKEN) as guesser:
+            hello(guesser)
+            guesser.send(json.dumps({"cmd": "start"}))
+            assert next_text(guesser, "error")["error"].startswith(
+                "too many wrong control tokens from this address")
+        assert not parts.state.running
 
 
 def test_stop_is_quick_with_stalled_and_silent_connections():

@@ -24,6 +24,7 @@ from thermal_streamer.security.auth import (
     address_key,
     cookie_values,
     parse_basic,
+    session_cookie_name,
 )
 from thermal_streamer.security.passwords import hash_password
 
@@ -89,6 +90,14 @@ def test_address_key_groups_an_ipv6_slash_64():
         "2001:db8:1:2::/64")
     assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")
     assert address_key("not an address") == "not an address"
+
+
+def test_address_key_counts_each_ipv6_address_of_a_local_network():
+    """On a LAN (link-local, unique local, loopback) each IPv6 address counts alone, so a
+    guesser cannot lock out the other hosts of its /64."""
+    assert address_key("fe80::1") == "fe80::1" != address_key("fe80::2")
+    assert address_key("fd12:3456:789a:1::1") == "fd12:3456:789a:1::1"
+    assert address_key("::1") == "::1"
 
 
 # -- sessions
@@ -234,3 +243,16 @@ def test_no_users_is_refused():
 
 
 # -- the [Security] settings
+
+
+def test_the_session_cookie_can_carry_the_http_port_and_only_that_name_counts():
+    """With cookie_name = session_cookie_name(8080) the cookie is thermal_session_8080;
+    a session token under another port's name (another daemon of this host) is not read."""
+    checker = Authenticator({USER: "plain:pw"}, verify=lambda p, s: s == f"plain:{p}")
+    checker.cookie_name = session_cookie_name(8080)
+    cookie = checker.open_session(USER)
+    name, _, token = cookie.split(";")[0].partition("=")
+    assert name == "thermal_session_8080"
+    assert checker.session_user([f"thermal_session_8080={token}"]) == USER
+    assert checker.session_user([f"thermal_session_8081={token}",
+                                 f"thermal_session={token}"]) is None

@@ -20,6 +20,7 @@ from thermal_streamer.security.gate import (
     origin_allowed,
 )
 from thermal_streamer.security.hosts import HostPolicy
+from thermal_streamer.security.proxies import ProxyPolicy
 
 HOSTS = HostPolicy(["cam.example"], own_names=("thermal",))
 LOGIN_TEXT = "log in with a user of [Security] Password_File"
@@ -175,3 +176,24 @@ def test_a_session_cookie_is_a_login_at_the_websocket_door_only():
     assert websocket.admit(forged).outcome is Outcome.REFUSED
     basic_login = Entry("/stream", "thermal", basic())
     assert decide(websocket, basic_login) == Decision(Outcome.ALLOWED)  # no cookie here
+
+
+def test_healthz_is_open_but_anonymous_without_a_good_login():
+    """With a password file, /healthz goes in anonymous without credentials or with wrong
+    ones (never refused), and not anonymous with a good login."""
+    gate = Gate(HTTP_DOOR, HOSTS, authenticator())
+    assert gate.admit(Entry("/healthz", "thermal")) == Decision(Outcome.ALLOWED, anonymous=True)
+    wrong = Entry("/healthz", "thermal", basic(password="wrong"), address="192.0.2.1")
+    assert gate.admit(wrong).outcome is Outcome.CHECK_LOGIN
+    assert gate.log_in(wrong) == Decision(Outcome.ALLOWED, anonymous=True)
+    good = Entry("/healthz", "thermal", basic(), address="192.0.2.1")
+    assert gate.log_in(good) == Decision(Outcome.ALLOWED)
+    assert Gate(HTTP_DOOR, HOSTS).admit(Entry("/healthz", "thermal")) == Decision(Outcome.ALLOWED)
+
+
+def test_the_client_address_is_the_forwarded_one_only_from_a_trusted_proxy():
+    """Gate.client_address: X-Forwarded-For counts from Trusted_Proxies, else the peer."""
+    gate = Gate(HTTP_DOOR, HOSTS, proxies=ProxyPolicy(("127.0.0.1",)))
+    assert gate.client_address("127.0.0.1", ["192.0.2.7"]) == "192.0.2.7"
+    assert gate.client_address("192.0.2.9", ["192.0.2.7"]) == "192.0.2.9"
+    assert Gate(HTTP_DOOR, HOSTS).client_address("127.0.0.1", ["192.0.2.7"]) == "127.0.0.1"

@@ -1,5 +1,6 @@
 """thermal_streamer.security.startup: [Security]'s files, read once into the auth and TLS."""
 
+import logging
 import ssl
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import pytest
 
 from tests.tls import USER, make_certificate, make_password_file
 from thermal_streamer.config.loader import load_config
-from thermal_streamer.security.startup import read_security
+from thermal_streamer.security.startup import CLEAR_TEXT_WARNING, read_security
 from thermal_streamer.security.tls import SecurityFileError
 
 
@@ -52,3 +53,19 @@ def test_unusable_security_files_are_configuration_errors(tmp_path, lines, key, 
     with pytest.raises(SecurityFileError) as error:
         read_security(config.password_file, config.tls_cert, config.tls_key)
     assert (error.value.key, error.value.reason) == (key, message.format(folder=tmp_path))
+
+
+def test_a_password_file_without_tls_is_warned_about_once(tmp_path, caplog):
+    """Password_File without TLS: one warning that passwords cross the network in clear;
+    with TLS none."""
+    make_certificate(tmp_path)
+    make_password_file(tmp_path)
+    caplog.set_level(logging.WARNING, "thermal_streamer.security.startup")
+    read_security(str(tmp_path / "users"), "", "")
+    assert [r.getMessage() for r in caplog.records] == [CLEAR_TEXT_WARNING]
+    assert CLEAR_TEXT_WARNING.startswith("[Security] Password_File is set without TLS_Cert and "
+                                         "TLS_Key: passwords (HTTP Basic) and session cookies "
+                                         "cross the network in clear")
+    caplog.clear()
+    read_security(str(tmp_path / "users"), str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
+    assert caplog.records == []

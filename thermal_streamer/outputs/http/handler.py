@@ -9,7 +9,8 @@ FILE_CHUNK_BYTES pieces with ``Range``, a :class:`Stream` until it ends.
 
 Every answer but a stream has ``Cache-Control``, then the gate's extra headers (a
 challenge, ``Retry-After``, a session's ``Set-Cookie``), ``Content-Type``,
-``Content-Length`` and ``X-Content-Type-Options: nosniff``.
+``Content-Length`` and ``X-Content-Type-Options: nosniff``. Over https every answer
+(streams and refusals too) has ``Strict-Transport-Security: max-age=31536000`` (HSTS).
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ from urllib.parse import parse_qs, urlsplit
 from thermal_streamer.outputs.http.answers import Download, Reply, Stream, text_reply
 from thermal_streamer.outputs.http.routes import Request, Routes, route_path
 from thermal_streamer.protocols.byte_ranges import RangeNotSatisfiable, parse_range
-from thermal_streamer.security.gate import Entry, Gate, Outcome
+from thermal_streamer.security.gate import Decision, Entry, Gate, Outcome
 
 log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S = 10.0  # sending an answer (other than a stream) may take this long
 FILE_CHUNK_BYTES = 64 * 1024  # a download is read and sent this much at a time
+HSTS = "max-age=31536000"  # RFC 6797 §6.1.1: a year; browsers skip IP-address hosts (§8.1.1)
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -49,6 +51,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         gate: who may have an answer.
         routes: the answers.
         log_limited: the server's rate-limited log: (level, kind, message, *args).
+        tls: the connection is https: every answer says so for the future
+            (``Strict-Transport-Security``, RFC 6797 §6.1).
     """
 
     protocol_version = "HTTP/1.1"
@@ -58,9 +62,10 @@ class RequestHandler(BaseHTTPRequestHandler):
     sys_version = ""
 
     def __init__(self, sock: socket.socket, head: bytes, client_address: tuple[str, int],
-                 gate: Gate, routes: Routes, log_limited: Callable[..., None]):
+                 gate: Gate, routes: Routes, log_limited: Callable[..., None],
+                 tls: bool = False):
         # what socketserver.BaseRequestHandler does, without a socketserver around it
-        self.request, self.client_address = sock, client_address
+        self.request, self.client_address, self.tls = sock, client_address, tls
         self.head, self.gate, self.routes, self.log_limited = head, gate, routes, log_limited
         self.setup()
         try:
@@ -73,6 +78,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.rfile.close()  # its reference would keep the socket open after close()
         self.rfile = io.BytesIO(self.head)  # the whole request: GET and HEAD have no body
         self.extra_headers: dict[str, str] = {}  # sent by _send: a challenge, a cookie
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        super().send_response(code, message)
+        if self.tls:  # RFC 6797 §7.1: only over TLS (a browser ignores it over http)
+            self.send_header("Strict-Transport-Security", HSTS)
 
     def handle(self) -> None:
         self.close_connection = True
@@ -109,8 +119,10 @@ class RequestHandler(BaseHTTPRequestHandler):
                                   "a GET or HEAD request must not have a body"), send_body)
             return
         url = urlsplit(self.path)
-        request = Request(route_path(url), parse_qs(url.query), self.headers)
-        if self._admitted(request.path, send_body):
+        path = route_path(url)
+        decision = self._admitted(path, send_body)
+        if decision is not None:
+            request = Request(path, parse_qs(url.query), self.headers, decision.anonymous)
             answer = self.routes.answer(request)
             if isinstance(answer, Reply):
                 self._send(answer, send_body)
@@ -119,25 +131,29 @@ class RequestHandler(BaseHTTPRequestHandler):
             else:
                 self._send_stream(answer, send_body)
 
-    def _admitted(self, path: str, send_body: bool) -> bool:
-        """Ask the gate; False once the request was refused (answered).
+    def _admitted(self, path: str, send_body: bool) -> Decision | None:
+        """Ask the gate: its decision to let the request in, or None once it was refused
+        (answered).
 
         May block for one scrypt check, 50-100 ms, when the credentials are not cached.
-        A foreign Host (421) also closes the connection.
+        A foreign Host (421) also closes the connection. The login limit counts the
+        client's address (behind a trusted proxy, the one it names).
         """
+        address = self.gate.client_address(self.client_address[0],
+                                           self.headers.get_all("X-Forwarded-For", []))
         entry = Entry(path, self.headers.get("Host"), self.headers.get("Authorization"),
-                      tuple(self.headers.get_all("Cookie", [])), self.client_address[0])
+                      tuple(self.headers.get_all("Cookie", [])), address)
         decision = self.gate.admit(entry)
         if decision.outcome is Outcome.CHECK_LOGIN:
             decision = self.gate.log_in(entry)
         self.extra_headers.update(decision.headers)
         if decision.refusal is None:
-            return True
+            return decision
         if decision.outcome is Outcome.FOREIGN:  # DNS rebinding: another site's name for us
             self.close_connection = True
         self.extra_headers.update(decision.refusal.headers)
         self._send(text_reply(decision.refusal.status, decision.refusal.text), send_body)
-        return False
+        return None
 
     def _send_file(self, download: Download, send_body: bool) -> None:
         """A file as a download, whole or the one byte range asked for (RFC 9110 §14),

@@ -46,11 +46,14 @@ class Request:
         path: the URL path (after :func:`route_path`).
         query: the query string, parsed (``parse_qs``: name -> values).
         headers: the request headers.
+        anonymous: no login came with it, on a path open to all while a password file
+            is set (``/healthz``): the answer tells only what anyone may know.
     """
 
     path: str
     query: Mapping[str, list[str]]
     headers: Message
+    anonymous: bool = False
 
 
 Handler = Callable[[Request], Answer]  # an exact path's handler
@@ -129,7 +132,7 @@ def server_routes(assets: Mapping[str, tuple[str, bytes]], status: Status, hub: 
     mjpeg = mjpeg_stream(hub, send_timeout_s, stopping)
     own: dict[str, Handler] = {
         "/config.json": lambda request: page_config(status, request),
-        "/healthz": lambda _: healthz(status),
+        "/healthz": lambda request: healthz(status, request.anonymous),
         "/metrics": lambda _: Reply(HTTPStatus.OK, metrics.CONTENT_TYPE, metrics.render_metrics(
             status.health(), hub.totals()).encode()),
         "/snapshot.jpg": lambda _: jpeg_snapshot(snapshot()),
@@ -161,11 +164,14 @@ def page_config(status: Status, request: Request) -> Reply:
     return json_reply(config)
 
 
-def healthz(status: Status) -> Reply:
-    """/healthz: 200, or 503 while the frames are stale."""
+def healthz(status: Status, anonymous: bool = False) -> Reply:
+    """/healthz: 200, or 503 while the frames are stale; ``anonymous`` (no login while a
+    password file is set): only ``{"status": ...}``, not who watches, the temperatures,
+    the alarms or the source."""
     health = status.health()
     stale = health["status"] == "stale"
-    return json_reply(health, HTTPStatus.SERVICE_UNAVAILABLE if stale else HTTPStatus.OK)
+    return json_reply({"status": health["status"]} if anonymous else health,
+                      HTTPStatus.SERVICE_UNAVAILABLE if stale else HTTPStatus.OK)
 
 
 def raw_route(hub: Hub, content_type: str, encode: Callable[[Any], bytes]) -> Handler:

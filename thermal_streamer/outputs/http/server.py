@@ -60,6 +60,7 @@ from thermal_streamer.outputs.reports import Status
 from thermal_streamer.security.auth import Authenticator
 from thermal_streamer.security.gate import HTTP_DOOR, Gate
 from thermal_streamer.security.hosts import HostPolicy
+from thermal_streamer.security.proxies import ProxyPolicy
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +134,14 @@ class HttpServer:
         send_buffer_bytes: each connection's kernel send buffer (SO_SNDBUF; Linux doubles
             it), bytes (default 64 KiB): how much a stalled client absorbs, so that it is
             dropped about Send_Timeout after it stops reading.
-        auth: who may watch (None: everyone); ``/healthz`` stays open, the page and
+        auth: who may watch (None: everyone); ``/healthz`` stays open (only its status
+            without a login), the page and
             ``/config.json`` also set the session cookie the WebSocket accepts (the
             gate's ``HTTP_DOOR``).
-        tls: serve https with this server context (None: plain http).
+        tls: serve https with this server context (None: plain http); every answer then
+            has ``Strict-Transport-Security``.
+        trusted_proxies: ``Trusted_Proxies``: peers whose ``X-Forwarded-For`` names the
+            client the login limit counts (addresses or networks; default none).
 
     Raises:
         OSError: ``root``'s page or assets cannot be read.
@@ -153,13 +158,13 @@ class HttpServer:
                  max_connections: int = MAX_CONNECTIONS,
                  header_timeout_s: float = HEADER_TIMEOUT_S,
                  send_buffer_bytes: int = SEND_BUFFER_BYTES, auth: Authenticator | None = None,
-                 tls: ssl.SSLContext | None = None):
+                 tls: ssl.SSLContext | None = None, trusted_proxies: tuple[str, ...] = ()):
         self.socket = sock
         sock.setblocking(False)
         self.max_connections, self.header_timeout_s = max_connections, header_timeout_s
         self.send_buffer_bytes, self.tls = send_buffer_bytes, tls
         self.stopping = threading.Event()
-        self.gate = Gate(HTTP_DOOR, hosts, auth)
+        self.gate = Gate(HTTP_DOOR, hosts, auth, proxies=ProxyPolicy(trusted_proxies))
         self.routes = server_routes(load_assets(root), status, hub, snapshot, send_timeout_s,
                                     self.stopping, json_routes or {}, file_routes or {},
                                     data_routes or {})
@@ -430,7 +435,8 @@ class HttpServer:
         keep = False
         try:
             keep = not RequestHandler(connection.sock, connection.head, connection.address,
-                                      self.gate, self.routes, self.log_limited).close_connection
+                                      self.gate, self.routes, self.log_limited,
+                                      self.tls is not None).close_connection
         except Exception:
             self.handle_error(connection.address)
         finally:

@@ -518,6 +518,50 @@ def test_wrong_passwords_get_401_then_429_with_retry_after(users):
         connection.close()
 
 
+def test_healthz_without_a_login_tells_only_its_status(users):
+    """With a password file, /healthz without a login (or with a wrong one) is only
+    {"status": ...}; with a login it is the whole payload; /metrics needs the login."""
+    parts = Parts()
+    parts.publish()
+    with http_server(parts, auth=Authenticator(users)) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT_S)
+        for headers in ({}, basic_header(password="wrong")):
+            status, _, body = ask(connection, "/healthz", headers)
+            assert status == 200 and json.loads(body) == {"status": "ok"}
+        status, _, body = ask(connection, "/healthz", basic_header())
+        full = json.loads(body)
+        assert status == 200 and full["status"] == "ok" and "frames_captured" in full
+        assert ask(connection, "/metrics")[0] == 401
+        connection.close()
+    with http_server(Parts()) as server:  # no password file: the whole payload for all
+        assert "frames_captured" in json.loads(get(server.port, "/healthz")[2])
+
+
+def test_behind_a_trusted_proxy_the_login_limit_counts_the_forwarded_client(users):
+    """With Trusted_Proxies = 127.0.0.1 a guesser (X-Forwarded-For 192.0.2.1) gets 429 and
+    a user at another address (192.0.2.2) still logs in; a header a client adds itself
+    (left of the proxy's hop) changes nothing; without the setting the header is ignored."""
+    def guessed_out(connection: http.client.HTTPConnection, forwarded: str) -> int:
+        for _ in range(ADDRESS_BURST):
+            ask(connection, "/", {**basic_header(password="guess"), "X-Forwarded-For": forwarded})
+        return ask(connection, "/", {**basic_header(password="guess"),
+                                     "X-Forwarded-For": forwarded})[0]
+
+    with http_server(Parts(), auth=Authenticator(users),
+                     trusted_proxies=("127.0.0.1",)) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT_S)
+        assert guessed_out(connection, "192.0.2.1") == 429
+        assert ask(connection, "/", {**basic_header(), "X-Forwarded-For": "192.0.2.2"})[0] == 200
+        spoofed = {**basic_header(password="guess"), "X-Forwarded-For": "192.0.2.2, 192.0.2.1"}
+        assert ask(connection, "/", spoofed)[0] == 429  # the proxy's hop is the rightmost
+        connection.close()
+    with http_server(Parts(), auth=Authenticator(users)) as server:  # not trusted: the peer
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT_S)
+        assert guessed_out(connection, "192.0.2.1") == 429
+        assert ask(connection, "/", {**basic_header(), "X-Forwarded-For": "192.0.2.2"})[0] == 429
+        connection.close()
+
+
 def test_behind_a_reverse_proxy_the_page_opens_its_websocket_on_the_page_port():
     """/config.json says ws_port null when the request came through a proxy (it carries
     X-Forwarded-Host), so the page connects through the proxy too."""
@@ -599,6 +643,21 @@ def test_slow_tls_handshakes_cost_no_thread_and_end_at_the_header_deadline(certi
         finally:
             for sock in [*socks, *late]:
                 sock.close()
+
+
+def test_https_answers_carry_strict_transport_security(certificate, users):
+    """Over TLS every answer (200, 401, 404) has Strict-Transport-Security; plain http none."""
+    cert, key = certificate
+    with http_server(Parts(), tls=tls_context(str(cert), str(key)),
+                     auth=Authenticator(users)) as server:
+        connection = https_connection(server.port, cert)
+        for path, headers, expected in (("/healthz", {}, 200), ("/", {}, 401),
+                                        ("/nowhere", basic_header(), 404)):
+            status, answer, _ = ask(connection, path, headers)
+            assert (status, answer["Strict-Transport-Security"]) == (expected, "max-age=31536000")
+        connection.close()
+    with http_server(Parts()) as server:
+        assert "Strict-Transport-Security" not in get(server.port, "/healthz")[1]
 
 
 def test_plain_http_on_the_tls_port_is_told_to_use_https(certificate):
