@@ -454,12 +454,18 @@ def test_out_of_file_descriptors_is_logged_once_and_recovers(caplog):
     with ws_server(Parts()) as server:
         socks = [socket.socket() for _ in range(3)]
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        fillers: list[int] = []
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")), hard))
+            with contextlib.suppress(OSError):  # EMFILE: every number below the limit is taken
+                while len(fillers) < soft:  # (closed sockets leave holes accept could reuse)
+                    fillers.append(os.dup(0))
             for sock in socks:
                 sock.connect(("127.0.0.1", server.port))  # queued: accept has no fd for it
             assert wait_until(lambda: "cannot accept" in caplog.text, TIMEOUT_S)
         finally:
+            for fd in fillers:
+                os.close(fd)
             resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
             for sock in socks:
                 sock.close()
