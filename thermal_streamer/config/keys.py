@@ -162,6 +162,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("mqtt_jpeg_interval_s", MQTT, "JPEG_Interval", "1", number(0.05, 86400)),
     Setting("mqtt_stats_interval_s", MQTT, "Stats_Interval", "1", number(0.05, 86400)),
     Setting("mqtt_keepalive_s", MQTT, "Keepalive", "30", integer(5, 65535)),
+    Setting("mqtt_commands", MQTT, "Commands", "control", choice("none", "control", "all")),
 )
 
 

@@ -123,6 +123,7 @@ class Config:
     mqtt_jpeg_interval_s: float
     mqtt_stats_interval_s: float
     mqtt_keepalive_s: int
+    mqtt_commands: str  # none | control | all: what the cmd topic may run
     state_file: str
     webhook_timeout_s: float
     webhook_retries: int
