@@ -100,6 +100,13 @@ def publish(port: int, topic: str, payload: bytes | str, *args: str) -> None:
                     "-s" if data else "-n", *args], input=data, check=True, timeout=10)
 
 
+def publish_lines(port: int, topic: str, lines: list[str], *args: str) -> None:
+    """``mosquitto_pub -l``: each line one message, all on one connection, back to back."""
+    subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(port), "-t", topic, "-l",
+                    *args], input="".join(f"{line}\n" for line in lines).encode(), check=True,
+                   timeout=10)
+
+
 def _packet(kind: int, body: bytes) -> bytes:
     """An MQTT 3.1.1 control packet: type/flags byte, remaining length (varint), body."""
     length, size = b"", len(body)

@@ -55,21 +55,22 @@ class StandInOrigin:
     With ``signing_key`` it signs frame, state and availability as the publisher does.
 
     Attributes:
-        port: the broker's port.
         signer: its Signer (None without a key).
         state: its shared state (commands change it; every change is published).
         topics: its topics.
-        commands_seen: every ``cmd`` payload received, in order.
+        commands_seen: every ``cmd`` payload received, in order (run without a token,
+            as the publisher runs them).
+        port: the broker's port.
         link: its broker connection (run it with :func:`running`).
     """
 
     def __init__(self, port: int, camera_id: str = "origin", prefix: str = "thermal",
-                 control_token: str = "", signing_key: bytes = b""):
+                 signing_key: bytes = b""):
         self.port = port
         self.state = AcquisitionState(RenderSettings())
         self.restart()
         self.topics = CameraTopics(prefix, camera_id)
-        self._runner = CommandRunner(self.state, no_ffc, control_token)
+        self._runner = CommandRunner(self.state, no_ffc)
         self.commands_seen: list[bytes] = []
         self.connected = threading.Event()
         self.signer = Signer(signing_key, self.topics.signed) if signing_key else None
@@ -113,7 +114,7 @@ class StandInOrigin:
             command_id = None
         error = None
         try:
-            self._runner.execute(payload).result(JOIN_TIMEOUT_S)
+            self._runner.execute_trusted(payload).result(JOIN_TIMEOUT_S)  # as the publisher
         except (CommandError, NotImplementedError) as exc:
             error = str(exc)
         self.link.publish(self.topics.cmd_result,

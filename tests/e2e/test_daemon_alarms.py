@@ -217,7 +217,8 @@ def test_regions_and_alarms_become_home_assistant_entities_over_mqtt(start_daemo
         conf.write_text(f"[ROI panel]\nBox = 80 30 120 60\n[Alarm hot]\nROI = panel\n"
                         f"Stat = max\nAbove = 60\nHysteresis = 5\nHold_Seconds = 0.5\n"
                         f"[MQTT]\nBroker = {broker.url}\nCamera_ID = cam\n"
-                        f"Stats_Interval = 0.25\nPublish_Frames = no\n")
+                        f"Stats_Interval = 0.25\nPublish_Frames = no\n"
+                        "Commands = all\n")  # roi over MQTT needs all (default: control)
         daemon = start_daemon("-c", str(conf), "--source", "replay", "--replay", recording)
         assert sub.wait_for(lambda ms: {*panel, hot} <= {m.topic for m in ms}, 15)
         sensor = json.loads(sub.wait_on(panel[1]).payload)

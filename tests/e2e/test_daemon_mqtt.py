@@ -250,3 +250,52 @@ def test_a_stalled_mqtt_subscriber_does_not_slow_the_origin(start_daemon, tmp_pa
         fps = daemon.health()["fps"]
         assert counter.error is None and counter.rate >= 0.85 * fps, (counter.rate, fps)
         assert len(frames) >= 0.85 * 4.0 * fps, (len(frames), fps)
+
+
+def acl_recipe() -> str:
+    """docs/mqtt.md's Mosquitto acl_file, verbatim (the fenced block with ``user``)."""
+    text = (Path(__file__).parents[2] / "docs" / "mqtt.md").read_text()
+    blocks = text.split("```\n")[1::2]
+    return next(block for block in blocks if block.lstrip().startswith("# the camera"))
+
+
+def test_the_acl_recipe_lets_home_assistant_command_and_readers_only_read(start_daemon,
+                                                                          tmp_path, request):
+    """docs/mqtt.md's ACL with password_file: a reader-only user's stop on cmd never reaches
+    the daemon; Home Assistant's set runs without a token though Control_Token is set (was:
+    refused); a retained command never runs and is counted in /healthz and /metrics."""
+    folder = Path(tempfile.mkdtemp(prefix="mqtt-acl-"))  # readable by mosquitto's user
+    folder.chmod(0o755)
+    request.addfinalizer(lambda: shutil.rmtree(folder, ignore_errors=True))
+    acl = folder / "acl"
+    acl.write_text(acl_recipe().replace("garage", "cam"))
+    acl.chmod(0o644)
+    users = {"camera-cam": "camera-pw", "homeassistant": "ha-pw", "edge": "edge-pw",
+             "viewer": "viewer-pw"}
+    (tmp_path / "password").write_text("camera-pw\n")
+    viewer, ha = ("-u", "viewer", "-P", "viewer-pw"), ("-u", "homeassistant", "-P", "ha-pw")
+    with mosquitto(users=users, extra_config=f"acl_file {acl}") as broker, \
+            Subscriber(broker.port, f"{BASE}/#", args=viewer) as sub:
+        path = Path(config(tmp_path, broker.url, Username="camera-cam",
+                           Password_File="password", Publish_Frames="no"))
+        with path.open("a") as file:
+            file.write("[Security]\nControl_Token = a-long-control-token-42\n")
+        publish(broker.port, f"{BASE}/cmd", '{"cmd": "stop", "id": "kept"}', "-r", *ha)
+        daemon = start_daemon("-c", str(path), "--source", "simulated")
+        assert sub.wait_on(f"{BASE}/state")  # connected, subscribed, the kept stop dropped
+        assert wait_until(lambda: daemon.health()["components"]["mqtt"]["counters"].get(
+            f"retained_dropped:{BASE}/cmd") == 1, TIMEOUT_S)
+        publish(broker.port, f"{BASE}/cmd", '{"cmd": "stop", "id": "viewer"}', *viewer)
+        publish(broker.port, f"{BASE}/cmd", '{"cmd": "set", "colormap": "ironbow", "id": "ha"}',
+                *ha)
+        result = sub.wait_on(f"{BASE}/cmd/result")
+        assert result is not None and json.loads(result.payload) == {"ok": True, "id": "ha"}
+        assert [json.loads(m.payload)["id"] for m in sub.on(f"{BASE}/cmd")] == ["kept", "ha"]
+        assert "Denied PUBLISH from" in broker.log()
+        health = daemon.health()
+        metrics = fetch_text(daemon.http_url + "/metrics")
+    assert health["state"]["running"] is True and health["state"]["colormap"] == "ironbow"
+    assert len(sub.on(f"{BASE}/cmd/result")) == 1
+    assert (f'thermal_component_events_total{{component="mqtt",event="retained_dropped:'
+            f'{BASE}/cmd"}} 1') in metrics
+    assert daemon.log().count("dropped a retained message") == 1

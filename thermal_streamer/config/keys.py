@@ -166,6 +166,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("mqtt_stats_interval_s", MQTT, "Stats_Interval", "1", number(0.05, 86400)),
     Setting("mqtt_keepalive_s", MQTT, "Keepalive", "30", integer(5, 65535)),
     Setting("mqtt_signing_key_file", MQTT, "Signing_Key_File", "", text, path_like=True),
+    Setting("mqtt_commands", MQTT, "Commands", "control", choice("none", "control", "all")),
 )
 
 

@@ -126,6 +126,7 @@ class Config:
     mqtt_stats_interval_s: float
     mqtt_keepalive_s: int
     mqtt_signing_key_file: str
+    mqtt_commands: str  # none | control | all: what the cmd topic may run
     state_file: str
     webhook_timeout_s: float
     webhook_retries: int

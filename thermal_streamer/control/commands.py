@@ -182,6 +182,20 @@ class CommandRunner:
         """
         command = parse_command(message, self._handlers)
         self.authorize(command.get("token") or connection_token or "")
+        return self._run(command)
+
+    def execute_trusted(self, message: str | bytes) -> concurrent.futures.Future[None]:
+        """Validate and apply one command without asking for the control token.
+
+        For a channel that authorises its senders itself: MQTT ``cmd``, where the
+        broker's ACL says who may publish and ``[MQTT] Commands`` which commands run
+        (docs/mqtt.md, "Who may send commands"). A ``token`` field is ignored.
+
+        Returns and raises as :meth:`execute` does, never TokenError.
+        """
+        return self._run(parse_command(message, self._handlers))
+
+    def _run(self, command: dict[str, Any]) -> concurrent.futures.Future[None]:
         if command["cmd"] == "ffc":
             return self._run_ffc()
         if command["cmd"] in self._handlers:

@@ -47,6 +47,10 @@ class Commands(Protocol):
         """See :meth:`thermal_streamer.control.commands.CommandRunner.execute`."""
         ...
 
+    def execute_trusted(self, message: str | bytes) -> concurrent.futures.Future[None]:
+        """See :meth:`thermal_streamer.control.commands.CommandRunner.execute_trusted`."""
+        ...
+
 
 class Service(ReportsHealth, Protocol):
     """A part with a thread of its own that talks to the outside (a broker link)."""

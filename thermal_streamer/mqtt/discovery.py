@@ -100,11 +100,12 @@ class CameraDevice:
     def from_config(cls, config: Config, topics: CameraTopics, source: Source,
                     configuration_url: str) -> CameraDevice:
         """The device ``[MQTT]`` announces for ``source`` (``Discovery_Prefix`` must be set):
-        controls only without a ``Control_Token``, the sensors expiring after
+        controls unless ``[MQTT] Commands = none`` (no token is asked over MQTT: a
+        ``Control_Token`` no longer hides them), the sensors expiring after
         EXPIRE_INTERVALS missed ``stats`` messages (at least EXPIRE_MIN_S seconds)."""
         assert config.mqtt_discovery_prefix, "[MQTT] Discovery_Prefix is empty: no discovery"
         return cls(topics, config.mqtt_discovery_prefix, source.kind, raw=source.has_raw,
-                   controls=not config.control_token, can_ffc=source.can_ffc,
+                   controls=config.mqtt_commands != "none", can_ffc=source.can_ffc,
                    colormaps=colormaps.names(),
                    expire_after_s=max(EXPIRE_MIN_S, math.ceil(EXPIRE_INTERVALS
                                                               * config.mqtt_stats_interval_s)),

@@ -9,13 +9,18 @@ dropped per topic, and reports its health. Publishing never waits for the broker
 still unwritten (a one-slot mailbox per topic), so a slow broker costs frames, never
 time, and paho's send queue cannot grow.
 
+It speaks MQTT 5, for two of its CONNECT properties' sake: ``Maximum Packet Size``
+(``max_packet_bytes``: the broker drops a longer message before sending it, so one
+200 MiB publish never reaches the daemon's memory) and, for the HMAC signatures, user
+properties. Retained messages on a ``live_only`` topic (the commands) are dropped
+and counted, never handled: a retained command would run again after every restart.
+
 Signed messages (``[MQTT] Signing_Key_File``, :mod:`thermal_streamer.protocols.signing`):
-with a :class:`~thermal_streamer.protocols.signing.Signer` the link speaks MQTT 5 and adds
+with a :class:`~thermal_streamer.protocols.signing.Signer` the link adds
 the ``thermal-sig`` user property to every message on the signer's topics (its will too);
 with a :class:`~thermal_streamer.protocols.signing.Verifier` it drops, counts (``unsigned``,
 ``bad_signature``, ``replayed`` per topic) and logs at a limited rate every message on the
-verifier's topics that is not signed with the key or not newer than the last one. Without
-either it speaks MQTT 3.1.1, as it always did.
+verifier's topics that is not signed with the key or not newer than the last one.
 
 Thread: :meth:`MqttLink.run` is the paho network loop (``loop_forever``), run in a
 thread the app starts; message handlers run in it and must not block.
@@ -29,7 +34,7 @@ import enum
 import logging
 import ssl
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -47,6 +52,7 @@ log = logging.getLogger(__name__)
 
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
+MQTT_MAX_PACKET_BYTES = 268_435_455  # the largest remaining length (MQTT 5.0 §1.5.5)
 MessageHandler = Callable[[str, bytes], None]  # (topic, payload)
 
 
@@ -121,16 +127,30 @@ class MqttLink:
             (rate-limited) and counted, never fatal.
         signer: signs the messages (and the will) on its topics; None: nothing is signed.
         verifier: checks the messages on its topics before their handler; None: none.
+        live_only: topic filters among ``subscriptions`` whose retained messages are
+            dropped unhandled, counted ``retained_dropped:<topic>`` and logged once per
+            connection (a retained command would run again on every connection).
+        max_packet_bytes: the MQTT 5 ``Maximum Packet Size`` sent in CONNECT (the whole
+            PUBLISH packet: header, topic, properties and payload): the broker drops a
+            longer message for this client instead of sending it. 0: no limit.
     """
 
     def __init__(self, settings: BrokerSettings, name: str = "mqtt", will: Will | None = None,
                  on_connected: Callable[[], None] = lambda: None,
                  subscriptions: Mapping[str, MessageHandler] | None = None,
-                 signer: Signer | None = None, verifier: Verifier | None = None):
+                 signer: Signer | None = None, verifier: Verifier | None = None,
+                 live_only: Collection[str] = (), max_packet_bytes: int = 0):
         self._settings, self._name, self._on_connected = settings, name, on_connected
         self._signer, self._verifier, self._will = signer, verifier, will
         self._sign_lock = threading.Lock()  # a topic's counters reach paho in order
         self._subscriptions = dict(subscriptions or {})
+        self._live_only = tuple(live_only)
+        self._retained_warned: set[str] = set()  # topics warned about on this connection
+        self._connect_properties: Properties | None = None
+        if max_packet_bytes:
+            self._connect_properties = Properties(PacketTypes.CONNECT)
+            self._connect_properties.MaximumPacketSize = min(max_packet_bytes,
+                                                             MQTT_MAX_PACKET_BYTES)
         self._lock = threading.Lock()
         self._state = LinkState.CONNECTING
         self._last_error = ""
@@ -140,8 +160,7 @@ class MqttLink:
         self._lifecycle = threading.Lock()  # orders stop() against run()'s first connect
         self._warn = RateLimitedLog(log)
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
-                                  protocol=paho.MQTTv5 if signer or verifier
-                                  else paho.MQTTv311)
+                                  protocol=paho.MQTTv5)
         self.client.reconnect_delay_set(RECONNECT_MIN_S, RECONNECT_MAX_S)
         if settings.username:
             self.client.username_pw_set(settings.username, settings.password or None)
@@ -192,6 +211,10 @@ class MqttLink:
         self._in_flight[topic] = info
         return self._queued(topic, info)
 
+    def count(self, outcome: str, topic: str) -> None:
+        """Count one event ``<outcome>:<topic>`` in :meth:`health`'s counters (any thread)."""
+        self._count(outcome, topic)
+
     def health(self) -> ComponentHealth:
         """Connection state, published/dropped counts per topic, the newest error."""
         with self._lock:
@@ -224,7 +247,8 @@ class MqttLink:
             with self._lifecycle:  # either stop() came first, or its disconnect() ends the loop
                 if self._stopped:
                     return
-                client.connect_async(url.host, url.port, self._settings.keepalive_s)
+                client.connect_async(url.host, url.port, self._settings.keepalive_s,
+                                     properties=self._connect_properties)
             client.loop_forever(retry_first_connection=True)
         finally:
             client._thread = None
@@ -249,6 +273,7 @@ class MqttLink:
         for topic in self._subscriptions:
             client.subscribe(topic, qos=0)
         self._in_flight = {}
+        self._retained_warned = set()
         try:
             self._on_connected()
         except Exception:  # a bug in the callback must not take the link down
@@ -269,6 +294,10 @@ class MqttLink:
 
     def _message(self, _client: paho.Client, _userdata: object,
                  message: paho.MQTTMessage) -> None:
+        if message.retain and any(paho.topic_matches_sub(topic_filter, message.topic)
+                                  for topic_filter in self._live_only):
+            self._drop_retained(message.topic)
+            return
         if self._verifier is not None:
             user = dict(getattr(message.properties, "UserProperty", None) or ())
             try:
@@ -287,6 +316,15 @@ class MqttLink:
                     self._count("handler_errors", message.topic)
                     self._warn.log(logging.ERROR, "handler", "%s: handling a message on %s "
                                    "failed: %r", self._name, message.topic, exc)
+
+    def _drop_retained(self, topic: str) -> None:
+        self._count("retained_dropped", topic)
+        if topic not in self._retained_warned:
+            self._retained_warned.add(topic)
+            log.warning("%s: dropped a retained message on %s without running it (a retained "
+                        "command would run again after every restart); remove it from the "
+                        "broker: mosquitto_pub -r -n -t '%s', and publish commands without "
+                        "the retain flag", self._name, topic, topic)
 
     # -- helpers
 

@@ -4,11 +4,19 @@ Topics and payloads (docs/protocol.md, MQTT), under ``<Topic_Prefix>/<Camera_ID>
 ``frame`` (every frame, the ``/stream`` binary message, retained), ``jpeg`` (every
 JPEG_Interval, retained), ``stats`` (every Stats_Interval), ``state`` (retained, on
 every change), ``availability`` (``online``, ``offline`` as the last will, retained),
-``cmd`` -> ``cmd/result``; per measurement region ``roi/<name>`` (every
+``cmd`` -> ``cmd/result`` (see "Commands" below); per measurement region ``roi/<name>`` (every
 Stats_Interval), per alarm rule ``alarm/<name>/state`` (retained) and
 ``alarm/<name>/event`` (each transition); plus Home Assistant discovery
 (:mod:`thermal_streamer.mqtt.discovery`), sent on every connection and on Home Assistant's birth
-message.
+message (at most once per BIRTH_INTERVAL_S: a burst of births gives one re-send).
+
+Commands: the broker is the trust boundary (docs/mqtt.md, "Who may send commands"). A
+message on ``cmd`` runs without a token, as far as ``[MQTT] Commands`` allows (``none``:
+the topic is not subscribed; ``control``: start, stop, set, ffc; ``all``: every
+command), at most ``Command_Rate`` a second in bursts of ``Command_Burst`` for all
+senders together; a retained one never runs (the link drops it). Every refusal is
+answered on ``cmd/result`` and counted in the ``mqtt`` component (``refused:<topic>``,
+``rate_limited:<topic>``, ``retained_dropped:<topic>``).
 
 Regions and alarms change live: the ``rois`` and ``alarms`` parts of the shared state say
 which exist, and every state change brings the retained messages that follow from them
@@ -41,10 +49,11 @@ from typing import Any
 
 from lepton.errors import LeptonError
 from thermal_streamer.config.loader import Config
-from thermal_streamer.control.commands import CommandError
+from thermal_streamer.control.commands import COMMANDS, CommandError
 from thermal_streamer.control.state import AcquisitionState
 from thermal_streamer.core.frames import EncodedFrame, RawFrame
 from thermal_streamer.core.hub import Hub, Viewer
+from thermal_streamer.core.ratelimit import TokenBucket
 from thermal_streamer.core.source import Commands, Source
 from thermal_streamer.measure.alarms import Transition
 from thermal_streamer.measure.meter import Measure
@@ -65,6 +74,10 @@ log = logging.getLogger(__name__)
 PROTOCOL = "mqtt"  # the publisher's viewer protocol in the hub (/healthz, /metrics)
 ONLINE, OFFLINE = b"online", b"offline"
 POLL_S = 0.5  # longest wait between looks at the stop flag
+BIRTH_INTERVAL_S = 10.0  # Home Assistant's births re-send everything at most this often
+# [MQTT] Commands -> the commands cmd may run (None: every one; empty: cmd not subscribed)
+COMMAND_SCOPES: dict[str, frozenset[str] | None] = {
+    "none": frozenset(), "control": frozenset(COMMANDS), "all": None}
 
 
 def publisher_from_config(config: Config, source: Source, hub: Hub, state: AcquisitionState,
@@ -88,7 +101,8 @@ def publisher_from_config(config: Config, source: Source, hub: Hub, state: Acqui
     return MqttPublisher(BrokerSettings.from_config(config), topics, hub, state, commands,
                          snapshot, measure, device, config.mqtt_publish_frames,
                          config.mqtt_jpeg_interval_s, config.mqtt_stats_interval_s,
-                         signer=signer)
+                         config.mqtt_commands, config.command_rate_per_s,
+                         config.command_burst, signer=signer)
 
 
 class MqttPublisher:
@@ -102,7 +116,8 @@ class MqttPublisher:
             where the publisher joins as a viewer (protocol ``mqtt``) so frames are
             rendered at the source rate.
         state: the shared acquisition state (published; ``running`` pauses ``jpeg``).
-        commands: runs ``cmd`` messages (the WebSocket's validation and Control_Token).
+        commands: runs ``cmd`` messages (``execute_trusted``: the WebSocket's validation,
+            no Control_Token).
         snapshot: the newest source frame rendered (the renderer's), None before any.
         measure: (seq, raw frame) -> the frame's measurement (``Meter.measure``, computed
             once per frame whoever asks): the whole frame's statistics go on ``stats``,
@@ -111,6 +126,10 @@ class MqttPublisher:
         publish_frames: publish every frame on ``frame`` (Publish_Frames).
         jpeg_interval_s, stats_interval_s: seconds between ``jpeg`` and between
             ``stats`` messages (> 0).
+        command_scope: ``[MQTT] Commands``: ``none``, ``control`` or ``all`` (a key of
+            COMMAND_SCOPES).
+        command_rate_per_s, command_burst: the ``cmd`` topic's token bucket
+            (``Command_Rate``, ``Command_Burst``), for all senders together.
         clock: monotonic clock, seconds (injectable).
         signer: signs ``frame``, ``state`` and ``availability`` (and the will) with the
             Signing_Key_File key (the link then speaks MQTT 5); None: nothing is signed.
@@ -125,8 +144,9 @@ class MqttPublisher:
                  snapshot: Callable[[], EncodedFrame | None],
                  measure: Measure,
                  device: CameraDevice | None, publish_frames: bool, jpeg_interval_s: float,
-                 stats_interval_s: float, clock: Callable[[], float] = time.monotonic,
-                 signer: Signer | None = None):
+                 stats_interval_s: float, command_scope: str = "control",
+                 command_rate_per_s: float = 10.0, command_burst: int = 20,
+                 clock: Callable[[], float] = time.monotonic, signer: Signer | None = None):
         self._topics, self._hub, self._state = topics, hub, state
         self._commands, self._snapshot, self._measure = commands, snapshot, measure
         self._device = device
@@ -141,11 +161,19 @@ class MqttPublisher:
         self._retained: dict[str, bytes] = {}
         self._discovery: tuple[tuple[str, ...], tuple[str, ...], list[tuple[str, bytes]]] | \
             None = None
-        subscriptions: dict[str, Callable[[str, bytes], None]] = {topics.cmd: self._on_command}
+        self._command_scope, self._allowed = command_scope, COMMAND_SCOPES[command_scope]
+        self._command_rate_per_s = command_rate_per_s
+        self._command_bucket = TokenBucket(command_rate_per_s, command_burst, clock)
+        self._limiting = False  # commands are being dropped over the rate (link thread)
+        self._last_birth: float | None = None  # when a birth last re-sent everything
+        subscriptions: dict[str, Callable[[str, bytes], None]] = {}
+        if self._allowed != frozenset():
+            subscriptions[topics.cmd] = self._on_command
         if device:
             subscriptions[birth_topic(device.discovery_prefix)] = self._on_birth
         self.link = MqttLink(settings, "mqtt", Will(topics.availability, OFFLINE),
-                             self._on_connected, subscriptions, signer=signer)
+                             self._on_connected, subscriptions, signer=signer,
+                             live_only=(topics.cmd,))
 
     # -- any thread
 
@@ -278,23 +306,52 @@ class MqttPublisher:
         self.link.publish(self._topics.availability, ONLINE, retain=True, qos=1)
         self._sync(full=True)
 
-    def _on_birth(self, _topic: str, payload: bytes) -> None:
-        """Home Assistant (re)started: it needs the discovery and then the states again."""
-        if payload == BIRTH_ONLINE:
-            self._sync(full=True)
+    def _on_birth(self, topic: str, payload: bytes) -> None:
+        """Home Assistant (re)started: it needs the discovery and then the states again
+        (at most once per BIRTH_INTERVAL_S; a birth within it is counted, ignored)."""
+        if payload != BIRTH_ONLINE:
+            return
+        now = self._clock()
+        if self._last_birth is not None and now - self._last_birth < BIRTH_INTERVAL_S:
+            self.link.count("births_ignored", topic)
+            return
+        self._last_birth = now
+        self._sync(full=True)
 
     def _on_command(self, _topic: str, payload: bytes) -> None:
         """Run one ``cmd`` message; the answer goes to ``cmd/result`` (an FFC's when done)."""
         if len(payload) > MAX_COMMAND_BYTES:
             self._result(None, f"command too large: at most {MAX_COMMAND_BYTES} bytes")
             return
-        command_id = _command_id(payload)
+        command_id, name = _command_id_and_name(payload)
+        if not self._command_bucket.take():
+            self._refuse("rate_limited", command_id, "too many commands: at most "
+                         f"{self._command_rate_per_s:g} a second on MQTT (Command_Rate)")
+            if not self._limiting:
+                self._limiting = True
+                log.warning("mqtt: commands on %s arrive faster than Command_Rate = %g a "
+                            "second: the excess is dropped (each is answered on %s)",
+                            self._topics.cmd, self._command_rate_per_s, self._topics.cmd_result)
+            return
+        if self._limiting:
+            self._limiting = False
+            log.info("mqtt: commands on %s are within Command_Rate again", self._topics.cmd)
+        if self._allowed is not None and name is not None and name not in self._allowed:
+            self._refuse("refused", command_id, f"command {name!r} is not allowed over MQTT "
+                         f"([MQTT] Commands = {self._command_scope} allows "
+                         f"{', '.join(c for c in COMMANDS if c in self._allowed)}; all allows "
+                         "every command)")
+            return
         try:
-            future = self._commands.execute(payload)
+            future = self._commands.execute_trusted(payload)
         except CommandError as exc:
             self._result(command_id, str(exc))
             return
         future.add_done_callback(lambda done: self._result(command_id, _failure(done)))
+
+    def _refuse(self, reason: str, command_id: str | int | None, error: str) -> None:
+        self.link.count(reason, self._topics.cmd)
+        self._result(command_id, error)
 
     def _result(self, command_id: str | int | None, error: str | None) -> None:
         result: dict[str, Any] = {"ok": error is None}
@@ -315,11 +372,15 @@ def _failure(done: concurrent.futures.Future[None]) -> str | None:
     return str(error)
 
 
-def _command_id(payload: bytes) -> str | int | None:
-    """The command's optional ``id`` (a string or integer), echoed in its result."""
+def _command_id_and_name(payload: bytes) -> tuple[str | int | None, str | None]:
+    """The command's optional ``id`` (a string or integer, echoed in its result) and its
+    ``cmd`` (None when there is no string ``cmd``: the runner then says what is wrong)."""
     try:
         data = json.loads(payload)
     except (ValueError, RecursionError):
-        return None
-    value = data.get("id") if isinstance(data, dict) else None
-    return value if isinstance(value, str | int) and not isinstance(value, bool) else None
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    value, name = data.get("id"), data.get("cmd")
+    return (value if isinstance(value, str | int) and not isinstance(value, bool) else None,
+            name if isinstance(name, str) else None)

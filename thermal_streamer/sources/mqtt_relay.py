@@ -64,6 +64,9 @@ log = logging.getLogger(__name__)
 POLL_S = 0.5  # the source thread's longest wait: how soon it sees stop and expires commands
 COMMAND_TIMEOUT_S = 5.0  # a forwarded command with no answer from the origin by then fails
 MAX_STATE_BYTES = 4096  # a state message is about 200 bytes
+# a PUBLISH packet's bytes beside its payload: fixed header (<= 5), topic (<= 2 + a few
+# dozen), properties (a signature's user property is about 100): generous
+PACKET_OVERHEAD_BYTES = 4096
 JPEG_SOI, JPEG_EOI = b"\xff\xd8", b"\xff\xd9"  # ITU-T T.81, table B.1
 RAW_DTYPE = "<u2"  # the only raw pixel type of /stream (docs/protocol.md §5.2)
 RAW_UNITS = tuple(unit.value for unit in PixelUnit)
@@ -229,11 +232,12 @@ class RelayCommands:
     WebSocket server and any other channel call). Thread-safe: :meth:`execute` runs in a
     channel's thread, :meth:`on_result` in the link's, :meth:`expire` in the source's.
 
-    Control token: the edge checks its own ``Control_Token`` first (when set), exactly
-    as the origin does; the command then goes to the origin carrying the token the
-    viewer gave (its ``token`` field, else ``?token=``), and the origin checks its own
-    ``Control_Token``. Give the origin and its edges the same token (or set it on the
-    origin only, and the origin decides alone).
+    Control token: no token ever crosses the broker (every ``thermal/#`` subscriber
+    would read it). The edge checks its own viewers' token against its own
+    ``Control_Token`` (when set), as a CommandRunner does, and forwards the command
+    without its ``token`` field; the origin runs what its ``[MQTT] Commands`` allows
+    from whoever the broker's ACL lets publish ``cmd`` (docs/mqtt.md, "Who may send
+    commands").
 
     Args:
         link: the edge's broker connection (publishes ``cmd`` at QoS 1, not retained).
@@ -279,14 +283,23 @@ class RelayCommands:
         command = parse_command(message)
         token = command.pop("token", None) or connection_token or ""
         check_token(self._control_token, token)
+        return self._forward(command)
+
+    def execute_trusted(self, message: str | bytes) -> concurrent.futures.Future[None]:
+        """Validate one command from a channel that authorised its sender (this edge's
+        own MQTT ``cmd``) and send it to the origin; as :meth:`execute`, no token check."""
+        command = parse_command(message)
+        command.pop("token", None)
+        return self._forward(command)
+
+    def _forward(self, command: dict[str, Any]) -> concurrent.futures.Future[None]:
         if self.origin_online is False:
             raise CommandError(f"camera {self._topics.camera_id} is offline")
         command_id = f"{self._prefix}:{next(self._ids)}"
         future: concurrent.futures.Future[None] = concurrent.futures.Future()
         with self._lock:
             self._pending[command_id] = (self._clock() + self._timeout_s, future)
-        payload = json.dumps({**command, **({"token": token} if token else {}),
-                              "id": command_id}, separators=(",", ":"))
+        payload = json.dumps({**command, "id": command_id}, separators=(",", ":"))
         if not self._link.publish(self._topics.cmd, payload, qos=1):
             with self._lock:
                 self._pending.pop(command_id, None)
@@ -361,7 +374,9 @@ class MqttSource(Source):
         topics: the origin camera's topics.
         state: the edge's shared state; it mirrors the origin's.
         control_token: the edge's own ``Control_Token`` (see :class:`RelayCommands`).
-        max_frame_bytes: ``Max_Frame_Bytes``: a longer ``frame`` message is skipped.
+        max_frame_bytes: ``Max_Frame_Bytes``: a longer ``frame`` message is skipped; the
+            link asks the broker (MQTT 5 ``Maximum Packet Size``, this plus
+            PACKET_OVERHEAD_BYTES) not to send one at all.
         max_frame_pixels: ``Max_Frame_Pixels``: a larger JPEG or raw frame is skipped.
         command_timeout_s: how long a forwarded command waits for the origin's answer.
         clock: monotonic clock, seconds (injectable).
@@ -391,7 +406,8 @@ class MqttSource(Source):
         self.link = MqttLink(settings, "mqtt relay", subscriptions={  # subscribed in this order:
             topics.cmd_result: self._on_result, topics.state: self._on_state,  # the origin's
             topics.frame: self._on_frame, topics.availability: self._on_availability},  # retained
-            verifier=Verifier(signing_key, topics.signed) if signing_key else None)
+            verifier=Verifier(signing_key, topics.signed) if signing_key else None,
+            max_packet_bytes=max_frame_bytes + PACKET_OVERHEAD_BYTES)
         # availability, once heard, says every subscription is in place
         self.commands = RelayCommands(self.link, topics, settings.client_id, control_token,
                                       command_timeout_s, clock)

@@ -151,8 +151,8 @@ def test_what_a_camera_lacks_is_removed():
     assert len(image) == 11  # the same topics every time, announced or emptied
 
 
-def test_no_controls_with_a_control_token():
-    """With Control_Token set the selects, switch and button are not announced."""
+def test_no_controls_without_commands():
+    """With [MQTT] Commands = none the selects, switch and button are not announced."""
     announced = {topic.split("/")[1] for topic in configs(camera(controls=False))}
     assert announced == {"camera", "sensor"}
     assert sum(config is not None for config in entities(camera(controls=False)).values()) == 7
@@ -218,11 +218,13 @@ def test_regions_and_alarms_need_raw_frames():
 @pytest.mark.parametrize("lines, controls, expire_after_s", [
     ("", True, 10),  # Stats_Interval 1 s: three missed would be 3 s, but at least 10 s
     ("Stats_Interval = 5\n", True, 15),
-    ("[Security]\nControl_Token = secret-of-16-chars\n", False, 10),
+    ("Commands = none\n", False, 10),
+    ("[Security]\nControl_Token = secret-0123456789ab\n", True, 10),  # was: False
 ])
 def test_the_device_from_the_config(tmp_path, lines, controls, expire_after_s):
-    """CameraDevice.from_config: the source's kind and abilities, controls only without a
-    Control_Token, sensors expiring after three missed stats messages (at least 10 s)."""
+    """CameraDevice.from_config: the source's kind and abilities, controls unless Commands =
+    none (a Control_Token no longer hides them: MQTT asks no token), sensors expiring
+    after three missed stats messages (at least 10 s)."""
     path = tmp_path / "server.conf"
     path.write_text(f"[MQTT]\nBroker = mqtt://127.0.0.1:1883\nCamera_ID = cam1\n{lines}")
     config = load_config(["-c", str(path), "--source", "simulated"])

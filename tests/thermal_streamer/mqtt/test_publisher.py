@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import threading
 from collections.abc import Iterator
 
 from tests.conftest import wait_until
 from tests.mosquitto import free_port, mosquitto
-from tests.mqtt_clients import Message, Subscriber, publish
+from tests.mqtt_clients import Message, Subscriber, publish, publish_lines
 from tests.thermal_streamer.parts import JOIN_TIMEOUT_S, Parts, no_ffc, raw_frame
 from thermal_streamer.config.values import BrokerUrl
 from thermal_streamer.control import colormaps
@@ -43,15 +44,17 @@ def publishing(parts: Parts, port: int, control_token: str = "",
                discovery: CameraDevice | None = None, publish_frames: bool = True,
                interval_s: float = 3600.0,
                measuring: tuple[Meter, AlarmEvaluator] | None = None,
-               ) -> Iterator[MqttPublisher]:
-    """A publisher wired as the app wires it; its two threads stopped and joined on leaving."""
+               **commands_options: object) -> Iterator[MqttPublisher]:
+    """A publisher wired as the app wires it; its two threads stopped and joined on leaving.
+    ``commands_options``: MqttPublisher's command_scope, command_rate_per_s, command_burst."""
     settings = BrokerSettings(BrokerUrl("127.0.0.1", port, False), "publisher-test",
                               keepalive_s=5)
     publisher = MqttPublisher(settings, TOPICS, parts.hub, parts.state,
                               CommandRunner(parts.state, no_ffc, control_token),
                               parts.renderer.snapshot,
                               measuring[0].measure if measuring else measure_frame,
-                              discovery, publish_frames, interval_s, interval_s)
+                              discovery, publish_frames, interval_s, interval_s,
+                              **commands_options)
     parts.state.add_listener(publisher.notify_state)
     if measuring is not None:
         measuring[1].add_listener(publisher.notify_alarm)
@@ -122,7 +125,8 @@ def test_each_frame_is_the_stream_message_retained():
 
 def test_commands_change_the_state_and_answer_on_cmd_result():
     """A valid command changes the shared state (published, retained) and answers ok with
-    its id; bad ones answer the WebSocket's error texts and change nothing."""
+    its id, without a token even with Control_Token set (the broker's ACL decides; was:
+    refused); bad ones answer the WebSocket's error texts and change nothing."""
     parts = Parts()
     with mosquitto() as broker, publishing(parts, broker.port, control_token="s3cret") as pub:
         assert wait_until(lambda: pub.link.connected, TIMEOUT_S)
@@ -143,8 +147,7 @@ def test_commands_change_the_state_and_answer_on_cmd_result():
             results = [json.loads(m.payload) for m in sub.on(TOPICS.cmd_result)]
             assert results == [
                 {"ok": True, "id": 1},
-                {"ok": False, "id": "no-token",
-                 "error": "this command needs the control token (Control_Token)"},
+                {"ok": True, "id": "no-token"},
                 {"ok": False, "error": "scale must be an integer from 1 to 8"},
                 {"ok": False, "error": "malformed command: not valid JSON"},
                 {"ok": False, "id": 4, "error": "ffc is only available with a Lepton camera"},
@@ -295,3 +298,125 @@ def test_region_values_and_alarm_states_and_events():
         with Subscriber(broker.port, TOPICS.alarm_state("hot")) as late:
             state = late.wait_on(TOPICS.alarm_state("hot"))
             assert state.retained and json.loads(state.payload)["raised"] == 1
+
+
+# -- the cmd topic as a trust boundary (issue 17)
+
+CMD_COUNTER = "{}:thermal/cam/cmd"
+
+
+def test_a_retained_command_never_runs_and_is_counted(caplog):
+    """A command the broker retained (it would run again on every connection) is dropped
+    unrun, counted retained_dropped:<topic> and logged once with the fix; a live one runs
+    (was: the retained stop ran on every connection)."""
+    caplog.set_level(logging.WARNING, "thermal_streamer.mqtt.link")
+    parts = Parts()
+    with mosquitto() as broker:
+        publish(broker.port, TOPICS.cmd, '{"cmd": "stop", "id": "kept"}', "-r")
+        with Subscriber(broker.port, TOPICS.cmd_result) as sub, \
+                publishing(parts, broker.port) as pub:
+            assert wait_until(lambda: pub.link.health().counters.get(
+                CMD_COUNTER.format("retained_dropped")) == 1, TIMEOUT_S)
+            publish(broker.port, TOPICS.cmd, '{"cmd": "set", "colormap": "ironbow", "id": 2}')
+            assert sub.wait_on(TOPICS.cmd_result)
+            assert [json.loads(m.payload) for m in sub.on(TOPICS.cmd_result)] == [
+                {"ok": True, "id": 2}]
+        assert parts.state.running
+        assert parts.state.snapshot()["colormap"] == "ironbow"
+    lines = [r.getMessage() for r in caplog.records if r.name == "thermal_streamer.mqtt.link"]
+    assert lines == ["mqtt: dropped a retained message on thermal/cam/cmd without running it "
+                     "(a retained command would run again after every restart); remove it "
+                     "from the broker: mosquitto_pub -r -n -t 'thermal/cam/cmd', and publish "
+                     "commands without the retain flag"]
+
+
+def test_commands_over_command_rate_are_dropped_counted_and_answered(caplog):
+    """More commands at once than Command_Burst (all MQTT senders share one bucket): the
+    excess does not run, is answered "too many commands" with its id and counted
+    rate_limited:<topic>, and logged once, not per command (was: no limit)."""
+    caplog.set_level(logging.INFO, "thermal_streamer.mqtt.publisher")
+    parts = Parts()
+    with mosquitto() as broker, publishing(parts, broker.port, command_rate_per_s=0.1,
+                                           command_burst=2) as pub:
+        assert wait_until(lambda: pub.link.connected, TIMEOUT_S)
+        with Subscriber(broker.port, TOPICS.cmd_result, TOPICS.state) as sub:
+            assert sub.wait_on(TOPICS.state)  # subscribed
+            publish_lines(broker.port, TOPICS.cmd, [
+                json.dumps({"cmd": "set", "scale": n, "id": n}) for n in range(1, 6)])
+            assert sub.wait_for(lambda ms: len([m for m in ms if m.topic == TOPICS.cmd_result])
+                                == 5, TIMEOUT_S)
+            results = [json.loads(m.payload) for m in sub.on(TOPICS.cmd_result)]
+        too_many = "too many commands: at most 0.1 a second on MQTT (Command_Rate)"
+        assert results == [{"ok": True, "id": 1}, {"ok": True, "id": 2},
+                           *({"ok": False, "id": n, "error": too_many} for n in (3, 4, 5))]
+        assert pub.link.health().counters[CMD_COUNTER.format("rate_limited")] == 3
+    assert parts.state.snapshot()["scale"] == 2
+    lines = [r.getMessage() for r in caplog.records if "Command_Rate" in r.getMessage()]
+    assert lines == ["mqtt: commands on thermal/cam/cmd arrive faster than Command_Rate = 0.1 "
+                     "a second: the excess is dropped (each is answered on "
+                     "thermal/cam/cmd/result)"]
+
+
+def test_commands_control_refuses_other_commands_naming_the_setting():
+    """[MQTT] Commands = control runs start, stop, set, ffc and refuses the others with an
+    answer naming the setting, counted refused:<topic>; all hands them to the runner
+    (here one without recordings: unknown). Was: every command ran."""
+    delete = '{"cmd": "delete_recording", "name": "a.tsrec", "id": 9}'
+    for scope, error in [
+            ("control", "command 'delete_recording' is not allowed over MQTT ([MQTT] Commands "
+                        "= control allows start, stop, set, ffc; all allows every command)"),
+            ("all", "unknown command 'delete_recording'; commands: start, stop, set, ffc")]:
+        with mosquitto() as broker, publishing(Parts(), broker.port,
+                                               command_scope=scope) as pub:
+            assert wait_until(lambda p=pub: p.link.connected, TIMEOUT_S)
+            with Subscriber(broker.port, TOPICS.cmd_result, TOPICS.state) as sub:
+                assert sub.wait_on(TOPICS.state)
+                publish(broker.port, TOPICS.cmd, delete)
+                result = sub.wait_on(TOPICS.cmd_result)
+            assert result is not None and json.loads(result.payload) == {
+                "ok": False, "id": 9, "error": error}
+            refused = pub.link.health().counters.get(CMD_COUNTER.format("refused"), 0)
+            assert refused == (1 if scope == "control" else 0)
+
+
+def test_commands_none_does_not_subscribe_to_cmd():
+    """[MQTT] Commands = none: the cmd topic is not subscribed, so a stop published there
+    does nothing and gets no answer (was: it stopped the camera)."""
+    parts = Parts()
+    with mosquitto() as broker, publishing(parts, broker.port, discovery=device(),
+                                           command_scope="none") as pub:
+        assert wait_until(lambda: "homeassistant/status" in broker.log(), TIMEOUT_S)
+        assert wait_until(lambda: pub.link.connected, TIMEOUT_S)
+        with Subscriber(broker.port, TOPICS.cmd_result, TOPICS.state) as sub:
+            assert sub.wait_on(TOPICS.state)
+            publish(broker.port, TOPICS.cmd, '{"cmd": "stop", "id": 1}')
+            publish(broker.port, "homeassistant/status", "online")  # handled after the stop
+            assert sub.wait_on(TOPICS.state, lambda m: not m.retained)
+            assert not sub.on(TOPICS.cmd_result)
+    assert parts.state.running
+    assert "thermal/cam/cmd" not in broker_subscriptions(broker.log())
+
+
+def broker_subscriptions(log: str) -> list[str]:
+    """The topic filters Mosquitto logged as subscribed (``log_type all``: a tab, the
+    filter, `` (QoS n)``)."""
+    return [line.split("\t", 1)[1].rsplit(" (QoS", 1)[0] for line in log.splitlines()
+            if "\t" in line and " (QoS" in line]
+
+
+def test_a_burst_of_births_resends_discovery_once():
+    """Five Home Assistant births at once give one re-send of the discovery and state (at
+    most one per 10 s); the other four are counted births_ignored (was: five re-sends)."""
+    def live_configs(messages: list[Message]) -> int:
+        return sum(m.topic.endswith("/config") and not m.retained for m in messages)
+
+    with mosquitto() as broker, publishing(Parts(), broker.port, discovery=device()) as pub, \
+            Subscriber(broker.port, "homeassistant/#", TOPICS.state) as sub:
+        assert sub.wait_for(lambda ms: sum(m.topic.endswith("/config") for m in ms) == 11,
+                            TIMEOUT_S)
+        publish_lines(broker.port, "homeassistant/status", ["online"] * 5)
+        assert wait_until(lambda: pub.link.health().counters.get(
+            "births_ignored:homeassistant/status") == 4, TIMEOUT_S)
+        assert sub.wait_on(TOPICS.state, lambda m: not m.retained)  # the re-send's last
+        assert live_configs(sub.messages) == 11
+        assert len([m for m in sub.on(TOPICS.state) if not m.retained]) == 1

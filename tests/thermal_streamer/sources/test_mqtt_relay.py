@@ -19,6 +19,7 @@ from websockets.sync.client import connect
 
 from tests.conftest import wait_until
 from tests.mosquitto import mosquitto
+from tests.mqtt_clients import Subscriber
 from tests.mqtt_origin import StandInOrigin, real_frames, running
 from tests.thermal_streamer.outputs.test_ws_server import hello, next_binary, next_state
 from tests.thermal_streamer.parts import Parts, ws_server
@@ -31,6 +32,7 @@ from thermal_streamer.mqtt.topics import CameraTopics
 from thermal_streamer.protocols.signing import PROPERTY, sign
 from thermal_streamer.protocols.wire import frame_message, parse_frame_message
 from thermal_streamer.sources.mqtt_relay import (
+    PACKET_OVERHEAD_BYTES,
     BadMessage,
     MqttSource,
     parse_frame_payload,
@@ -171,12 +173,12 @@ def edge(port: int, camera: str = "origin", control_token: str = "",
 
 
 @contextlib.contextmanager
-def origin_and_edge(origin_token: str = "", origin_key: bytes = b"",
+def origin_and_edge(origin_key: bytes = b"",
                     **edge_options) -> Iterator[tuple[StandInOrigin, Edge]]:
     """A broker of its own with a stand-in origin and an edge on it, both connected."""
     with contextlib.ExitStack() as stack:
         port = stack.enter_context(mosquitto()).port
-        origin = StandInOrigin(port, control_token=origin_token, signing_key=origin_key)
+        origin = StandInOrigin(port, signing_key=origin_key)
         stack.enter_context(running(origin.link, "origin"))
         relay = stack.enter_context(edge(port, **edge_options))
         assert origin.connected.wait(TIMEOUT_S)
@@ -270,7 +272,7 @@ def test_commands_go_to_the_origin_and_its_state_comes_back():
                                       "from-url").result(TIMEOUT_S)
         sent = json.loads(origin.commands_seen[-1])
         assert sent == {"cmd": "set", "colormap": "gray", "range": [1.0, 2.0],
-                        "token": "from-url", "id": "thermal-edge-relay:1"}
+                        "id": "thermal-edge-relay:1"}  # the token stayed at the edge
         assert origin.state.render_settings().colormap == "gray"
         for viewer in (a, b):
             next_state(viewer, colormap="gray", range=[1.0, 2.0])
@@ -283,21 +285,50 @@ def test_commands_go_to_the_origin_and_its_state_comes_back():
     assert relay.source.status()["commands_forwarded"] == 2
 
 
-def test_control_tokens_apply_at_the_edge_and_at_the_origin():
-    """The edge checks its own Control_Token; the token given travels on and the origin
-    checks its own, its refusal coming back as the command's error."""
-    with origin_and_edge("secret", control_token="secret") as (origin, relay):
+def test_the_edge_checks_its_own_token_and_no_token_crosses_the_broker():
+    """The edge checks its viewers' token against its own Control_Token and forwards the
+    command without it: a thermal/# subscriber never reads a token (was: sent along)."""
+    token = "edge-secret-0123456789"
+    with origin_and_edge(control_token=token) as (origin, relay), \
+            Subscriber(origin.port, "thermal/#") as spy:
         commands = relay.source.commands
         with pytest.raises(TokenError):
             commands.execute('{"cmd":"stop","token":"wrong"}')
-        commands.execute('{"cmd":"stop"}', "secret").result(TIMEOUT_S)
+        commands.execute('{"cmd":"stop"}', token).result(TIMEOUT_S)
+        commands.execute(json.dumps({"cmd": "start", "token": token})).result(TIMEOUT_S)
+        assert origin.state.running is True
+        assert [json.loads(c) for c in origin.commands_seen] == [
+            {"cmd": "stop", "id": "thermal-edge-relay:1"},
+            {"cmd": "start", "id": "thermal-edge-relay:2"}]  # the wrong one never left
+        assert spy.wait_on("thermal/origin/cmd/result",
+                           lambda m: b"thermal-edge-relay:2" in m.payload)
+        assert spy.wait_on("thermal/origin/cmd")
+    assert not [m for m in spy.messages if token.encode() in m.payload]
+
+
+def test_a_trusted_command_is_forwarded_without_the_edges_token():
+    """execute_trusted (the edge's own MQTT cmd, authorised by the broker's ACL) skips the
+    edge's Control_Token and forwards the command without any token field."""
+    with origin_and_edge(control_token="edge-secret-0123456789") as (origin, relay):
+        relay.source.commands.execute_trusted('{"cmd":"stop","token":"x"}').result(TIMEOUT_S)
         assert origin.state.running is False
-        assert len(origin.commands_seen) == 1  # the wrong token never left the edge
-    with origin_and_edge("secret") as (origin, relay):  # the origin decides alone
-        with pytest.raises(CommandError, match=r"^this command needs the control token"):
-            relay.source.commands.execute('{"cmd":"stop"}').result(TIMEOUT_S)
-        relay.source.commands.execute('{"cmd":"stop","token":"secret"}').result(TIMEOUT_S)
-        assert origin.state.running is False
+        assert json.loads(origin.commands_seen[-1]) == {"cmd": "stop",
+                                                       "id": "thermal-edge-relay:1"}
+
+
+def test_the_broker_never_sends_the_edge_a_frame_over_max_frame_bytes(origin_message):
+    """The edge's CONNECT carries MQTT 5 Maximum Packet Size (Max_Frame_Bytes plus the
+    packet's overhead): the broker drops a longer frame message instead of sending it, so
+    it never reaches the edge's memory (was: received whole, then counted oversized)."""
+    limit = len(origin_message) + 100
+    with origin_and_edge(max_frame_bytes=limit) as (origin, relay), relay.viewer() as viewer:
+        hello(viewer)
+        origin.link.publish(origin.topics.frame, b"\0" * (limit + PACKET_OVERHEAD_BYTES),
+                            qos=1)
+        sent = origin.publish(real_frames()[1])
+        assert next_binary(viewer) == sent
+        status = relay.source.status()
+        assert (status["frames"], status["skipped"]) == (1, 0)
 
 
 def test_unanswered_and_offline_commands_fail():
