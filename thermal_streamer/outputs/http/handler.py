@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import socket
 from collections.abc import Callable
 from http import HTTPStatus
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S = 10.0  # sending an answer (other than a stream) may take this long
 FILE_CHUNK_BYTES = 64 * 1024  # a download is read and sent this much at a time
+ZERO_LENGTH = re.compile(r"0+")  # the only Content-Length a GET or HEAD may carry (ASCII)
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -97,10 +99,15 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _has_body(self) -> bool:
         """True if the request announces a body (Content-Length other than 0, any
-        Transfer-Encoding): RFC 9110 section 9.3.1 gives a GET body no meaning."""
+        Transfer-Encoding): RFC 9110 section 9.3.1 gives a GET body no meaning.
+
+        A Content-Length that is not ASCII digits (``1e400``, ``²``) counts as a body
+        too, and one of any length is read without ``int()`` (which refuses over 4,300
+        digits): both get the 400, never a ValueError.
+        """
         lengths = self.headers.get_all("Content-Length", [])
         return ("Transfer-Encoding" in self.headers
-                or any(not v.strip().isdigit() or int(v) > 0 for v in lengths))
+                or any(ZERO_LENGTH.fullmatch(v.strip()) is None for v in lengths))
 
     def _dispatch(self, send_body: bool) -> None:
         if self._has_body():  # behind a proxy, the body would be smuggled in as a request

@@ -230,7 +230,9 @@ def test_keep_alive_and_pipelined_requests_are_answered_in_order():
 
 @pytest.mark.parametrize("method, header", [
     ("GET", b"Content-Length: 43"), ("HEAD", b"Content-Length: 43"),
-    ("GET", b"Transfer-Encoding: chunked"), ("GET", b"Content-Length: x")])
+    ("GET", b"Transfer-Encoding: chunked"), ("GET", b"Content-Length: x"),
+    ("GET", b"Content-Length: 1e400"), ("GET", b"Content-Length: " + b"9" * 5000),
+    ("GET", b"Content-Length: \xb2"), ("HEAD", b"Content-Length: " + b"0" * 5000 + b"1")])
 def test_get_or_head_with_a_body_gets_400_and_the_connection_closes(method, header):
     """Request smuggling: a body on GET or HEAD is refused, never read as the next request."""
     inner = b"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -409,6 +411,25 @@ def test_json_and_file_routes_of_components(tmp_path):
         assert response.headers["Content-Range"] == f"bytes */{len(data)}"
         connection.close()
 
+
+
+def test_oversized_ranges_get_an_answer_and_no_traceback(tmp_path, caplog):
+    """Range positions of any length get 206 (clamped) or 416, never a dropped connection
+    and a logged ValueError."""
+    data = bytes(range(256)) * 4
+    (tmp_path / "clip.cptv").write_bytes(data)
+    routes = {"/recordings/": lambda name: tmp_path / name if name == "clip.cptv" else None}
+    with http_server(Parts(), file_routes=routes) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT_S)
+        for header, status, body in (("bytes=0-99999999999999999999999", 206, data),
+                                     ("bytes=0-" + "9" * 5000, 206, data),
+                                     ("bytes=-" + "9" * 5000, 206, data),
+                                     ("bytes=" + "9" * 5000 + "-", 416, b"")):
+            connection.request("GET", "/recordings/clip.cptv", headers={"Range": header})
+            response = connection.getresponse()
+            assert (response.status, response.read()) == (status, body), header[:20]
+        connection.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_data_routes_of_components():
