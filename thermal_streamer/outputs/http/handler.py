@@ -150,8 +150,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         """A file as a download, whole or the one byte range asked for (RFC 9110 §14),
         read and sent in FILE_CHUNK_BYTES pieces (never whole in memory)."""
         path = download.path
-        try:
-            file = path.open("rb")  # closed by the with below
+        try:  # never through a symbolic link, should one replace the file since it resolved
+            file = os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
         except OSError:
             self._send(text_reply(HTTPStatus.NOT_FOUND, "404 not found"), send_body)
             return
