@@ -182,8 +182,9 @@ def test_sigterm_with_1000_slow_connections_stops_within_2_s(start_daemon):
                 sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
                 socks.append(sock)
             process = psutil.Process(daemon.process.pid)
-            # it holds HTTP_Max_Connections (512) of them, closing the oldest for newcomers
-            assert wait_until(lambda: len(process.net_connections("tcp")) >= 512, 10)
+            # from one address it holds a quarter of HTTP_Max_Connections (512 // 4), closing
+            # that address's oldest for its newcomers
+            assert wait_until(lambda: len(process.net_connections("tcp")) >= 128, 10)
             assert process.num_threads() < 20
             started = time.monotonic()
             assert daemon.stop() == 0

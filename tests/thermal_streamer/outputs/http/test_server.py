@@ -251,7 +251,7 @@ def test_trickling_connections_cost_no_thread_and_close_at_the_header_deadline()
     """400 connections trickling a byte each 0.2 s hold no thread and all close at the
     deadline (1 s here, 10 s by default), while a page still loads at once."""
     threads_before = threading.active_count()
-    with http_server(Parts(), header_timeout_s=1.0) as server:
+    with http_server(Parts(), header_timeout_s=1.0, max_per_address=512) as server:
         socks = partial_connections(server.port, 400)
         closed, most_threads = {}, 0
         try:
@@ -280,7 +280,7 @@ def test_trickling_connections_cost_no_thread_and_close_at_the_header_deadline()
 
 def test_stop_is_quick_with_many_slow_connections():
     """stop() closes 400 connections waiting for their headers in well under a second."""
-    with http_server(Parts()) as server:
+    with http_server(Parts(), max_per_address=512) as server:  # (all from one address)
         socks = partial_connections(server.port, 400)
         try:
             assert wait_for(lambda: server.connection_count() == 400)
@@ -297,7 +297,7 @@ def test_stop_is_quick_with_many_slow_connections():
 def test_at_max_connections_the_oldest_waiting_goes_and_then_newcomers_get_503():
     """At the limit a newcomer replaces the oldest idle connection; when every connection
     is being answered (MJPEG streams), the newcomer gets 503."""
-    with http_server(Parts(), max_connections=3) as server:
+    with http_server(Parts(), max_connections=3, max_per_address=3) as server:
         idle = [socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S)
                 for _ in range(3)]
         assert wait_for(lambda: server.connection_count() == 3)
@@ -320,6 +320,45 @@ def test_at_max_connections_the_oldest_waiting_goes_and_then_newcomers_get_503()
                 received = read_until_closed(late)
             assert received.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
             assert received.endswith(b"too many connections (HTTP_Max_Connections = 3)\n")
+        finally:
+            for sock in streams:
+                sock.close()
+
+
+def connect_from(host: str, port: int) -> socket.socket:
+    """A connection to 127.0.0.1:``port`` from the loopback address ``host``."""
+    return socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S,
+                                    source_address=(host, 0))
+
+
+def test_one_address_holds_at_most_a_quarter_of_the_connections():
+    """Of 8 connections one address holds 2: an idle one of its own is closed for its
+    newcomer; its third MJPEG reader gets 503 with Retry-After while another address is
+    still served."""
+    with http_server(Parts(), max_connections=8) as server:
+        idle = [connect_from("127.0.0.3", server.port) for _ in range(2)]
+        assert wait_for(lambda: server.connection_count() == 2)
+        with connect_from("127.0.0.3", server.port) as new:
+            assert read_until_closed(idle[0]) == b""  # its own oldest, closed for it
+            new.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert new.recv(4096).startswith(b"HTTP/1.1 200")
+        for sock in idle:
+            sock.close()
+        assert wait_for(lambda: server.connection_count() == 0)
+        streams = [connect_from("127.0.0.1", server.port) for _ in range(2)]
+        try:
+            for sock in streams:
+                sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+            with connect_from("127.0.0.1", server.port) as late:
+                received = read_until_closed(late)
+            assert received.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+            assert b"\r\nRetry-After: 5\r\n" in received
+            assert received.endswith(b"too many connections from 127.0.0.1 (2, a quarter of "
+                                     b"HTTP_Max_Connections = 8)\n")
+            with connect_from("127.0.0.2", server.port) as other:
+                other.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                assert other.recv(4096).startswith(b"HTTP/1.1 200")
         finally:
             for sock in streams:
                 sock.close()
