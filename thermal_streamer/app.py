@@ -229,7 +229,7 @@ class App:
                               self.recorder.library.resolve, self.state.render_settings,
                               [self.regions.detached_header_part]).answer},
                           max_connections=c.http_max_connections, auth=self.auth,
-                          tls=self.tls)
+                          tls=self.tls, frame_ancestors=c.frame_ancestors)
         self.hub.add_listener(ws.notify_frame)
         self.state.add_listener(ws.notify_state)
         self._spawn("ws-server", ws.run)

@@ -95,6 +95,7 @@ class Config:
     password_file: str  # empty: no login; read by the app at start (thermal_streamer.security.auth)
     tls_cert: str  # empty: plain http and ws; read by the app (listening.tls_context)
     tls_key: str
+    frame_ancestors: tuple[str, ...]  # empty: no page may frame ours (X-Frame-Options: DENY)
     log_level: str
     stats_log: str
     stats_log_max_bytes: int

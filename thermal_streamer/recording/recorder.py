@@ -51,8 +51,9 @@ from thermal_streamer.recording.writer import RecordingWriter
 log = logging.getLogger(__name__)
 
 POLL_S = 0.25  # how often the recorder thread looks at the stop flag when no frame arrives
+# the recorder's and the writer's, in /healthz's order
 COUNTERS = ("frames_seen", "frames_written", "frames_dropped", "segments", "recordings_deleted",
-            "write_errors", "writer_restarts")  # the recorder's and the writer's, in /healthz's order
+            "write_errors", "writer_restarts")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,7 +9,8 @@ FILE_CHUNK_BYTES pieces with ``Range``, a :class:`Stream` until it ends.
 
 Every answer but a stream has ``Cache-Control``, then the gate's extra headers (a
 challenge, ``Retry-After``, a session's ``Set-Cookie``), ``Content-Type``,
-``Content-Length`` and ``X-Content-Type-Options: nosniff``.
+``Content-Length`` and ``X-Content-Type-Options: nosniff``; an HTML answer also says who
+may frame it (:func:`framing_headers`: nobody, or the ``Frame_Ancestors`` origins).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 import os
 import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -37,6 +38,25 @@ FILE_CHUNK_BYTES = 64 * 1024  # a download is read and sent this much at a time
 ZERO_LENGTH = re.compile(r"0+")  # the only Content-Length a GET or HEAD may carry (ASCII)
 
 
+def framing_headers(ancestors: tuple[str, ...]) -> dict[str, str]:
+    """The headers that say which pages may show an HTML answer in a frame.
+
+    Args:
+        ancestors: ``[Security] Frame_Ancestors``, origins (``https://ha.local:8123``);
+            empty: none.
+
+    Returns:
+        ``X-Frame-Options: DENY`` and ``Content-Security-Policy: frame-ancestors 'none'``
+        when no origin may (clickjacking: a decoy page cannot frame the viewer); else
+        only the policy, listing the origins (X-Frame-Options cannot name them, and
+        browsers that know CSP ignore it beside ``frame-ancestors``).
+    """
+    if not ancestors:
+        return {"X-Frame-Options": "DENY",
+                "Content-Security-Policy": "frame-ancestors 'none'"}
+    return {"Content-Security-Policy": "frame-ancestors " + " ".join(ancestors)}
+
+
 class RequestHandler(BaseHTTPRequestHandler):
     """Answers one request on its connection when made, in the caller's thread (the
     request's ``http-<peer>``); blocks until the answer is sent (a stream: until it ends).
@@ -51,6 +71,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         gate: who may have an answer.
         routes: the answers.
         log_limited: the server's rate-limited log: (level, kind, message, *args).
+        framing: the headers of every HTML answer (:func:`framing_headers`).
     """
 
     protocol_version = "HTTP/1.1"
@@ -60,9 +81,11 @@ class RequestHandler(BaseHTTPRequestHandler):
     sys_version = ""
 
     def __init__(self, sock: socket.socket, head: bytes, client_address: tuple[str, int],
-                 gate: Gate, routes: Routes, log_limited: Callable[..., None]):
+                 gate: Gate, routes: Routes, log_limited: Callable[..., None],
+                 framing: Mapping[str, str] | None = None):
         # what socketserver.BaseRequestHandler does, without a socketserver around it
         self.request, self.client_address = sock, client_address
+        self.framing = framing_headers(()) if framing is None else framing
         self.head, self.gate, self.routes, self.log_limited = head, gate, routes, log_limited
         self.setup()
         try:
@@ -208,6 +231,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Content-Type-Options", "nosniff")
+        if content_type.startswith("text/html"):
+            for name, value in self.framing.items():
+                self.send_header(name, value)
         self.end_headers()
         if send_body:
             self.wfile.write(body)

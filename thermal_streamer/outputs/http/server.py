@@ -59,7 +59,7 @@ from thermal_streamer.core.frames import EncodedFrame
 from thermal_streamer.core.hub import Hub
 from thermal_streamer.core.ratelimit import RateLimitedLog
 from thermal_streamer.outputs.http.assets import ROOT, load_assets
-from thermal_streamer.outputs.http.handler import RequestHandler
+from thermal_streamer.outputs.http.handler import RequestHandler, framing_headers
 from thermal_streamer.outputs.http.routes import server_routes
 from thermal_streamer.outputs.reports import Status
 from thermal_streamer.security.auth import Authenticator
@@ -147,6 +147,8 @@ class HttpServer:
         tls: serve https with this server context (None: plain http).
         max_per_address: connections one client address may hold, >= 1 (None: a
             quarter of ``max_connections``, at least 1).
+        frame_ancestors: ``[Security] Frame_Ancestors``: origins whose pages may frame
+            the HTML answers (empty: none, ``X-Frame-Options: DENY``).
 
     Raises:
         OSError: ``root``'s page or assets cannot be read.
@@ -163,8 +165,10 @@ class HttpServer:
                  max_connections: int = MAX_CONNECTIONS,
                  header_timeout_s: float = HEADER_TIMEOUT_S,
                  send_buffer_bytes: int = SEND_BUFFER_BYTES, auth: Authenticator | None = None,
-                 tls: ssl.SSLContext | None = None, max_per_address: int | None = None):
+                 tls: ssl.SSLContext | None = None, max_per_address: int | None = None,
+                 frame_ancestors: tuple[str, ...] = ()):
         self.socket = sock
+        self.framing = framing_headers(frame_ancestors)
         self.max_per_address = (max(1, max_connections // ADDRESS_SHARE)
                                 if max_per_address is None else max_per_address)
         self._per_address: collections.Counter[str] = collections.Counter()  # under _lock
@@ -466,7 +470,8 @@ class HttpServer:
         keep = False
         try:
             keep = not RequestHandler(connection.sock, connection.head, connection.address,
-                                      self.gate, self.routes, self.log_limited).close_connection
+                                      self.gate, self.routes, self.log_limited,
+                                      self.framing).close_connection
         except Exception:
             self.handle_error(connection.address)
         finally:

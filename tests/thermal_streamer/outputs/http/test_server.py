@@ -102,6 +102,23 @@ def test_health_and_metrics_follow_the_hub():
         assert 'thermal_frames_captured_total{source="simulated"} 1\n' in body.decode()
 
 
+def test_html_answers_say_who_may_frame_them():
+    """The page has X-Frame-Options: DENY and frame-ancestors 'none'; with Frame_Ancestors
+    only the policy, naming them; other answers carry neither."""
+    with http_server(Parts()) as server:
+        for path in ("/", "/index.html"):
+            _, headers, _ = get(server.port, path)
+            assert headers["X-Frame-Options"] == "DENY", path
+            assert headers["Content-Security-Policy"] == "frame-ancestors 'none'", path
+        _, headers, _ = get(server.port, "/config.json")
+        assert "X-Frame-Options" not in headers and "Content-Security-Policy" not in headers
+    ancestors = ("https://homeassistant.local:8123", "http://10.0.0.5")
+    with http_server(Parts(), frame_ancestors=ancestors) as server:
+        _, headers, _ = get(server.port, "/")
+        assert "X-Frame-Options" not in headers
+        assert headers["Content-Security-Policy"] == (
+            "frame-ancestors https://homeassistant.local:8123 http://10.0.0.5")
+
 def test_snapshots_render_the_newest_frame():
     """/snapshot.jpg is 503 before a frame, then the rendered JPEG; .npy gives the pixels."""
     parts = Parts()
