@@ -21,7 +21,7 @@ import enum
 import logging
 import ssl
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -180,6 +180,13 @@ class MqttLink:
             return ComponentHealth(self._state.value, self._state is LinkState.CONNECTED,
                                    dict(self._counts), self._last_error,
                                    {"connected": 1.0 if self.connected else 0.0})
+
+    def forget(self, topics: Collection[str]) -> None:
+        """Drop the counts of ``topics`` (a deleted region's or alarm's), so that
+        /healthz and /metrics keep no series of what is gone (thread-safe)."""
+        with self._lock:
+            for key in [k for k in self._counts if k.partition(":")[2] in topics]:
+                del self._counts[key]
 
     def stop(self) -> None:
         """Disconnect (after sending what is queued); :meth:`run` returns within 1 s, or
