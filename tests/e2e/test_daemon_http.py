@@ -149,9 +149,10 @@ def test_out_of_descriptors_the_daemon_backs_off_and_recovers(start_daemon):
     resource.prlimit(daemon.process.pid, resource.RLIMIT_NOFILE, (256, 256))
     held: list[socket.socket] = []
     try:
-        for _ in range(400):  # one by one until a connect waits: the daemon stopped accepting
-            try:
-                held.append(socket.create_connection(("127.0.0.1", daemon.http_port), 2))
+        for i in range(400):  # one by one until a connect waits: the daemon stopped accepting
+            try:  # from 8 addresses: one holds at most a quarter of HTTP_Max_Connections
+                held.append(socket.create_connection(("127.0.0.1", daemon.http_port), 2,
+                                                     source_address=(f"127.0.0.{i % 8 + 1}", 0)))
             except TimeoutError:
                 break
         assert process.num_fds() >= 250
