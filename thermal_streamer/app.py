@@ -233,7 +233,8 @@ class App:
                               self.recorder.library.resolve, self.state.render_settings,
                               [self.regions.detached_header_part]).answer},
                           max_connections=c.http_max_connections, auth=self.auth,
-                          tls=self.tls, trusted_proxies=c.trusted_proxies)
+                          tls=self.tls, trusted_proxies=c.trusted_proxies,
+                          frame_ancestors=c.frame_ancestors)
         self.hub.add_listener(ws.notify_frame)
         self.state.add_listener(ws.notify_state)
         self._spawn("ws-server", ws.run)

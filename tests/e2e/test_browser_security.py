@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import subprocess
 import sys
 import urllib.error
@@ -21,7 +22,7 @@ from playwright.sync_api import Error as PlaywrightError
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_until
 from tests.tls import PASSWORD, USER, make_certificate, make_password_file
 
 FRAME_WAIT_MS = 10_000
@@ -154,3 +155,68 @@ def test_unusable_security_files_stop_the_daemon_with_status_2(tmp_path, lines, 
                             capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert result.returncode == 2, result.stderr
     assert f"configuration error: {tmp_path / 'server.conf'} {expected}" in result.stderr
+
+
+FRAMING_PAGE = ('<!doctype html><title>decoy</title>'
+                '<iframe id="viewer" src="{url}" width="800" height="600"></iframe>')
+
+
+@pytest.fixture
+def framer(tmp_path):
+    """Another origin on this machine: ``python -m http.server`` on 127.0.0.1 (another
+    port), serving ``frame.html`` written by the test; yields (its origin, its folder).
+    (A page Playwright fulfils has no address: Chromium's local network checks would
+    refuse its frame of 127.0.0.1 whatever the daemon says.)"""
+    folder = tmp_path / "framer"
+    folder.mkdir()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", "127.0.0.1",
+                                "--directory", str(folder), str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_until(lambda: _listening(port), 10)
+        yield f"http://127.0.0.1:{port}", folder
+    finally:
+        process.terminate()
+        process.wait(5)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def framed_viewer(new_page, framer, url: str):
+    """The framer's page framing ``url``: the frame, once it loaded or was refused."""
+    origin, folder = framer
+    (folder / "frame.html").write_text(FRAMING_PAGE.format(url=url))
+    page = new_page()
+    page.goto(origin + "/frame.html")
+    page.wait_for_timeout(500)  # (a refused frame fires no load event to wait for)
+    (frame,) = page.main_frame.child_frames
+    return frame
+
+
+def test_a_page_elsewhere_cannot_frame_the_viewer(new_page, start_daemon, tmp_path, framer):
+    """Clickjacking: a page of another origin framing the viewer gets Chromium's refusal
+    (X-Frame-Options: DENY, frame-ancestors 'none'), not the viewer."""
+    (tmp_path / "server.conf").write_text("[Security]\n")
+    daemon = start_daemon("-c", str(tmp_path / "server.conf"), "--source", "simulated")
+    frame = framed_viewer(new_page, framer, daemon.http_url + "/")
+    assert frame.url.startswith("chrome-error://")
+    assert frame.query_selector("#status") is None
+
+
+def test_frame_ancestors_lets_its_origins_frame_the_viewer(new_page, start_daemon, tmp_path,
+                                                          framer):
+    """With Frame_Ancestors naming the framing page's origin (a Home Assistant panel) the
+    viewer loads in the frame and streams."""
+    (tmp_path / "server.conf").write_text(f"[Security]\nFrame_Ancestors = {framer[0]}\n")
+    daemon = start_daemon("-c", str(tmp_path / "server.conf"), "--source", "simulated")
+    frame = framed_viewer(new_page, framer, daemon.http_url + "/")
+    assert frame.url == daemon.http_url + "/"
+    frame.wait_for_function("window.viewerStats && viewerStats.framesShown >= 3",
+                            timeout=FRAME_WAIT_MS)
+    assert frame.text_content("#status") == "connected"

@@ -169,3 +169,36 @@ def test_listing_and_downloads(start_daemon, tmp_path):
         metrics = response.read().decode()
     assert 'thermal_component_events_total{component="recorder",event="frames_dropped"} 0' in (
         metrics)
+
+
+def test_foreign_files_in_recordings_dir_are_skipped_never_served(start_daemon, tmp_path):
+    """A file with a date that does not exist and links (to a file outside, and to a
+    folder) in Recordings_Dir: recording goes on, /recordings.json lists only recordings,
+    the links are 404 for downloads and playback, /healthz counts the skipped files."""
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    secret = tmp_path / "secret.txt"
+    secret.write_text("private\n")
+    (rec / "20241399-120000.000-always.cptv").write_bytes(b"not a recording")
+    (rec / "20240101-000000.000-always.cptv").symlink_to(secret)
+    (rec / "20240101-000001.000-always.h5").symlink_to(tmp_path)
+    daemon = start_daemon("-c", config(tmp_path, "cptv"), "--source", "simulated")
+    url = daemon.http_url
+    assert wait_until(lambda: json.load(urllib.request.urlopen(url + "/recordings.json",
+                                                               timeout=5))["recordings"], 10)
+    (entry,) = json.load(urllib.request.urlopen(url + "/recordings.json",
+                                                timeout=5))["recordings"]
+    assert entry["name"].endswith("-always.cptv") and not entry["name"].startswith("2024")
+    for path in ("/recordings/20240101-000000.000-always.cptv",
+                 "/recordings/20241399-120000.000-always.cptv",
+                 "/playback/20240101-000000.000-always.cptv",
+                 "/playback/20240101-000001.000-always.h5"):
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(url + path, timeout=5)
+        assert info.value.code == 404, path
+    daemon.wait_for_frames(20, timeout_s=15)
+    health = daemon.health()["components"]["recorder"]
+    assert health["ok"] and health["state"] == "recording"
+    assert health["gauges"]["skipped_files"] == 3 and health["counters"]["frames_written"] > 0
+    assert daemon.stop() == 0
+    assert sum("skipping 3 file(s)" in line for line in daemon.lines) == 1

@@ -97,6 +97,7 @@ class Config:
     tls_cert: str  # empty: plain http and ws; read by the app (listening.tls_context)
     tls_key: str
     trusted_proxies: tuple[str, ...]  # peers whose X-Forwarded-For names the client
+    frame_ancestors: tuple[str, ...]  # empty: no page may frame ours (X-Frame-Options: DENY)
     log_level: str
     stats_log: str
     stats_log_max_bytes: int

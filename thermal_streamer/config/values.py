@@ -183,6 +183,21 @@ def network_list(value: str) -> tuple[str, ...]:
     return words
 
 
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-\[\]:]+")  # scheme, host, [port]: no path
+
+
+def origin_list(value: str) -> tuple[str, ...]:
+    """Origins separated by spaces or commas (empty: none), each ``http(s)://HOST[:PORT]``
+    with no path, as a CSP ``frame-ancestors`` source takes them; ``'self'`` too."""
+    origins = word_list(value)
+    for origin in origins:
+        if origin != "'self'" and _ORIGIN.fullmatch(origin) is None:
+            raise ValueError(f"must be origins such as https://homeassistant.local:8123 "
+                             f"(scheme, host and port, no path), space separated, or "
+                             f"'self'; {origin!r} is not one")
+    return origins
+
+
 def from_field(field: Field) -> Callable[[str], Any]:
     """The server.conf parser of a field (its ValueError says ``must be`` the field's
     :attr:`~thermal_streamer.control.fields.Field.allowed_text`)."""

@@ -222,6 +222,13 @@ class MqttLink:
                                    dict(self._counts), self._last_error,
                                    {"connected": 1.0 if self.connected else 0.0})
 
+    def forget(self, topics: Collection[str]) -> None:
+        """Drop the counts of ``topics`` (a deleted region's or alarm's), so that
+        /healthz and /metrics keep no series of what is gone (thread-safe)."""
+        with self._lock:
+            for key in [k for k in self._counts if k.partition(":")[2] in topics]:
+                del self._counts[key]
+
     def stop(self) -> None:
         """Disconnect (after sending what is queued); :meth:`run` returns within 1 s, or
         at once if it had not started."""

@@ -166,6 +166,7 @@ class MqttPublisher:
         self._command_bucket = TokenBucket(command_rate_per_s, command_burst, clock)
         self._limiting = False  # commands are being dropped over the rate (link thread)
         self._last_birth: float | None = None  # when a birth last re-sent everything
+        self._names: tuple[set[str], set[str]] = (set(), set())  # regions', alarms' (_sync)
         subscriptions: dict[str, Callable[[str, bytes], None]] = {}
         if self._allowed != frozenset():
             subscriptions[topics.cmd] = self._on_command
@@ -205,9 +206,24 @@ class MqttPublisher:
             for topic, payload in wanted.items():
                 if full or self._retained.get(topic, b"") != payload:
                     self._retain(topic, payload)
-            for topic in [t for t in self._retained if t not in wanted]:
+            gone = [t for t in self._retained if t not in wanted]
+            for topic in gone:
                 self._retain(topic, b"")
             self.link.publish(self._topics.state, json.dumps(snapshot), retain=True)
+            self._forget_gone(snapshot, gone)
+
+    def _forget_gone(self, snapshot: Mapping[str, Any], gone: list[str]) -> None:
+        """Drop the link's counts of the topics of deleted regions and alarms (their
+        emptied retained messages, values and events): /metrics keeps no series of them."""
+        names = ({region["name"] for region in snapshot.get("rois") or []},
+                 {entry["name"] for entry in snapshot.get("alarms") or []})
+        topics = set(gone)
+        topics.update(self._topics.roi(name) for name in self._names[0] - names[0])
+        for name in self._names[1] - names[1]:
+            topics.update((self._topics.alarm_event(name), self._topics.alarm_state(name)))
+        self._names = names
+        if topics:
+            self.link.forget(topics)
 
     def _wanted(self, snapshot: Mapping[str, Any]) -> dict[str, bytes]:
         """The retained messages the state calls for, in order: every discovery message

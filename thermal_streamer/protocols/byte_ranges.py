@@ -2,13 +2,18 @@
 
 Only a single range of ``bytes`` is honoured (what browsers and ``curl -C -`` send to
 resume a download); anything else is answered with the whole file, as RFC 9110 allows.
+Positions of any length are taken (ASCII digits only): one longer than
+MAX_POSITION_DIGITS is past the end of any file, so it never reaches ``int()`` (which
+refuses strings over 4,300 digits with a ValueError).
 """
 
 from __future__ import annotations
 
 import re
 
-_SINGLE = re.compile(r"bytes=(\d*)-(\d*)")
+_SINGLE = re.compile(r"bytes=([0-9]*)-([0-9]*)")  # ASCII digits (\d takes any script's)
+MAX_POSITION_DIGITS = 18  # 10**18 bytes (an exabyte) is past the end of any file here
+BEYOND = 10**MAX_POSITION_DIGITS  # what a longer position stands for
 
 
 class RangeNotSatisfiable(ValueError):
@@ -44,14 +49,20 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         return None
     first_text, last_text = match.groups()
     if not first_text:  # bytes=-N: the last N bytes
-        suffix = int(last_text)
+        suffix = _position(last_text)
         if suffix == 0 or size == 0:
             raise RangeNotSatisfiable(header, size)
         return max(size - suffix, 0), size - 1
-    first = int(first_text)
-    last = int(last_text) if last_text else size - 1
+    first = _position(first_text)
+    last = _position(last_text) if last_text else size - 1
     if last_text and last < first:
         return None  # invalid: ignored (RFC 9110 §14.1.1)
     if first >= size:
         raise RangeNotSatisfiable(header, size)
     return first, min(last, size - 1)
+
+
+def _position(digits: str) -> int:
+    """A byte position from its ASCII digits; BEYOND for one too long to be a file's."""
+    significant = digits.lstrip("0")  # (leading zeros count towards int()'s limit too)
+    return int(significant or "0") if len(significant) <= MAX_POSITION_DIGITS else BEYOND

@@ -7,6 +7,14 @@ Sizes come from one ``os.scandir`` of the folder (:func:`recording_sizes`): the 
 before every flush opens no file. Only the ``/recordings.json`` listing reads each
 sidecar's tail, for its frame count and duration.
 
+Only regular files count: a symbolic link, a folder or a device with a segment's name,
+and a name of a segment's form whose date does not exist (``20241399-...``), are skipped
+by the listing, the disk budget, downloads and playback (:meth:`RecordingLibrary.resolve`
+looks at the name itself with ``lstat``, never at what a link points to), so nothing
+outside ``Recordings_Dir`` is ever served or deleted. What is skipped is counted
+(:attr:`RecordingLibrary.skipped`: ``recordings_skipped`` in /healthz and /metrics) and
+logged once each time the set of skipped names changes.
+
 Thread-safety: reading (listing, sizes, resolve) is safe from any thread; deleting is
 the writer thread's (it owns the files), see :mod:`thermal_streamer.recording.writer`.
 """
@@ -15,13 +23,18 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
+import stat
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from thermal_streamer.recording.formats import read_sidecar_tail, sidecar_path
 from thermal_streamer.recording.policy import SIDECAR_SUFFIX, DiskPlan, SegmentName, plan_disk
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,10 +91,21 @@ class RecordingLibrary:
         directory: ``Recordings_Dir`` (it may not exist: then there are no recordings).
         max_disk_mb: ``Max_Disk_MB``, MiB the recordings may use together; 0: no limit.
         min_free_mb: ``Min_Free_MB``, MiB that must stay free on the filesystem.
+
+    Attributes:
+        skipped: how many entries with a segment's form the newest scan of the folder
+            skipped (links, not regular files, dates that do not exist).
     """
 
     def __init__(self, directory: Path, max_disk_mb: int, min_free_mb: int):
         self.directory, self.max_disk_mb, self.min_free_mb = directory, max_disk_mb, min_free_mb
+        self._skip_lock = threading.Lock()
+        self._skipped: frozenset[str] = frozenset()
+
+    @property
+    def skipped(self) -> int:
+        """Entries skipped by the newest scan (see the class docstring)."""
+        return len(self._skipped)
 
     def sizes(self) -> list[tuple[str, int]]:
         """(name, bytes with its sidecar) of every recording, oldest first: one
@@ -93,16 +117,22 @@ class RecordingLibrary:
         found = []
         for name, size in self.sizes():
             segment = SegmentName.parse(name)
-            assert segment is not None  # sizes() lists segments only
-            found.append(recording_info(self.directory / name, segment, size))
+            if segment is not None:  # (sizes() lists segments only)
+                found.append(recording_info(self.directory / name, segment, size))
         return found
 
     def resolve(self, name: str) -> Path | None:
-        """The file ``/recordings/<name>`` serves, or None: only names in the listing."""
+        """The file ``/recordings/<name>`` and ``/playback/<name>`` serve, or None: only
+        names in the listing, each a regular file itself (a symbolic link is not
+        followed, whatever it points to)."""
         if SegmentName.parse(name) is None:
             return None
         path = self.directory / name
-        return path if path.is_file() else None
+        try:
+            regular = stat.S_ISREG(path.lstat().st_mode)
+        except OSError:
+            return None
+        return path if regular else None
 
     def unused(self, name: SegmentName) -> SegmentName:
         """``name``, or the first one a millisecond at a time later that no file has yet."""
@@ -133,14 +163,33 @@ class RecordingLibrary:
                 p.unlink()
 
     def _files(self) -> dict[str, int]:
-        """Every regular file of the folder: name -> bytes ({} when the folder cannot be read)."""
-        files = {}
+        """Every regular file of the folder (not a link to one): name -> bytes ({} when
+        the folder cannot be read); notes what it skipped."""
+        files, skipped = {}, set()
         try:
             with os.scandir(self.directory) as entries:
                 for entry in entries:
                     with contextlib.suppress(OSError):  # gone since the scan listed it
-                        if entry.is_file():
-                            files[entry.name] = entry.stat().st_size
+                        if entry.is_file(follow_symlinks=False):
+                            files[entry.name] = entry.stat(follow_symlinks=False).st_size
+                            if SegmentName.looks_like(entry.name) and \
+                                    not SegmentName.matches(entry.name):
+                                skipped.add(entry.name)
+                        elif SegmentName.looks_like(entry.name):
+                            skipped.add(entry.name)
         except OSError:
             return {}
+        self._note_skipped(frozenset(skipped))
         return files
+
+    def _note_skipped(self, skipped: frozenset[str]) -> None:
+        """Keep the newest scan's skipped names; log once when they change."""
+        with self._skip_lock:
+            changed, self._skipped = skipped != self._skipped, skipped
+        if changed and skipped:
+            log.warning("skipping %d file(s) in %s that are not recordings (a symbolic link, "
+                        "not a regular file, or a date that does not exist): %s; move or "
+                        "rename them", len(skipped), self.directory,
+                        ", ".join(sorted(skipped)[:5]) + (" ..." if len(skipped) > 5 else ""))
+        elif changed:
+            log.info("no file in %s is skipped any more", self.directory)

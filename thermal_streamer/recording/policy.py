@@ -73,18 +73,28 @@ class SegmentName:
         return cls(int(start_s * 1000) / 1000, trigger, format)
 
     @staticmethod
-    def matches(name: str) -> bool:
-        """True if ``name`` has a segment's form (cheaper than :meth:`parse`: no time)."""
+    def looks_like(name: str) -> bool:
+        """True if ``name`` has a segment's form, whether or not its date exists
+        (``20241399-...``): such a file is skipped and counted, not left unseen."""
         return _NAME.fullmatch(name) is not None
 
     @classmethod
+    def matches(cls, name: str) -> bool:
+        """True if ``name`` is a segment's: its form and a date that exists."""
+        return cls.parse(name) is not None
+
+    @classmethod
     def parse(cls, name: str) -> SegmentName | None:
-        """The parts of a segment's file name, or None when ``name`` is not one."""
+        """The parts of a segment's file name, or None when ``name`` is not one (another
+        form, or a date that does not exist: month 13, 30 February, hour 24)."""
         match = _NAME.fullmatch(name)
         if match is None:
             return None
-        start = datetime.datetime.strptime(match[1] + "000", _TIME_FORMAT).replace(
-            tzinfo=datetime.UTC)
+        try:
+            start = datetime.datetime.strptime(match[1] + "000", _TIME_FORMAT).replace(
+                tzinfo=datetime.UTC)
+        except ValueError:  # well-formed but impossible
+            return None
         fmt = next(f for f, suffix in FORMAT_SUFFIXES.items() if suffix == match[3])
         return cls(round(start.timestamp(), 3), Trigger(match[2]), fmt)
 

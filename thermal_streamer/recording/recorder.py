@@ -10,7 +10,8 @@ Two threads (started, named and joined by the app):
   waits for the disk.
 * ``recorder-writer`` (:attr:`Recorder.writer`, :mod:`thermal_streamer.recording.writer`)
   writes, flushes and deletes; the files themselves are the library's
-  (:mod:`thermal_streamer.recording.library`).
+  (:mod:`thermal_streamer.recording.library`). It starts again by itself after an
+  unforeseen error (state ``error`` meanwhile, ``writer_restarts`` counted).
 
 Its other faces: the ``record`` and ``delete_recording`` commands
 (:meth:`Recorder.command_handlers`), the hook other components call to start and stop an
@@ -50,8 +51,9 @@ from thermal_streamer.recording.writer import RecordingWriter
 log = logging.getLogger(__name__)
 
 POLL_S = 0.25  # how often the recorder thread looks at the stop flag when no frame arrives
+# the recorder's and the writer's, in /healthz's order
 COUNTERS = ("frames_seen", "frames_written", "frames_dropped", "segments", "recordings_deleted",
-            "write_errors")  # the recorder's and the writer's, in /healthz's order
+            "write_errors", "writer_restarts")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +95,7 @@ class RecorderState(enum.Enum):
     IDLE = "idle"  # waiting for record start or an event (or paused in always mode)
     RECORDING = "recording"
     STOPPED = "stopped"  # the disk is full or refused a write: record start tries again
+    ERROR = "error"  # the writer thread failed: it starts again by itself after a back-off
 
 
 class Recorder:
@@ -207,10 +210,12 @@ class Recorder:
         """"recorder" in /healthz and /metrics: the state, counters, queue length."""
         part = self._state.part("recording") or {}
         counts = {**self.counters, **self.writer.counters}
-        return ComponentHealth(part.get("state", "off"), not self._stopped_reason,
+        return ComponentHealth(part.get("state", "off"),
+                               not self._stopped_reason and not self.writer.failing,
                                {key: counts[key] for key in COUNTERS}, self.writer.last_error,
                                {"queue_frames": float(self.writer.queued_frames),
-                                "recording": 0.0 if self.writer.segment_name is None else 1.0})
+                                "recording": 0.0 if self.writer.segment_name is None else 1.0,
+                                "skipped_files": float(self.library.skipped)})
 
     # --- the recorder thread -----------------------------------------------------------
 
@@ -266,7 +271,8 @@ class Recorder:
     # --- what the writer thread calls --------------------------------------------------
 
     def _segment_changed(self) -> None:
-        """A segment was opened or closed: the state names the one being written."""
+        """A segment was opened or closed, or the writer failed or recovered: the state
+        names the one being written."""
         with self._lock:
             self._publish()
 
@@ -285,6 +291,8 @@ class Recorder:
             state = RecorderState.UNAVAILABLE
         elif self._stopped_reason:
             state = RecorderState.STOPPED
+        elif self.writer.failing:
+            state = RecorderState.ERROR
         elif self._clip is not None:
             state = RecorderState.RECORDING
         else:

@@ -9,16 +9,25 @@ second plus what was queued), keeps ``Max_Disk_MB`` and ``Min_Free_MB`` by delet
 oldest recordings before each write (:meth:`RecordingLibrary.plan`, from one
 ``os.scandir``: no file is opened), and stops recording with one log line and a state
 change when that is not enough or the disk refuses a write. Streaming carries on.
+
+An unforeseen error in the thread (a bug, a library that raises what it should not) does
+not end it: the segment being written is abandoned, the error logged with its traceback,
+``writer_restarts`` counted and :attr:`RecordingWriter.failing` set (the recorder's
+state ``error``, ``ok`` false in /healthz), and the loop starts again after a back-off
+(RESTART_BACKOFF_S, doubling up to RESTART_BACKOFF_MAX_S while it keeps failing).
+``failing`` clears once a pass of the loop completes without an error.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import dataclasses
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -34,6 +43,8 @@ FLUSH_S = 1.0  # frames reach the disk this often: a kill loses at most this (pl
 FLUSH_BYTES = 256 * 1024  # ... or sooner, once this much (uncompressed) waits: bounds memory
 # and the free space a flush must find (the disk check reserves the uncompressed size)
 POLL_S = 0.25  # how often the writer looks at the stop flag when nothing arrives
+RESTART_BACKOFF_S = 1.0  # after an unforeseen error the loop starts again this much later,
+RESTART_BACKOFF_MAX_S = 60.0  # doubling while it keeps failing, up to this
 
 
 class _Close:
@@ -118,8 +129,10 @@ class RecordingWriter:
 
     Attributes:
         counters: ``frames_written``, ``segments``, ``recordings_deleted``,
-            ``write_errors`` (written by this thread, read by any).
-        last_error: why recording last stopped ("" before it ever did).
+            ``write_errors``, ``writer_restarts`` (written by this thread, read by any).
+        last_error: why recording last stopped, or the thread's last unforeseen error
+            ("" before either).
+        failing: the thread failed and has not yet completed a pass since it restarted.
     """
 
     def __init__(self, library: RecordingLibrary, format: str, segment_s: float,
@@ -136,8 +149,9 @@ class RecordingWriter:
         self._segment_dropped_base = 0
         self._next_segment = False  # the segment was closed for the clip's next one
         self.counters = {"frames_written": 0, "segments": 0, "recordings_deleted": 0,
-                         "write_errors": 0}
+                         "write_errors": 0, "writer_restarts": 0}
         self.last_error = ""
+        self.failing = False
 
     # --- what the recorder calls (any thread; never blocks) ----------------------------
 
@@ -181,7 +195,26 @@ class RecordingWriter:
 
     def run(self, stop: threading.Event) -> None:
         """Write queued frames, flushing every FLUSH_S, until ``stop`` is set, the
-        recorder thread has ended and the queue is empty; then close the segment."""
+        recorder thread has ended and the queue is empty; then close the segment.
+
+        An unforeseen error restarts the loop after a back-off (see the module
+        docstring); ``stop`` ends the back-off at once.
+        """
+        backoff_s = RESTART_BACKOFF_S
+        while True:
+            try:
+                self._loop(stop)
+                return
+            except Exception as exc:  # a bug: the thread must not end while recording is on
+                self._failed(exc, backoff_s)
+            if stop.wait(backoff_s):
+                with contextlib.suppress(Exception):  # (it failed once already)
+                    self._close("shutdown")
+                return
+            backoff_s = min(backoff_s * 2, RESTART_BACKOFF_MAX_S)
+            log.info("recorder-writer: starting again")
+
+    def _loop(self, stop: threading.Event) -> None:
         next_flush = self._clock() + FLUSH_S
         while True:
             items = self._queue.take(min(POLL_S, max(0.0, next_flush - self._clock())))
@@ -195,9 +228,30 @@ class RecordingWriter:
             if self._clock() >= next_flush:
                 self._flush()
                 next_flush = self._clock() + FLUSH_S
+            if self.failing and items:
+                self.failing = False
+                log.info("recorder-writer: writing again")
+                self._on_change()
             if stop.is_set() and self._reader_done.is_set() and not items:
                 self._close("shutdown")
                 return
+
+    def _failed(self, exc: Exception, backoff_s: float) -> None:
+        """The loop raised: abandon the segment, count, log, report (this thread)."""
+        segment, self._segment = self._segment, None
+        if segment is not None:
+            with contextlib.suppress(Exception):  # (it failed once already)
+                segment.abandon()
+        self.counters["writer_restarts"] += 1
+        self.last_error = f"the recorder-writer thread failed: {exc!r}"
+        if self.failing:  # again, since the last restart: logged when it began
+            log.debug("recorder-writer failed again (%r); next try in %.0f s", exc, backoff_s)
+            return
+        self.failing = True
+        log.error("recorder-writer failed (%s); it starts again in %.0f s (doubling while "
+                  "it fails), frames queued meanwhile may be dropped; please report:\n%s",
+                  exc.__class__.__name__, backoff_s, traceback.format_exc().rstrip())
+        self._on_change()
 
     def _write(self, item: _Frame) -> None:
         if self._stopped():

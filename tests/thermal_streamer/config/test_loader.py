@@ -74,6 +74,10 @@ def test_inline_comments_and_case(tmp_path):
      "[Camera] Speed = '3': unknown section; sections: Lepton, Logging, MQTT, Measurement, "
      "Recording, Render, Security, Server-Configurations, Source, Stream, ROI NAME, Alarm NAME"),
     ("no section header\n", "not a valid INI file"),
+    ("[Security]\nFrame_Ancestors = https://ha.local:8123/lovelace\n",
+     "[Security] Frame_Ancestors = 'https://ha.local:8123/lovelace': must be origins such as "
+     "https://homeassistant.local:8123 (scheme, host and port, no path), space separated, "
+     "or 'self'; 'https://ha.local:8123/lovelace' is not one"),
 ])
 def test_bad_values_name_file_section_key_and_allowed(tmp_path, text, message):
     """A bad value or unknown key raises ConfigError naming file, section, key, allowed values."""

@@ -420,3 +420,23 @@ def test_a_burst_of_births_resends_discovery_once():
         assert sub.wait_on(TOPICS.state, lambda m: not m.retained)  # the re-send's last
         assert live_configs(sub.messages) == 11
         assert len([m for m in sub.on(TOPICS.state) if not m.retained]) == 1
+
+
+def test_counts_of_deleted_regions_and_alarms_are_forgotten():
+    """300 region renames (and a deleted alarm) leave no per-topic counts of the old
+    names in the link's health, so /metrics does not grow with every name ever used."""
+    parts = Parts()
+    meter, alarms = measuring(parts)
+    with mosquitto() as broker, publishing(parts, broker.port, discovery=device(),
+                                           measuring=(meter, alarms)) as publisher:
+        assert wait_until(lambda: publisher.link.connected, TIMEOUT_S)
+        meter.change(lambda rs: regions.added(rs, Region.make_spot("s0", 5, 5)))
+        for i in range(300):
+            meter.change(lambda rs, i=i: regions.renamed(rs, f"s{i}", f"s{i + 1}"))
+        alarms.delete_rule("hot")
+        assert wait_until(lambda: not any(
+            "_roi_s1_" in key or "/roi/s1" in key or "alarm/hot" in key or "alarm_hot" in key
+            for key in publisher.link.health().counters), TIMEOUT_S)
+        counters = publisher.link.health().counters
+        assert any("_roi_s300_" in key for key in counters)
+        assert len(counters) < 60, sorted(counters)

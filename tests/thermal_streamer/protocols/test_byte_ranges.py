@@ -28,3 +28,22 @@ def test_unsatisfiable(header):
     with pytest.raises(RangeNotSatisfiable) as raised:
         parse_range(header, 1000)
     assert raised.value.size == 1000
+
+
+@pytest.mark.parametrize("header, expected", [
+    ("bytes=0-99999999999999999999999", (0, 999)),
+    ("bytes=0-" + "9" * 5000, (0, 999)),  # past int()'s 4,300 digits
+    ("bytes=" + "0" * 5000 + "-9", (0, 9)),
+    ("bytes=-" + "9" * 5000, (0, 999)),
+    ("bytes=5-" + "0" * 5000 + "1", None),  # last < first: the whole file
+    ("bytes=\u0661-\u0662", None),  # digits of another script are not a range
+])
+def test_positions_of_any_length(header, expected):
+    """Positions too long for int() are past the end of any file: clamped, never a ValueError."""
+    assert parse_range(header, 1000) == expected
+
+
+def test_a_first_position_of_any_length_is_unsatisfiable():
+    """bytes=<5000 digits>- starts past the end: 416, not a ValueError."""
+    with pytest.raises(RangeNotSatisfiable):
+        parse_range("bytes=" + "9" * 5000 + "-", 1000)

@@ -155,3 +155,45 @@ def test_a_missing_folder_has_no_recordings(tmp_path):
     library = RecordingLibrary(tmp_path / "none", 0, 0)
     assert library.sizes() == [] and library.recordings() == []
     assert library.resolve("20240501-120000.000-event.cptv") is None
+
+
+def test_names_with_dates_that_do_not_exist_are_skipped_and_counted(tmp_path, caplog):
+    """A file named like a segment but for month 13 (or 30 February) is not a recording:
+    not listed, not in the disk budget, not resolved; counted, and logged once."""
+    cptv = record(tmp_path, START_S, "cptv", Trigger.EVENT, 2)
+    for name in ("20241399-120000.000-event.cptv", "20240230-120000.000-always.h5"):
+        (tmp_path / name).write_bytes(bytes(100))
+    library = RecordingLibrary(tmp_path, 0, 0)
+    assert [info.name for info in library.recordings()] == [cptv.name]
+    assert library.sizes() == [(cptv.name, on_disk(cptv))]
+    assert library.resolve("20241399-120000.000-event.cptv") is None
+    assert library.skipped == 2
+    library.sizes()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and warnings[0].startswith(
+        f"skipping 2 file(s) in {tmp_path} that are not recordings")
+    assert "20240230-120000.000-always.h5, 20241399-120000.000-event.cptv" in warnings[0]
+
+
+def test_symbolic_links_are_never_listed_served_or_counted_in_the_budget(tmp_path):
+    """A link with a recording's name, to a file outside the folder or to a recording in
+    it, is skipped: not listed, not resolved (downloads, playback), not in the sizes."""
+    folder, outside = tmp_path / "recordings", tmp_path / "outside"
+    folder.mkdir()
+    outside.mkdir()
+    secret = outside / "secret"
+    secret.write_bytes(b"private key" * 1000)
+    cptv = record(folder, START_S, "cptv", Trigger.EVENT, 2)
+    (folder / "20240501-130000.000-always.cptv").symlink_to(secret)
+    (folder / "20240501-140000.000-always.cptv").symlink_to(cptv)
+    (folder / "20240501-150000.000-always.cptv").symlink_to(outside)
+    library = RecordingLibrary(folder, 0, 0)
+    assert library.sizes() == [(cptv.name, on_disk(cptv))]
+    assert [info.name for info in library.recordings()] == [cptv.name]
+    for name in ("20240501-130000.000-always.cptv", "20240501-140000.000-always.cptv",
+                 "20240501-150000.000-always.cptv"):
+        assert library.resolve(name) is None, name
+    assert library.resolve(cptv.name) == cptv
+    assert library.skipped == 3
+    plan = library.plan(reserve_bytes=0, keep=())
+    assert plan.delete == () and secret.exists()

@@ -37,11 +37,11 @@ ROOM_CK = 29515  # 22 C
 class Rig:
     """A hub, a state and a running Recorder (both threads); ``feed`` publishes frames."""
 
-    def __init__(self, settings: RecordingSettings, has_raw: bool = True):
+    def __init__(self, settings: RecordingSettings, has_raw: bool = True,
+                 camera=lambda: {"model": "LEPTON3"}):
         self.state = AcquisitionState(RenderSettings())
         self.hub = Hub()
-        self.recorder = Recorder(self.hub, self.state, settings, "simulated", has_raw,
-                                 lambda: {"model": "LEPTON3"})
+        self.recorder = Recorder(self.hub, self.state, settings, "simulated", has_raw, camera)
         self.stop = threading.Event()
         self.threads = [threading.Thread(target=target, args=(self.stop,), name=name)
                         for name, target in (("recorder", self.recorder.run),
@@ -66,8 +66,8 @@ class Rig:
 
 
 @contextlib.contextmanager
-def rig(tmp_path: Path, **settings):
-    r = Rig(RecordingSettings(directory=tmp_path, **settings))
+def rig(tmp_path: Path, camera=lambda: {"model": "LEPTON3"}, **settings):
+    r = Rig(RecordingSettings(directory=tmp_path, **settings), camera=camera)
     try:
         yield r
     finally:
@@ -247,3 +247,45 @@ def test_full_disk_stops_recording_cleanly(tiny_disk, caplog):
     recording = read_recording(segment)  # readable, up to its last flush
     assert 0 < len(recording.pixels) < i
     assert np.array_equal(recording.pixels[-1], scene(len(recording.pixels) - 1, seed=2).pixels)
+
+
+def test_a_writer_that_fails_starts_again_and_says_so(tmp_path, caplog):
+    """An unforeseen error in the writer thread (here the source's status raising as the
+    first segment opens) does not end it: state error and ok false in its health, one
+    ERROR with the traceback, a restart counted; after the back-off it records again."""
+    calls = []
+
+    def camera() -> dict:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("status read failed")
+        return {"model": "LEPTON3"}
+
+    with rig(tmp_path, camera=camera, mode=RecordMode.ALWAYS) as r:
+        r.feed(scene(0))
+        assert wait_until(lambda: r.recorder.health().state == "error", JOIN_S)
+        health = r.recorder.health()
+        assert not health.ok and health.counters["writer_restarts"] == 1
+        assert health.last_error == ("the recorder-writer thread failed: "
+                                     "RuntimeError('status read failed')")
+        assert r.threads[1].is_alive()
+        i = 1
+        while r.recorder.health().state != "recording" and i < 100:  # back-off: 1 s
+            r.feed(scene(i))
+            i += 1
+            threading.Event().wait(0.05)
+        health = r.recorder.health()
+        assert health.ok and health.state == "recording", health
+    assert len(files(tmp_path, ".cptv")) == 1
+    errors = [rec.getMessage() for rec in caplog.records if rec.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].startswith("recorder-writer failed (RuntimeError)")
+    assert "Traceback" in errors[0]
+
+
+def test_files_that_are_not_recordings_are_counted_in_its_health(tmp_path):
+    """A link and a name with a date that does not exist are skipped: skipped_files 2."""
+    (tmp_path / "20241399-000000.000-always.cptv").write_bytes(b"x")
+    (tmp_path / "20240101-000000.000-always.cptv").symlink_to("/etc/passwd")
+    with rig(tmp_path, mode=RecordMode.ALWAYS) as r:
+        assert r.recorder.listing()["recordings"] == []
+        assert r.recorder.health().gauges["skipped_files"] == 2

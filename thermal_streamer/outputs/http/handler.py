@@ -9,8 +9,10 @@ FILE_CHUNK_BYTES pieces with ``Range``, a :class:`Stream` until it ends.
 
 Every answer but a stream has ``Cache-Control``, then the gate's extra headers (a
 challenge, ``Retry-After``, a session's ``Set-Cookie``), ``Content-Type``,
-``Content-Length`` and ``X-Content-Type-Options: nosniff``. Over https every answer
-(streams and refusals too) has ``Strict-Transport-Security: max-age=31536000`` (HSTS).
+``Content-Length`` and ``X-Content-Type-Options: nosniff``; an HTML answer also says who
+may frame it (:func:`framing_headers`: nobody, or the ``Frame_Ancestors`` origins). Over
+https every answer (streams and refusals too) has ``Strict-Transport-Security:
+max-age=31536000`` (HSTS).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -35,6 +38,26 @@ log = logging.getLogger(__name__)
 REQUEST_TIMEOUT_S = 10.0  # sending an answer (other than a stream) may take this long
 FILE_CHUNK_BYTES = 64 * 1024  # a download is read and sent this much at a time
 HSTS = "max-age=31536000"  # RFC 6797 §6.1.1: a year; browsers skip IP-address hosts (§8.1.1)
+ZERO_LENGTH = re.compile(r"0+")  # the only Content-Length a GET or HEAD may carry (ASCII)
+
+
+def framing_headers(ancestors: tuple[str, ...]) -> dict[str, str]:
+    """The headers that say which pages may show an HTML answer in a frame.
+
+    Args:
+        ancestors: ``[Security] Frame_Ancestors``, origins (``https://ha.local:8123``);
+            empty: none.
+
+    Returns:
+        ``X-Frame-Options: DENY`` and ``Content-Security-Policy: frame-ancestors 'none'``
+        when no origin may (clickjacking: a decoy page cannot frame the viewer); else
+        only the policy, listing the origins (X-Frame-Options cannot name them, and
+        browsers that know CSP ignore it beside ``frame-ancestors``).
+    """
+    if not ancestors:
+        return {"X-Frame-Options": "DENY",
+                "Content-Security-Policy": "frame-ancestors 'none'"}
+    return {"Content-Security-Policy": "frame-ancestors " + " ".join(ancestors)}
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -53,6 +76,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         log_limited: the server's rate-limited log: (level, kind, message, *args).
         tls: the connection is https: every answer says so for the future
             (``Strict-Transport-Security``, RFC 6797 §6.1).
+        framing: the headers of every HTML answer (:func:`framing_headers`).
     """
 
     protocol_version = "HTTP/1.1"
@@ -63,9 +87,10 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def __init__(self, sock: socket.socket, head: bytes, client_address: tuple[str, int],
                  gate: Gate, routes: Routes, log_limited: Callable[..., None],
-                 tls: bool = False):
+                 tls: bool = False, framing: Mapping[str, str] | None = None):
         # what socketserver.BaseRequestHandler does, without a socketserver around it
         self.request, self.client_address, self.tls = sock, client_address, tls
+        self.framing = framing_headers(()) if framing is None else framing
         self.head, self.gate, self.routes, self.log_limited = head, gate, routes, log_limited
         self.setup()
         try:
@@ -107,10 +132,15 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _has_body(self) -> bool:
         """True if the request announces a body (Content-Length other than 0, any
-        Transfer-Encoding): RFC 9110 section 9.3.1 gives a GET body no meaning."""
+        Transfer-Encoding): RFC 9110 section 9.3.1 gives a GET body no meaning.
+
+        A Content-Length that is not ASCII digits (``1e400``, ``²``) counts as a body
+        too, and one of any length is read without ``int()`` (which refuses over 4,300
+        digits): both get the 400, never a ValueError.
+        """
         lengths = self.headers.get_all("Content-Length", [])
         return ("Transfer-Encoding" in self.headers
-                or any(not v.strip().isdigit() or int(v) > 0 for v in lengths))
+                or any(ZERO_LENGTH.fullmatch(v.strip()) is None for v in lengths))
 
     def _dispatch(self, send_body: bool) -> None:
         if self._has_body():  # behind a proxy, the body would be smuggled in as a request
@@ -159,8 +189,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         """A file as a download, whole or the one byte range asked for (RFC 9110 §14),
         read and sent in FILE_CHUNK_BYTES pieces (never whole in memory)."""
         path = download.path
-        try:
-            file = path.open("rb")  # closed by the with below
+        try:  # never through a symbolic link, should one replace the file since it resolved
+            file = os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb")
         except OSError:
             self._send(text_reply(HTTPStatus.NOT_FOUND, "404 not found"), send_body)
             return
@@ -217,6 +247,9 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("X-Content-Type-Options", "nosniff")
+        if content_type.startswith("text/html"):
+            for name, value in self.framing.items():
+                self.send_header(name, value)
         self.end_headers()
         if send_body:
             self.wfile.write(body)

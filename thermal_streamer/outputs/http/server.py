@@ -13,7 +13,11 @@ which answers it and gives the connection back to the loop (keep-alive). A reque
 whose line and headers do not arrive within ``header_timeout_s`` of the connection (or
 of the previous answer) is closed; over MAX_HEAD_BYTES they get 414 (the request line
 alone) or 431. At ``max_connections`` the oldest waiting connection is closed for a
-newcomer, or the newcomer gets 503 when every one is being answered. Out of file
+newcomer, or the newcomer gets 503 when every one is being answered. One client address
+holds at most ``max_per_address`` of them (a quarter of ``max_connections``): past it, that
+address's own oldest waiting connection is closed for its newcomer, or the newcomer gets
+503 with ``Retry-After`` when all of that address's are being answered (slow MJPEG
+readers), while other addresses are still served. Out of file
 descriptors, the loop logs once and stops accepting for ACCEPT_BACKOFF_S.
 
 With TLS (``tls``, ``[Security] TLS_Cert``/``TLS_Key``) the loop also drives each
@@ -33,6 +37,7 @@ Loop::
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import logging
@@ -54,7 +59,7 @@ from thermal_streamer.core.frames import EncodedFrame
 from thermal_streamer.core.hub import Hub
 from thermal_streamer.core.ratelimit import RateLimitedLog
 from thermal_streamer.outputs.http.assets import ROOT, load_assets
-from thermal_streamer.outputs.http.handler import RequestHandler
+from thermal_streamer.outputs.http.handler import RequestHandler, framing_headers
 from thermal_streamer.outputs.http.routes import server_routes
 from thermal_streamer.outputs.reports import Status
 from thermal_streamer.security.auth import Authenticator
@@ -70,6 +75,8 @@ SEND_BUFFER_BYTES = 64 * 1024  # kernel send buffer per connection: what a stall
 MAX_CONNECTIONS = 512
 ACCEPT_BACKOFF_S = 0.25  # out of file descriptors: accept again after this long
 ACCEPT_BATCH = 64  # connections accepted per loop pass at most
+ADDRESS_SHARE = 4  # one client address holds at most 1/ADDRESS_SHARE of the connections
+RETRY_AFTER_S = 5  # what a 503 for too many connections tells the client to wait
 OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 QUIET_ERRORS = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, TimeoutError,
                 ssl.SSLError)  # a peer that went away in the middle of a TLS record
@@ -96,6 +103,7 @@ class Connection:
     head: bytes = b""
     deadline: float = 0.0
     handshaking: bool = False
+    counted: bool = False  # in HttpServer's count per address (until closed)
 
 
 class HttpServer:
@@ -142,6 +150,10 @@ class HttpServer:
             has ``Strict-Transport-Security``.
         trusted_proxies: ``Trusted_Proxies``: peers whose ``X-Forwarded-For`` names the
             client the login limit counts (addresses or networks; default none).
+        max_per_address: connections one client address may hold, >= 1 (None: a
+            quarter of ``max_connections``, at least 1).
+        frame_ancestors: ``[Security] Frame_Ancestors``: origins whose pages may frame
+            the HTML answers (empty: none, ``X-Frame-Options: DENY``).
 
     Raises:
         OSError: ``root``'s page or assets cannot be read.
@@ -158,8 +170,13 @@ class HttpServer:
                  max_connections: int = MAX_CONNECTIONS,
                  header_timeout_s: float = HEADER_TIMEOUT_S,
                  send_buffer_bytes: int = SEND_BUFFER_BYTES, auth: Authenticator | None = None,
-                 tls: ssl.SSLContext | None = None, trusted_proxies: tuple[str, ...] = ()):
+                 tls: ssl.SSLContext | None = None, trusted_proxies: tuple[str, ...] = (),
+                 max_per_address: int | None = None, frame_ancestors: tuple[str, ...] = ()):
         self.socket = sock
+        self.framing = framing_headers(frame_ancestors)
+        self.max_per_address = (max(1, max_connections // ADDRESS_SHARE)
+                                if max_per_address is None else max_per_address)
+        self._per_address: collections.Counter[str] = collections.Counter()  # under _lock
         sock.setblocking(False)
         self.max_connections, self.header_timeout_s = max_connections, header_timeout_s
         self.send_buffer_bytes, self.tls = send_buffer_bytes, tls
@@ -316,17 +333,40 @@ class HttpServer:
                 sock = self.tls.wrap_socket(sock, server_side=True,
                                             do_handshake_on_connect=False)
             connection = Connection(sock, address[:2], handshaking=self.tls is not None)
-            if self.connection_count() >= self.max_connections:
-                if not self._waiting:
-                    self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE,
-                                 f"too many connections (HTTP_Max_Connections = "
-                                 f"{self.max_connections})")
-                    continue
-                oldest = next(iter(self._waiting.values()))
-                log.debug("%s:%d: closed for a newcomer (%d connections)", *oldest.address,
-                          self.max_connections)
-                self._close(oldest)
-            self._wait(connection)
+            if self._make_room(connection):
+                with self._lock:
+                    self._per_address[connection.address[0]] += 1
+                    connection.counted = True
+                self._wait(connection)
+
+    def _make_room(self, connection: Connection) -> bool:
+        """Close the oldest waiting connection the limits call for (of the newcomer's
+        address past ``max_per_address``, else any past ``max_connections``), or refuse
+        the newcomer (503) when those are all being answered. True: it may wait."""
+        host = connection.address[0]
+        with self._lock:
+            mine = self._per_address[host]
+        if self.max_per_address < self.max_connections and mine >= self.max_per_address:
+            oldest = next((c for c in self._waiting.values() if c.address[0] == host), None)
+            if oldest is None:
+                self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE,
+                             f"too many connections from {host} ({self.max_per_address}, "
+                             f"a quarter of HTTP_Max_Connections = {self.max_connections})")
+                return False
+            log.debug("%s:%d: closed for a newcomer from the same address (%d)",
+                      *oldest.address, self.max_per_address)
+            self._close(oldest)
+        elif self.connection_count() >= self.max_connections:
+            if not self._waiting:
+                self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE,
+                             f"too many connections (HTTP_Max_Connections = "
+                             f"{self.max_connections})")
+                return False
+            oldest = next(iter(self._waiting.values()))
+            log.debug("%s:%d: closed for a newcomer (%d connections)", *oldest.address,
+                      self.max_connections)
+            self._close(oldest)
+        return True
 
     def _wait(self, connection: Connection) -> None:
         """Wait for the connection's TLS handshake (if it has one to do) and its next
@@ -436,7 +476,7 @@ class HttpServer:
         try:
             keep = not RequestHandler(connection.sock, connection.head, connection.address,
                                       self.gate, self.routes, self.log_limited,
-                                      self.tls is not None).close_connection
+                                      self.tls is not None, self.framing).close_connection
         except Exception:
             self.handle_error(connection.address)
         finally:
@@ -467,9 +507,11 @@ class HttpServer:
         handshake a connection is only closed (an answer would cost the handshake)."""
         self.log_limited(logging.INFO, "refusal", "%s:%d %d %s", *connection.address,
                          status.value, text)
+        headers = {"Retry-After": str(RETRY_AFTER_S)} \
+            if status is HTTPStatus.SERVICE_UNAVAILABLE else {}
         if not connection.handshaking:
             with contextlib.suppress(OSError):  # ssl.SSLWantWriteError included
-                connection.sock.send(error_response(status, text))
+                connection.sock.send(error_response(status, text, headers))
         self._close(connection)
 
     def _forget(self, connection: Connection) -> None:
@@ -483,15 +525,25 @@ class HttpServer:
     def _close(self, connection: Connection) -> None:
         """Forget and close a connection, letting the peer read what was sent."""
         self._forget(connection)
+        with self._lock:
+            if connection.counted:
+                connection.counted = False
+                host = connection.address[0]
+                self._per_address[host] -= 1
+                if self._per_address[host] <= 0:
+                    del self._per_address[host]
         with contextlib.suppress(OSError):
             connection.sock.shutdown(socket.SHUT_WR)
         connection.sock.close()
 
 
-def error_response(status: HTTPStatus, text: str) -> bytes:
-    """A whole short answer that closes the connection: status line, headers, ``text``."""
+def error_response(status: HTTPStatus, text: str,
+                   headers: Mapping[str, str] | None = None) -> bytes:
+    """A whole short answer that closes the connection: status line, headers (``headers``
+    too), ``text``."""
     body = f"{text}\n".encode()
-    return (f"HTTP/1.1 {status.value} {status.phrase}\r\nConnection: close\r\n"
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    return (f"HTTP/1.1 {status.value} {status.phrase}\r\nConnection: close\r\n{extra}"
             f"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {len(body)}\r\n"
             f"X-Content-Type-Options: nosniff\r\n\r\n").encode() + body
 

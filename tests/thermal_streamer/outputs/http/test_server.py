@@ -102,6 +102,23 @@ def test_health_and_metrics_follow_the_hub():
         assert 'thermal_frames_captured_total{source="simulated"} 1\n' in body.decode()
 
 
+def test_html_answers_say_who_may_frame_them():
+    """The page has X-Frame-Options: DENY and frame-ancestors 'none'; with Frame_Ancestors
+    only the policy, naming them; other answers carry neither."""
+    with http_server(Parts()) as server:
+        for path in ("/", "/index.html"):
+            _, headers, _ = get(server.port, path)
+            assert headers["X-Frame-Options"] == "DENY", path
+            assert headers["Content-Security-Policy"] == "frame-ancestors 'none'", path
+        _, headers, _ = get(server.port, "/config.json")
+        assert "X-Frame-Options" not in headers and "Content-Security-Policy" not in headers
+    ancestors = ("https://homeassistant.local:8123", "http://10.0.0.5")
+    with http_server(Parts(), frame_ancestors=ancestors) as server:
+        _, headers, _ = get(server.port, "/")
+        assert "X-Frame-Options" not in headers
+        assert headers["Content-Security-Policy"] == (
+            "frame-ancestors https://homeassistant.local:8123 http://10.0.0.5")
+
 def test_snapshots_render_the_newest_frame():
     """/snapshot.jpg is 503 before a frame, then the rendered JPEG; .npy gives the pixels."""
     parts = Parts()
@@ -230,7 +247,9 @@ def test_keep_alive_and_pipelined_requests_are_answered_in_order():
 
 @pytest.mark.parametrize("method, header", [
     ("GET", b"Content-Length: 43"), ("HEAD", b"Content-Length: 43"),
-    ("GET", b"Transfer-Encoding: chunked"), ("GET", b"Content-Length: x")])
+    ("GET", b"Transfer-Encoding: chunked"), ("GET", b"Content-Length: x"),
+    ("GET", b"Content-Length: 1e400"), ("GET", b"Content-Length: " + b"9" * 5000),
+    ("GET", b"Content-Length: \xb2"), ("HEAD", b"Content-Length: " + b"0" * 5000 + b"1")])
 def test_get_or_head_with_a_body_gets_400_and_the_connection_closes(method, header):
     """Request smuggling: a body on GET or HEAD is refused, never read as the next request."""
     inner = b"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -249,7 +268,7 @@ def test_trickling_connections_cost_no_thread_and_close_at_the_header_deadline()
     """400 connections trickling a byte each 0.2 s hold no thread and all close at the
     deadline (1 s here, 10 s by default), while a page still loads at once."""
     threads_before = threading.active_count()
-    with http_server(Parts(), header_timeout_s=1.0) as server:
+    with http_server(Parts(), header_timeout_s=1.0, max_per_address=512) as server:
         socks = partial_connections(server.port, 400)
         closed, most_threads = {}, 0
         try:
@@ -278,7 +297,7 @@ def test_trickling_connections_cost_no_thread_and_close_at_the_header_deadline()
 
 def test_stop_is_quick_with_many_slow_connections():
     """stop() closes 400 connections waiting for their headers in well under a second."""
-    with http_server(Parts()) as server:
+    with http_server(Parts(), max_per_address=512) as server:  # (all from one address)
         socks = partial_connections(server.port, 400)
         try:
             assert wait_for(lambda: server.connection_count() == 400)
@@ -295,7 +314,7 @@ def test_stop_is_quick_with_many_slow_connections():
 def test_at_max_connections_the_oldest_waiting_goes_and_then_newcomers_get_503():
     """At the limit a newcomer replaces the oldest idle connection; when every connection
     is being answered (MJPEG streams), the newcomer gets 503."""
-    with http_server(Parts(), max_connections=3) as server:
+    with http_server(Parts(), max_connections=3, max_per_address=3) as server:
         idle = [socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S)
                 for _ in range(3)]
         assert wait_for(lambda: server.connection_count() == 3)
@@ -318,6 +337,45 @@ def test_at_max_connections_the_oldest_waiting_goes_and_then_newcomers_get_503()
                 received = read_until_closed(late)
             assert received.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
             assert received.endswith(b"too many connections (HTTP_Max_Connections = 3)\n")
+        finally:
+            for sock in streams:
+                sock.close()
+
+
+def connect_from(host: str, port: int) -> socket.socket:
+    """A connection to 127.0.0.1:``port`` from the loopback address ``host``."""
+    return socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S,
+                                    source_address=(host, 0))
+
+
+def test_one_address_holds_at_most_a_quarter_of_the_connections():
+    """Of 8 connections one address holds 2: an idle one of its own is closed for its
+    newcomer; its third MJPEG reader gets 503 with Retry-After while another address is
+    still served."""
+    with http_server(Parts(), max_connections=8) as server:
+        idle = [connect_from("127.0.0.3", server.port) for _ in range(2)]
+        assert wait_for(lambda: server.connection_count() == 2)
+        with connect_from("127.0.0.3", server.port) as new:
+            assert read_until_closed(idle[0]) == b""  # its own oldest, closed for it
+            new.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert new.recv(4096).startswith(b"HTTP/1.1 200")
+        for sock in idle:
+            sock.close()
+        assert wait_for(lambda: server.connection_count() == 0)
+        streams = [connect_from("127.0.0.1", server.port) for _ in range(2)]
+        try:
+            for sock in streams:
+                sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+            with connect_from("127.0.0.1", server.port) as late:
+                received = read_until_closed(late)
+            assert received.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+            assert b"\r\nRetry-After: 5\r\n" in received
+            assert received.endswith(b"too many connections from 127.0.0.1 (2, a quarter of "
+                                     b"HTTP_Max_Connections = 8)\n")
+            with connect_from("127.0.0.2", server.port) as other:
+                other.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                assert other.recv(4096).startswith(b"HTTP/1.1 200")
         finally:
             for sock in streams:
                 sock.close()
@@ -409,6 +467,25 @@ def test_json_and_file_routes_of_components(tmp_path):
         assert response.headers["Content-Range"] == f"bytes */{len(data)}"
         connection.close()
 
+
+
+def test_oversized_ranges_get_an_answer_and_no_traceback(tmp_path, caplog):
+    """Range positions of any length get 206 (clamped) or 416, never a dropped connection
+    and a logged ValueError."""
+    data = bytes(range(256)) * 4
+    (tmp_path / "clip.cptv").write_bytes(data)
+    routes = {"/recordings/": lambda name: tmp_path / name if name == "clip.cptv" else None}
+    with http_server(Parts(), file_routes=routes) as server:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT_S)
+        for header, status, body in (("bytes=0-99999999999999999999999", 206, data),
+                                     ("bytes=0-" + "9" * 5000, 206, data),
+                                     ("bytes=-" + "9" * 5000, 206, data),
+                                     ("bytes=" + "9" * 5000 + "-", 416, b"")):
+            connection.request("GET", "/recordings/clip.cptv", headers={"Range": header})
+            response = connection.getresponse()
+            assert (response.status, response.read()) == (status, body), header[:20]
+        connection.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_data_routes_of_components():
