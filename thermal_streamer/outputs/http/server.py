@@ -17,7 +17,8 @@ newcomer, or the newcomer gets 503 when every one is being answered. One client 
 holds at most ``max_per_address`` of them (a quarter of ``max_connections``): past it, that
 address's own oldest waiting connection is closed for its newcomer, or the newcomer gets
 503 with ``Retry-After`` when all of that address's are being answered (slow MJPEG
-readers), while other addresses are still served. Out of file
+readers), while other addresses are still served; a ``trusted_proxies`` peer (nginx
+in front, carrying every client) is not capped. Out of file
 descriptors, the loop logs once and stops accepting for ACCEPT_BACKOFF_S.
 
 With TLS (``tls``, ``[Security] TLS_Cert``/``TLS_Key``) the loop also drives each
@@ -181,7 +182,8 @@ class HttpServer:
         self.max_connections, self.header_timeout_s = max_connections, header_timeout_s
         self.send_buffer_bytes, self.tls = send_buffer_bytes, tls
         self.stopping = threading.Event()
-        self.gate = Gate(HTTP_DOOR, hosts, auth, proxies=ProxyPolicy(trusted_proxies))
+        self.proxies = ProxyPolicy(trusted_proxies)
+        self.gate = Gate(HTTP_DOOR, hosts, auth, proxies=self.proxies)
         self.routes = server_routes(load_assets(root), status, hub, snapshot, send_timeout_s,
                                     self.stopping, json_routes or {}, file_routes or {},
                                     data_routes or {})
@@ -346,7 +348,9 @@ class HttpServer:
         host = connection.address[0]
         with self._lock:
             mine = self._per_address[host]
-        if self.max_per_address < self.max_connections and mine >= self.max_per_address:
+        capped = not self.proxies.trusts(host)  # a proxy carries many clients
+        if capped and self.max_per_address < self.max_connections \
+                and mine >= self.max_per_address:
             oldest = next((c for c in self._waiting.values() if c.address[0] == host), None)
             if oldest is None:
                 self._refuse(connection, HTTPStatus.SERVICE_UNAVAILABLE,

@@ -381,6 +381,20 @@ def test_one_address_holds_at_most_a_quarter_of_the_connections():
                 sock.close()
 
 
+
+def test_a_trusted_proxy_is_not_held_to_a_quarter():
+    """A Trusted_Proxies peer (nginx in front carries every client) may hold more than a
+    quarter of the connections: its third MJPEG reader is served."""
+    with http_server(Parts(), max_connections=8, trusted_proxies=("127.0.0.1",)) as server:
+        streams = [connect_from("127.0.0.1", server.port) for _ in range(3)]
+        try:
+            for sock in streams:
+                sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        finally:
+            for sock in streams:
+                sock.close()
+
 def test_oversized_request_line_and_headers_get_414_and_431():
     """Over 16 KiB without the end of the headers: 414 for the request line, else 431."""
     with http_server(Parts()) as server:
