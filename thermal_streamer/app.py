@@ -42,7 +42,8 @@ webhook         its queue            webhook URLs (POST)     the endpoint: Webho
                                                              per attempt, Webhook_Retries
 state-file      regions and alarms   the State_File          the disk
                 (on change)
-MainThread      signals, App.wake    the stats log (SIGHUP)  nothing (wakes every second)
+MainThread      signals, App.wake    the stats log, the      nothing (wakes every second)
+                                     logins (SIGHUP)
 =============== ==================== ======================= ==============================
 
 ``http-<peer>`` threads are started by ``http-server`` for each complete request (a
@@ -95,7 +96,7 @@ from thermal_streamer.recording.recorder import Recorder, RecordingSettings
 from thermal_streamer.render.renderer import Renderer
 from thermal_streamer.security.auth import session_cookie_name
 from thermal_streamer.security.hosts import HostPolicy
-from thermal_streamer.security.startup import read_security
+from thermal_streamer.security.startup import Security, read_security, reload_security
 from thermal_streamer.security.tls import SecurityFileError
 from thermal_streamer.sources.factory import make_source
 
@@ -152,7 +153,7 @@ class App:
         self.stopping = threading.Event()
         self.failed = threading.Event()  # the source thread died
         self.done = threading.Event()  # a signal arrived or the source died: time to stop
-        self.reopen_requested = threading.Event()  # SIGHUP: reopen the stats log
+        self.reopen_requested = threading.Event()  # SIGHUP: reopen, reload [Security]
         self.wake = threading.Event()  # set with either of the two: the main thread acts
         self._ffc = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ffc")
         self._ws_auth = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ws-auth")
@@ -332,7 +333,8 @@ class App:
         self.wake.set()
 
     def request_reopen(self) -> None:
-        """Ask the main thread to reopen the stats log (a signal handler)."""
+        """Ask the main thread to reopen the stats log and reload the password file and the
+        certificate (a signal handler)."""
         self.reopen_requested.set()
         self.wake.set()
 
@@ -372,6 +374,28 @@ class App:
         if self.stats_log is not None:
             self.stats_log.reopen()
 
+    def reload_security(self) -> None:
+        """Read the password file and the TLS certificate again (SIGHUP); never raises.
+
+        Revoked users' WebSocket connections are closed (1008); their sessions ended with
+        the reload. A file that cannot be used is logged and the old users and
+        certificate stay.
+        """
+        c = self.config
+        if self.auth is None and self.tls is None:
+            return
+        try:
+            revoked = reload_security(Security(self.auth, self.tls), c.password_file,
+                                      c.tls_cert, c.tls_key)
+        except SecurityFileError as exc:
+            log.error("SIGHUP: [Security] %s: kept the users and certificate of before", exc)
+            return
+        log.info("SIGHUP: reloaded %s%s", " and ".join(
+            name for name, on in (("Password_File", self.auth), ("TLS_Cert/TLS_Key", self.tls))
+            if on), f"; revoked: {', '.join(sorted(revoked))}" if revoked else "")
+        if self.ws is not None:
+            self.ws.close_users(revoked)
+
     def stop(self) -> None:
         """Stop every thread and close every socket. Idempotent; safe from any thread."""
         with self._stop_lock:
@@ -410,7 +434,7 @@ def run(config: Config) -> int:
         app.request_stop()
 
     def on_hangup(_signum: int, _frame: object) -> None:
-        log.info("received SIGHUP, reopening the stats log")
+        log.info("received SIGHUP, reopening the stats log and reloading [Security]'s files")
         app.request_reopen()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -428,6 +452,7 @@ def run(config: Config) -> int:
             if app.reopen_requested.is_set():
                 app.reopen_requested.clear()
                 app.reopen_logs()
+                app.reload_security()
             if watchdog_s and app.frames_flowing():
                 systemd.notify("WATCHDOG=1")  # only while frames flow: a hung camera gets restarted
     finally:

@@ -1,5 +1,7 @@
 """The daemon's command line: exit statuses, error messages, clean shutdown."""
 
+import base64
+import json
 import signal
 import socket
 import subprocess
@@ -8,6 +10,8 @@ import time
 import urllib.request
 
 import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
 
 from tests.conftest import ROOT, wait_until
 
@@ -155,3 +159,42 @@ def test_print_config_writes_the_default_config_and_exits_0():
     result = run("--print-config")
     assert result.returncode == 0, result.stderr
     assert result.stdout == (ROOT / "server.conf").read_text() and result.stderr == ""
+
+
+def test_sighup_reloads_the_password_file_and_closes_a_revoked_users_websockets(
+        start_daemon, tmp_path):
+    """SIGHUP re-reads Password_File: a user taken out of it has their WebSocket closed
+    with 1008 and is refused the next handshake (401); a user still in it streams on
+    (was: the file was read only at start)."""
+    from tests.tls import PASSWORD, USER, make_password_file
+    from thermal_streamer.security.passwords import add_user, read_password_file
+
+    users = make_password_file(tmp_path)
+    add_user(users, "bob", "builder-of-things")
+    conf = tmp_path / "users.conf"
+    conf.write_text("[Security]\nPassword_File = users\n")
+    daemon = start_daemon("-c", str(conf), "--source", "simulated")
+
+    def basic(user: str, password: str) -> dict[str, str]:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    with connect(daemon.ws_url + "/stream", open_timeout=5,
+                 additional_headers=basic(USER, PASSWORD)) as revoked, \
+            connect(daemon.ws_url + "/stream", open_timeout=5,
+                    additional_headers=basic("bob", "builder-of-things")) as kept:
+        for ws in (revoked, kept):
+            assert json.loads(ws.recv(timeout=5))["type"] == "hello"
+        users.write_text(f"bob:{read_password_file(users)['bob']}\n")
+        daemon.process.send_signal(signal.SIGHUP)
+        with pytest.raises(ConnectionClosed):
+            for _ in range(200):  # frames until the close (bounded: 200 frames)
+                revoked.recv(timeout=5)
+        assert revoked.close_code == 1008 and revoked.close_reason == "login revoked"
+        assert kept.recv(timeout=5) is not None  # bob still streams
+    with pytest.raises(InvalidStatus) as refused:
+        connect(daemon.ws_url + "/stream", open_timeout=5,
+                additional_headers=basic(USER, PASSWORD))
+    assert refused.value.response.status_code == 401
+    assert "SIGHUP: reloaded Password_File; revoked: " + USER in daemon.log()
+    assert daemon.stop() == 0

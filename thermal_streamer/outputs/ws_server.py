@@ -56,6 +56,7 @@ import ssl
 import threading
 import time
 import traceback
+import weakref
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -110,6 +111,7 @@ class Client:
     commands: TokenBucket
     commands_refused: int = 0  # commands refused in a row for the rate limit
     token_failures: int = 0  # commands with a wrong control token
+    user: str = ""  # who logged in for it ("" without a password file)
 
     def writable(self) -> asyncio.WriteTransport | None:
         """Its transport, or None once the connection is closing (no data after a Close)."""
@@ -179,6 +181,9 @@ class WebSocketServer:
         self._command_rate_per_s, self._command_burst = command_rate_per_s, command_burst
         self._send_timeout_s, self._keepalive_s = send_timeout_s, keepalive_s
         self._clients: set[Client] = set()
+        # who each admitted handshake logged in as, until its handler takes it (loop)
+        self._logins: weakref.WeakKeyDictionary[ServerConnection, str] = \
+            weakref.WeakKeyDictionary()
         self._loop = asyncio.new_event_loop()
         self._server: Server | None = None
         self._fan_out_pending = False
@@ -218,6 +223,21 @@ class WebSocketServer:
             self._fan_out_pending = True
             with contextlib.suppress(RuntimeError):  # loop closed during shutdown
                 self._loop.call_soon_threadsafe(self._fan_out)
+
+    def close_users(self, users: frozenset[str]) -> None:
+        """Close every connection of these users (1008, "login revoked"): the password
+        file no longer lets them in (SIGHUP). Thread-safe; never blocks."""
+        if users and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._close_users, users)
+
+    def _close_users(self, users: frozenset[str]) -> None:
+        revoked = [client for client in self._clients if client.user in users]
+        if revoked:
+            log.info("closing %d WebSocket connections of revoked users (%s)", len(revoked),
+                     ", ".join(sorted({client.user for client in revoked})))
+        for client in revoked:
+            self._loop.create_task(client.connection.close(CloseCode.POLICY_VIOLATION,
+                                                           "login revoked"))
 
     def notify_state(self, state: dict[str, Any]) -> None:
         """State listener: the state changed (any thread; never blocks).
@@ -337,6 +357,7 @@ class WebSocketServer:
             decision = await asyncio.wrap_future(
                 self._auth_executor.submit(self._gate.log_in, entry))
         if decision.refusal is None:
+            self._logins[connection] = decision.user
             return None
         log.log(logging.INFO if decision.outcome is Outcome.FOREIGN else logging.DEBUG,
                 "refused WebSocket from %s: %s", address, decision.reason)
@@ -360,7 +381,8 @@ class WebSocketServer:
         client = Client(connection, viewer, address, wire_form,
                         query.get("token", [None])[0], hub.encoded.latest()[0], time.monotonic(),
                         self._state_seq,
-                        TokenBucket(self._command_rate_per_s, self._command_burst))
+                        TokenBucket(self._command_rate_per_s, self._command_burst),
+                        user=self._logins.pop(connection, ""))
         self._connect_log.log(logging.INFO, "connected", "client connected: %s %s (%d clients)",
                               client.viewer.address, url.path, len(hub.viewers()))
         try:

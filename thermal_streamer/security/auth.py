@@ -53,7 +53,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
@@ -216,6 +216,13 @@ class Sessions:
         self._table[hashlib.sha256(token.encode()).digest()] = (user, now + self.ttl_s)
         return token
 
+    def end(self, users: Collection[str]) -> int:
+        """End every session of ``users``; returns how many ended."""
+        gone = [key for key, (user, _) in self._table.items() if user in users]
+        for key in gone:
+            del self._table[key]
+        return len(gone)
+
     def user(self, token: str) -> str | None:
         """The user of a live session, or None (unknown or expired token)."""
         entry = self._table.get(hashlib.sha256(token.encode()).digest())
@@ -329,6 +336,33 @@ class Authenticator:
                 table.popitem(last=False)
         log.info("login: %s from %s", user, address)
         return Login(Verdict.ACCEPTED, user)
+
+    def replace_users(self, users: Mapping[str, str]) -> frozenset[str]:
+        """Take a re-read password file's users (SIGHUP); thread-safe.
+
+        A user who is gone, or whose hash changed (a new password), is revoked: their
+        sessions end and their cached checks are forgotten, so their next request or
+        handshake must log in again with what the file now holds.
+
+        Args:
+            users: {user name: stored scrypt hash}, not empty.
+
+        Returns:
+            The revoked user names (the servers close what these hold).
+
+        Raises:
+            ValueError: ``users`` is empty (nobody could log in; the old users stay).
+        """
+        if not users:
+            raise ValueError("no users: add one with --add-user NAME --password-file PATH")
+        with self._lock:
+            revoked = frozenset(user for user, stored in self._users.items()
+                                if users.get(user) != stored)
+            self._users, self._decoy = dict(users), next(iter(users.values()))
+            self.sessions.end(revoked)
+            for digest in [d for d, (user, _) in self._cache.table.items() if user in revoked]:
+                del self._cache.table[digest]
+        return revoked
 
     def open_session(self, user: str) -> str:
         """Start a session for ``user``; returns the ``Set-Cookie`` header value (RFC 6265

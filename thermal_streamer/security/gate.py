@@ -113,6 +113,8 @@ class Decision:
         headers: ALLOWED: headers to add to the answer (a new session's ``Set-Cookie``).
         anonymous: ALLOWED on an open path without a login while a password file is
             set: the answer tells only what anyone may know.
+        user: ALLOWED by a login or a session: whose ("" otherwise), so that a server
+            can close what a user holds when the password file no longer lets them in.
     """
 
     outcome: Outcome
@@ -120,6 +122,7 @@ class Decision:
     reason: str = ""
     headers: dict[str, str] = field(default_factory=dict)
     anonymous: bool = False
+    user: str = ""
 
 
 ALLOWED = Decision(Outcome.ALLOWED)
@@ -180,8 +183,8 @@ class Gate:
             return ALLOWED
         if entry.path in self.door.open_paths and parse_basic(entry.authorization) is None:
             return ANONYMOUS
-        if self.door.admits_sessions and auth.session_user(entry.cookies) is not None:
-            return ALLOWED
+        if self.door.admits_sessions and (user := auth.session_user(entry.cookies)) is not None:
+            return Decision(Outcome.ALLOWED, user=user)
         login = auth.check_cached(entry.authorization)
         return CHECK_LOGIN if login is None else self._logged_in(auth, entry, login)
 
@@ -203,5 +206,6 @@ class Gate:
             return Decision(Outcome.REFUSED, login.refusal(), login.verdict.value)
         if (entry.path in self.door.session_paths and login.user
                 and auth.session_user(entry.cookies) is None):
-            return Decision(Outcome.ALLOWED, headers={"Set-Cookie": auth.open_session(login.user)})
-        return ALLOWED
+            return Decision(Outcome.ALLOWED, headers={"Set-Cookie": auth.open_session(login.user)},
+                            user=login.user)
+        return Decision(Outcome.ALLOWED, user=login.user or "")

@@ -1,4 +1,5 @@
-"""Who may watch and how, read once at start: the password file and the TLS context.
+"""Who may watch and how, read at start (and again on SIGHUP): the password file and the
+TLS context.
 
 Error tree::
 
@@ -54,3 +55,38 @@ def read_security(password_file: str, tls_cert: str, tls_key: str) -> Security:
     if auth is not None and tls is None:
         log.warning(CLEAR_TEXT_WARNING)
     return Security(auth, tls)
+
+
+def reload_security(security: Security, password_file: str, tls_cert: str,
+                    tls_key: str) -> frozenset[str]:
+    """Read ``[Security]``'s files again (SIGHUP) into the running ``security``.
+
+    The password file's users replace the Authenticator's (:meth:`Authenticator.replace_users`:
+    a user who is gone or has a new password is revoked); a renewed certificate and key
+    are loaded into the TLS context both servers hold, for the handshakes from now on.
+    Files that were not set at start stay unset (that takes a restart). Thread-safe.
+
+    Returns:
+        The revoked user names: the servers close what these hold.
+
+    Raises:
+        SecurityFileError: a file cannot be used (as :func:`read_security` says); nothing
+            has changed then, so the daemon keeps serving with what it had.
+    """
+    users = None
+    if security.auth is not None and password_file:
+        try:
+            users = read_password_file(password_file)
+        except ValueError as exc:
+            raise SecurityFileError("Password_File", password_file,
+                                    f"must be a password file with at least one user: {exc}"
+                                    ) from None
+        if not users:
+            raise SecurityFileError("Password_File", password_file, "must be a password file "
+                                    "with at least one user: no users: add one with "
+                                    "--add-user NAME --password-file PATH")
+    if security.tls is not None:
+        tls_context(tls_cert, tls_key)  # checks both files; raises before anything changes
+        security.tls.load_cert_chain(tls_cert, tls_key, password=lambda: b"")
+    return security.auth.replace_users(users) if users is not None and security.auth else (
+        frozenset())

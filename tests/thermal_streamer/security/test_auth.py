@@ -256,3 +256,25 @@ def test_the_session_cookie_can_carry_the_http_port_and_only_that_name_counts():
     assert checker.session_user([f"thermal_session_8080={token}"]) == USER
     assert checker.session_user([f"thermal_session_8081={token}",
                                  f"thermal_session={token}"]) is None
+
+
+def test_replacing_the_users_revokes_the_gone_and_the_changed():
+    """replace_users (SIGHUP): a removed user and one with a new password are revoked
+    (sessions ended, cached checks forgotten); a kept user keeps both (was: no reload)."""
+    checker, verify = authenticator()
+    cookies = {user: checker.open_session(user).split(";")[0] for user in (USER, "bob")}
+    for user, password in ((USER, PASSWORD), ("bob", "builder")):
+        assert checker.check(basic(user, password), "192.0.2.1").verdict is Verdict.ACCEPTED
+    revoked = checker.replace_users({USER: f"plain:{PASSWORD}", "carol": "plain:c"})
+    assert revoked == {"bob"}
+    assert checker.session_user([cookies["bob"]]) is None
+    assert checker.session_user([cookies[USER]]) == USER
+    assert checker.check_cached(basic("bob", "builder")) is None
+    assert checker.check_cached(basic(USER, PASSWORD)) == Login(Verdict.ACCEPTED, USER)
+    assert checker.check(basic("bob", "builder"), "192.0.2.1").verdict is Verdict.WRONG
+    assert checker.check(basic("carol", "c"), "192.0.2.3").verdict is Verdict.ACCEPTED
+    assert checker.replace_users({USER: "plain:new", "carol": "plain:c"}) == {USER}
+    assert checker.session_user([cookies[USER]]) is None
+    with pytest.raises(ValueError, match="no users"):
+        checker.replace_users({})
+    assert checker.check(basic("carol", "c"), "192.0.2.3").verdict is Verdict.ACCEPTED

@@ -1,14 +1,18 @@
-"""thermal_streamer.security.startup: [Security]'s files, read once into the auth and TLS."""
+"""thermal_streamer.security.startup: [Security]'s files, read into the auth and TLS (and on
+SIGHUP again)."""
 
 import logging
+import socket
 import ssl
+import threading
 from pathlib import Path
 
 import pytest
 
 from tests.tls import USER, make_certificate, make_password_file
 from thermal_streamer.config.loader import load_config
-from thermal_streamer.security.startup import CLEAR_TEXT_WARNING, read_security
+from thermal_streamer.security.passwords import add_user, read_password_file
+from thermal_streamer.security.startup import CLEAR_TEXT_WARNING, read_security, reload_security
 from thermal_streamer.security.tls import SecurityFileError
 
 
@@ -69,3 +73,57 @@ def test_a_password_file_without_tls_is_warned_about_once(tmp_path, caplog):
     caplog.clear()
     read_security(str(tmp_path / "users"), str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
     assert caplog.records == []
+
+
+def test_sighup_reload_revokes_users_and_serves_a_renewed_certificate(tmp_path):
+    """reload_security: the re-read password file's missing users are revoked; a renewed
+    certificate is what the next TLS handshake gets (was: both read only at start)."""
+    first, renewed = tmp_path / "first", tmp_path / "renewed"
+    first.mkdir()
+    renewed.mkdir()
+    cert, key = make_certificate(first)
+    users = make_password_file(tmp_path)
+    security = read_security(str(users), str(cert), str(key))
+    add_user(users, "bob", "builder-of-things")
+    assert reload_security(security, str(users), str(cert), str(key)) == frozenset()
+    new_cert, new_key = make_certificate(renewed)
+    users.write_text(f"bob:{read_password_file(users)['bob']}\n")
+    assert reload_security(security, str(users), str(new_cert), str(new_key)) == {USER}
+    assert security.tls is not None
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        client = ssl.create_default_context(cafile=str(new_cert))
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            peer, _ = listener.accept()
+            done: list[bytes] = []
+
+            def serve() -> None:
+                with security.tls.wrap_socket(peer, server_side=True) as server_side:
+                    done.append(server_side.recv(1))
+
+            thread = threading.Thread(target=serve)
+            thread.start()
+            with client.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                assert ssl.DER_cert_to_PEM_cert(tls.getpeercert(True)).strip() == \
+                    new_cert.read_text().strip()
+                tls.sendall(b"x")
+            thread.join(5)
+    assert done == [b"x"]
+
+
+def test_a_broken_file_on_reload_changes_nothing(tmp_path):
+    """A password file without users, or a missing certificate, on SIGHUP: a
+    SecurityFileError naming the key, and the old users and certificate stay."""
+    cert, key = make_certificate(tmp_path)
+    users = make_password_file(tmp_path)
+    security = read_security(str(users), str(cert), str(key))
+    empty = tmp_path / "empty"
+    empty.write_text("# nobody\n")
+    with pytest.raises(SecurityFileError) as error:
+        reload_security(security, str(empty), str(cert), str(key))
+    assert error.value.key == "Password_File"
+    with pytest.raises(SecurityFileError) as error:
+        reload_security(security, str(users), str(tmp_path / "gone.pem"), str(key))
+    assert error.value.key == "TLS_Cert"
+    assert security.auth is not None
+    assert security.auth.replace_users(read_password_file(users)) == frozenset()
