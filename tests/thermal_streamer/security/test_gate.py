@@ -159,8 +159,9 @@ def test_a_basic_login_on_the_page_gets_one_session_cookie():
     for path in ("/index.html", "/config.json"):
         assert "Set-Cookie" in gate.admit(Entry(path, "thermal", basic())).headers
     assert gate.admit(Entry("/", "thermal", basic(), (f"theme=dark; {token}",))) == Decision(
-        Outcome.ALLOWED)
-    assert gate.admit(Entry("/snapshot.jpg", "thermal", basic())) == Decision(Outcome.ALLOWED)
+        Outcome.ALLOWED, user=USER)
+    assert gate.admit(Entry("/snapshot.jpg", "thermal", basic())) == Decision(Outcome.ALLOWED,
+                                                                              user=USER)
 
 
 def test_a_session_cookie_is_a_login_at_the_websocket_door_only():
@@ -170,12 +171,12 @@ def test_a_session_cookie_is_a_login_at_the_websocket_door_only():
     token = checker.open_session(USER).split(";")[0]
     websocket, http = Gate(WEBSOCKET_DOOR, HOSTS, checker), Gate(HTTP_DOOR, HOSTS, checker)
     assert websocket.admit(Entry("/stream", "thermal", cookies=(token,))) == Decision(
-        Outcome.ALLOWED)
+        Outcome.ALLOWED, user=USER)  # whose: SIGHUP closes what a revoked user holds
     assert http.admit(Entry("/", "thermal", cookies=(token,))).outcome is Outcome.REFUSED
     forged = Entry("/stream", "thermal", cookies=(f"{SESSION_COOKIE}=forged",))
     assert websocket.admit(forged).outcome is Outcome.REFUSED
     basic_login = Entry("/stream", "thermal", basic())
-    assert decide(websocket, basic_login) == Decision(Outcome.ALLOWED)  # no cookie here
+    assert decide(websocket, basic_login) == Decision(Outcome.ALLOWED, user=USER)  # no cookie
 
 
 def test_healthz_is_open_but_anonymous_without_a_good_login():
@@ -187,7 +188,7 @@ def test_healthz_is_open_but_anonymous_without_a_good_login():
     assert gate.admit(wrong).outcome is Outcome.CHECK_LOGIN
     assert gate.log_in(wrong) == Decision(Outcome.ALLOWED, anonymous=True)
     good = Entry("/healthz", "thermal", basic(), address="192.0.2.1")
-    assert gate.log_in(good) == Decision(Outcome.ALLOWED)
+    assert gate.log_in(good) == Decision(Outcome.ALLOWED, user=USER)
     assert Gate(HTTP_DOOR, HOSTS).admit(Entry("/healthz", "thermal")) == Decision(Outcome.ALLOWED)
 
 
