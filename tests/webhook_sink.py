@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 class WebhookSink:
@@ -44,10 +45,8 @@ class WebhookSink:
                     return
                 if sink._answer is not None:
                     self.close_connection = True
-                    try:
+                    with contextlib.suppress(OSError):  # the sender closed: it read enough
                         sink._answer(self.wfile, sink._closing)
-                    except OSError:  # the sender closed (it read what it wanted)
-                        pass
                     return
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
