@@ -228,7 +228,7 @@ class WebhookSender:
                 with self._cond:
                     self._sock = sock
             connection = http.client.HTTPConnection(host, port, timeout=self._timeout_s)
-            connection.sock = bounded  # type: ignore[assignment]  (sendall and makefile)
+            connection.sock = bounded  # sendall and makefile bounded by the deadline
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             connection.request("POST", path, data, {"Content-Type": "application/json",
                                                     "User-Agent": USER_AGENT})
