@@ -283,7 +283,7 @@ class MqttPublisher:
             return
         command_id = _command_id(payload)
         try:
-            future = self._commands.execute(payload)
+            future = self._commands.execute(payload, sender="mqtt")
         except CommandError as exc:
             self._result(command_id, str(exc))
             return

@@ -380,7 +380,8 @@ class WebSocketServer:
             return
         client.commands_refused = 0
         try:
-            await asyncio.wrap_future(self._commands.execute(message, client.token))
+            await asyncio.wrap_future(self._commands.execute(message, client.token,
+                                                             client.viewer.address))
         except TokenError as exc:
             if exc.wrong:
                 client.token_failures += 1

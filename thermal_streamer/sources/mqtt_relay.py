@@ -255,14 +255,15 @@ class RelayCommands:
         self.origin_online: bool | None = None  # from the availability topic; None: not heard
         self._counts: collections.Counter[str] = collections.Counter()
 
-    def execute(self, message: str | bytes,
-                connection_token: str | None = None) -> concurrent.futures.Future[None]:
+    def execute(self, message: str | bytes, connection_token: str | None = None,
+                sender: str = "") -> concurrent.futures.Future[None]:
         """Validate one command and send it to the origin's ``cmd`` topic.
 
         Args:
             message: the command's JSON text (docs/protocol.md §5.2).
             connection_token: the token the channel holds (``/stream?token=``), used when
                 the command has no ``token`` field.
+            sender: who sent it (unused: the origin logs "mqtt").
 
         Returns:
             A future that is done when the origin answered on ``cmd/result``: with None
