@@ -639,7 +639,7 @@ class CptvFrames(LazyFrames):
     """A CPTV file's frames (background frames skipped), decoded on demand.
 
     Opening decodes the file once, keeping each frame's ``time_on`` and ``temp_c`` and a
-    checkpoint (the gzip state and the decoder's running sum, about 85 KiB) every
+    checkpoint (the gzip state and the decoder's running sum, about 100 KiB) every
     CHECKPOINT_FRAMES frames; a frame is then decoded forward from the nearest
     checkpoint before it (or from where the last read stopped, when that is nearer),
     with cptv's own section parser and decompressor (python-cptv ``cptv/reader.py``:
