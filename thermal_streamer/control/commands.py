@@ -206,17 +206,22 @@ class CommandRunner:
         command = parse_command(message, self._handlers)
         self.authorize(command.get("token") or connection_token or "")
         if command["cmd"] == "ffc":
-            self._take_ffc(sender)
-            return self._run_ffc()
+            before = self._take_ffc(sender)
+            try:
+                return self._run_ffc()
+            except BaseException:  # it did not start: the next one may
+                with self._ffc_lock:
+                    self._ffc_at = before
+                raise
         if command["cmd"] in self._handlers:
             command[SENDER] = sender or "unknown"
             return self._handlers[command["cmd"]].run(command) or _done()
         apply_command(command, self._state)
         return _done()
 
-    def _take_ffc(self, sender: str) -> None:
+    def _take_ffc(self, sender: str) -> float | None:
         """Let one ffc through per FFC_MIN_INTERVAL_S; refuse (count, log once per run of
-        refusals) the others."""
+        refusals) the others. Returns when the one before started (None: none)."""
         with self._ffc_lock:
             now = self._clock()
             if self._ffc_at is not None and now - self._ffc_at < FFC_MIN_INTERVAL_S:
@@ -231,7 +236,8 @@ class CommandRunner:
                                    f"{math.ceil(FFC_MIN_INTERVAL_S - ago)} s")
             if self._ffc_refusing:
                 log.info("ffc accepted again (refused so far: %d)", self.ffc_refused)
-            self._ffc_at, self._ffc_refusing = now, False
+            before, self._ffc_at, self._ffc_refusing = self._ffc_at, now, False
+            return before
 
     def authorize(self, given: str) -> None:
         """Raise TokenError unless the control token is unset or ``given`` matches it."""

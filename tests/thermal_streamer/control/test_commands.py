@@ -174,3 +174,26 @@ def test_ffc_at_most_once_every_10_s_the_others_refused_and_counted(caplog):
     assert [r.getMessage() for r in caplog.records] == [
         "ffc from 192.0.2.7 refused: at most one every 10 s (refused so far: 1)",
         "ffc accepted again (refused so far: 3)"]
+
+
+def test_an_ffc_that_did_not_start_does_not_hold_back_the_next():
+    """run_ffc raising at once (nothing started): the next ffc is not refused."""
+    import concurrent.futures
+
+    from thermal_streamer.control.commands import CommandRunner
+
+    calls = []
+
+    def run_ffc() -> concurrent.futures.Future[None]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("executor shut down")
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        future.set_result(None)
+        return future
+
+    runner = CommandRunner(AcquisitionState(RenderSettings()), run_ffc, clock=StepClock())
+    with pytest.raises(RuntimeError):
+        runner.execute('{"cmd": "ffc"}')
+    runner.execute('{"cmd": "ffc"}').result()
+    assert calls == [1, 1] and runner.ffc_refused == 0
