@@ -63,6 +63,17 @@ The HTTP attacks:
 - ``sigterm``: 1000 slow HTTP connections (half a request each), then SIGTERM: seconds
   until the daemon has exited.
 
+The memory attacks (issue 17), each with the daemon's RSS before, at its peak and after:
+
+- ``playback``: a 300 s Lepton 3 CPTV recording (2610 frames of 160x120 centikelvin with
+  noise and a moving hot spot, written here with the tree's CptvWriter) played from start
+  to end through ``/playback/NAME/I`` (every PLAYBACK_STRIDE-th frame, one client).
+- ``playback-2``: two such recordings played at once by two clients (every
+  PLAYBACK_STRIDE_2-th frame each, at most PLAYBACK_LIMIT_S).
+- ``webhook-body``: a simulated-source daemon whose alarm (frame max above -273 C)
+  posts at once to an endpoint here that answers 200 with an endless body (at most
+  ENDLESS_BYTES, then it closes): RSS, and how much the endpoint could send.
+
 Every daemon gets its soft file-descriptor limit raised to the hard limit (as the
 daemon does itself at start), so that the figures are the same whichever tree runs.
 """
@@ -93,6 +104,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import psutil
 from PIL import Image
 from websockets.exceptions import ConnectionClosed
@@ -131,6 +143,15 @@ STALL_LIMIT_S = 60.0
 RESETS = 200
 SLOW_FOR_SIGTERM = 1000
 PARTIAL = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "  # a request that never ends
+PLAYBACK_SECONDS = 300  # a recording's length: Segment_Seconds' default
+PLAYBACK_RATE_HZ = 8.7
+PLAYBACK_STRIDE = 1  # one client plays every frame, start to end
+PLAYBACK_STRIDE_2 = 2  # two clients at once: every 2nd frame each
+PLAYBACK_LIMIT_S = 120.0  # a playback run stops after this long
+SETTLE_S = 2.0  # after an attack, before the "after" RSS
+ENDLESS_BYTES = 256 * 1024 * 1024  # the endless webhook answer stops after this much
+ENDLESS_LIMIT_S = 30.0
+ANSWER_DELAY_S = 3.0  # the endless endpoint waits this long before it answers
 
 
 @dataclass
@@ -159,8 +180,8 @@ class Daemon:
         RuntimeError: it did not log its ports within 20 s (the message holds its log).
     """
 
-    def __init__(self, root: Path, conf: str = "", nofile: int = 0):
-        command = [sys.executable, str(root / "websocket_http_server.py"), "--source", "tcp",
+    def __init__(self, root: Path, conf: str = "", nofile: int = 0, source: str = "tcp"):
+        command = [sys.executable, str(root / "websocket_http_server.py"), "--source", source,
                    "--http-host", "127.0.0.1", "--ws-host", "127.0.0.1", "--http-port", "0",
                    "--ws-port", "0", "--tcp-port", "0"]
         self._conf: Path | None = None
@@ -188,7 +209,7 @@ class Daemon:
         if not self._serving.wait(START_TIMEOUT_S) or not self.http_port:
             self.stop()
             raise RuntimeError("daemon did not start:\n" + "".join(self.lines))
-        self.tcp_port = self.source_status()["port"]
+        self.tcp_port = self.source_status().get("port", 0)
 
     def _read(self) -> None:
         assert self._popen.stderr is not None
@@ -931,6 +952,142 @@ def sigterm(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
                    f"{took:.2f}")]
 
 
+def write_recording(directory: Path, start_s: float, seed: int) -> str:
+    """A PLAYBACK_SECONDS CPTV recording in ``directory`` (this tree's writer): its name."""
+    sys.path.insert(0, str(ROOT))
+    from lepton.radiometry import PixelUnit
+    from thermal_streamer.core.frames import RawFrame
+    from thermal_streamer.recording.formats import CptvWriter, SegmentHeader
+    from thermal_streamer.recording.policy import SegmentName, Trigger
+
+    name = SegmentName.at(start_s, Trigger.ALWAYS, "cptv")
+    writer = CptvWriter(directory / name.name, SegmentHeader(
+        name, PixelUnit.CENTIKELVIN, 120, 160, "simulated", "LEPTON3"))
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:120, 0:160]
+    base = 29315 + 500 + rows * 4 + cols * 2
+    count = round(PLAYBACK_SECONDS * PLAYBACK_RATE_HZ)
+    for i in range(count):
+        x, y = 20 + (i * 3) % 120, 60 + round(30 * np.sin(i / 40))
+        spot = 3000 * np.exp(-((cols - x) ** 2 + (rows - y) ** 2) / 50)
+        pixels = (base + spot + rng.normal(0, 15, (120, 160))).astype(np.uint16)
+        writer.add(i, RawFrame(pixels, PixelUnit.CENTIKELVIN, start_s + i / PLAYBACK_RATE_HZ,
+                               {"fpa_temp_c": 30.0}))
+        if i % 9 == 8:
+            writer.flush(0)
+    writer.close(0, "stopped")
+    return name.name
+
+
+def play(port: int, name: str, stride: int, deadline_s: float) -> int:
+    """GET the index, then every ``stride``-th frame until the end or the deadline:
+    frames served."""
+    base = f"http://127.0.0.1:{port}/playback/{name}"
+    with urllib.request.urlopen(base, timeout=60) as response:
+        frames = json.load(response)["frames"]
+    served = 0
+    for i in range(0, frames, stride):
+        if time.monotonic() > deadline_s:
+            break
+        with urllib.request.urlopen(f"{base}/{i}", timeout=60) as response:
+            response.read()
+        served += 1
+    return served
+
+
+def rss_figures(start: int, peak: int, after: int) -> list[Figure]:
+    """RSS before, at the peak and SETTLE_S after an attack, and the growths."""
+    def mb(size: int) -> str:
+        return f"{size / 2 ** 20:.0f}"
+    return [Figure("RSS before", mb(start), "MiB"),
+            Figure("RSS peak (growth)", f"{mb(peak)} ({mib(peak - start)})", "MiB"),
+            Figure(f"RSS {SETTLE_S:.0f} s after (growth)", f"{mb(after)} ({mib(after - start)})",
+                   "MiB")]
+
+
+def playback_attack(daemon: Daemon, names: list[str], stride: int) -> list[Figure]:
+    deadline = time.monotonic() + PLAYBACK_LIMIT_S
+    served: list[int] = []
+    started = time.monotonic()
+    with RssSampler(daemon) as rss:
+        threads = [threading.Thread(target=lambda n=n: served.append(
+            play(daemon.http_port, n, stride, deadline)), name=f"play-{i}")
+            for i, n in enumerate(names)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(PLAYBACK_LIMIT_S + 60)
+        took = time.monotonic() - started
+        time.sleep(SETTLE_S)
+        after = daemon.rss()
+    total = round(PLAYBACK_SECONDS * PLAYBACK_RATE_HZ)
+    return [*rss_figures(rss.start, rss.peak, after),
+            Figure(f"frames served (of {len(names)} x {len(range(0, total, stride))})",
+                   str(sum(served))),
+            Figure("seconds", f"{took:.1f}")]
+
+
+def playback(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
+    """One 300 s recording played start to end: RSS before, peak, after."""
+    return playback_attack(daemon, [args.recordings[0]], PLAYBACK_STRIDE)
+
+
+def playback_2(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
+    """Two 300 s recordings played at once: RSS before, peak, after."""
+    return playback_attack(daemon, args.recordings[:2], PLAYBACK_STRIDE_2)
+
+
+class EndlessEndpoint:
+    """An HTTP endpoint on 127.0.0.1 answering every request with 200 and a body that
+    goes on (ENDLESS_BYTES at most, or until the client closes). Attributes: url, sent."""
+
+    def __init__(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}/hook"
+        self.sent = 0
+        self.requests = 0
+        self.done = threading.Event()  # an answer ended (the client closed, or the cap)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="endless")
+        self._thread.start()
+
+    def _serve(self) -> None:
+        self._server.settimeout(0.2)
+        chunk = b"x" * 65536
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                with contextlib.suppress(OSError):
+                    conn.recv(65536)
+                    self.requests += 1
+                    self._stop.wait(ANSWER_DELAY_S)  # the RSS sampler starts first
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+                    while self.sent < ENDLESS_BYTES and not self._stop.is_set():
+                        conn.sendall(chunk)
+                        self.sent += len(chunk)
+            self.done.set()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._server.close()
+
+
+def webhook_body(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
+    """An alarm's webhook answered with an endless body: RSS before, peak, after."""
+    endpoint: EndlessEndpoint = args.endpoint
+    with RssSampler(daemon) as rss:
+        endpoint.done.wait(ENDLESS_LIMIT_S)
+        time.sleep(SETTLE_S)
+        after = daemon.rss()
+    return [*rss_figures(rss.start, rss.peak, after),
+            Figure("bytes the endpoint could send", mib(endpoint.sent), "MiB")]
+
+
 ATTACKS: dict[str, Callable[[Daemon, argparse.Namespace], list[Figure]]] = {
     "squat": squat,
     "hoard": hoard,
@@ -946,9 +1103,13 @@ ATTACKS: dict[str, Callable[[Daemon, argparse.Namespace], list[Figure]]] = {
     "smuggle": smuggle,
     "resets": resets,
     "sigterm": sigterm,
+    "playback": playback,
+    "playback-2": playback_2,
+    "webhook-body": webhook_body,
 }
 CONFIGS = {"ws-token": "[Security]\nControl_Token = s3cret\n"}  # attacks needing a config
 FD_LIMITS = {"ws-fds": FD_LIMIT}  # attacks needing a lower file descriptor limit
+SOURCES = {"webhook-body": "simulated"}  # attacks needing another source than tcp
 
 
 def main() -> None:
@@ -963,16 +1124,40 @@ def main() -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # this side holds 1000 sockets
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     print(f"daemon tree: {args.root.resolve()}")
-    for name in args.only or list(ATTACKS):
-        daemon = Daemon(args.root.resolve(), CONFIGS.get(name, ""), FD_LIMITS.get(name, 0))
+    with tempfile.TemporaryDirectory(prefix="abuse-") as scratch:
+        for name in args.only or list(ATTACKS):
+            run(name, args, Path(scratch))
+
+
+def run(name: str, args: argparse.Namespace, scratch: Path) -> None:
+    """Run one attack against a daemon of its own and print its figures."""
+    conf = CONFIGS.get(name, "")
+    endpoint = None
+    if name.startswith("playback"):
+        directory = scratch / "recordings"
+        if not directory.is_dir():
+            directory.mkdir()
+            args.recordings = [write_recording(directory, 1714564800.0 + 1000 * k, k)
+                               for k in range(2)]
+        conf = f"[Recording]\nRecordings_Dir = {directory}\n"
+    if name == "webhook-body":
+        endpoint = args.endpoint = EndlessEndpoint()
+        conf = ("[Alarm always]\nROI = frame\nStat = max\nAbove = -273\n"
+                f"Webhook = {endpoint.url}\n[Measurement]\nWebhook_Retries = 0\n")
+    try:
+        daemon = Daemon(args.root.resolve(), conf, FD_LIMITS.get(name, 0),
+                        SOURCES.get(name, "tcp"))
         try:
             started = time.monotonic()
             figures = ATTACKS[name](daemon, args)
         finally:
             daemon.stop()
-        print(f"\n{name} ({time.monotonic() - started:.0f} s)")
-        for figure in figures:
-            print(f"  {figure.name:<68} {figure.value} {figure.unit}".rstrip())
+    finally:
+        if endpoint is not None:
+            endpoint.close()
+    print(f"\n{name} ({time.monotonic() - started:.0f} s)")
+    for figure in figures:
+        print(f"  {figure.name:<68} {figure.value} {figure.unit}".rstrip())
 
 
 if __name__ == "__main__":

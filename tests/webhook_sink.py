@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 class WebhookSink:
     """Records every POST (path, content type, JSON body) and answers with the next of
     ``statuses`` (the last one repeats). With ``hang=True`` it reads the request and
-    never answers (until closed). Use as a context manager: the server thread is joined
-    on exit.
+    never answers (until closed). With ``answer`` it calls ``answer(wfile, closing)``
+    to write the whole answer itself (status line, headers, body), e.g. an endless or
+    trickling body; ``closing`` is set when the sink closes. Use as a context manager:
+    the server thread is joined on exit.
 
     Attributes:
         url: where to post, ``http://127.0.0.1:PORT/hook``.
         posts: [(path, content_type, body)] in arrival order.
     """
 
-    def __init__(self, statuses: tuple[int, ...] = (200,), hang: bool = False):
+    def __init__(self, statuses: tuple[int, ...] = (200,), hang: bool = False,
+                 answer: Callable[[Any, threading.Event], None] | None = None):
         self.posts: list[tuple[str, str, dict]] = []
-        self._statuses, self._hang = list(statuses), hang
+        self._statuses, self._hang, self._answer = list(statuses), hang, answer
         self._cond = threading.Condition()
         self._closing = threading.Event()
         sink = self
@@ -36,6 +42,11 @@ class WebhookSink:
                     sink._cond.notify_all()
                 if sink._hang:
                     sink._closing.wait(30)
+                    return
+                if sink._answer is not None:
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):  # the sender closed: it read enough
+                        sink._answer(self.wfile, sink._closing)
                     return
                 self.send_response(status)
                 self.send_header("Content-Length", "0")

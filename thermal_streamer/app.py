@@ -138,7 +138,7 @@ class App:
                                      lambda part: self.state.set_part("alarms", part),
                                      definitions.alarms, self._save_definitions)
         self.webhooks = WebhookSender(config.webhook_timeout_s, config.webhook_retries)
-        self.alarms.add_listener(self._post_webhook)
+        self.alarms.add_listener(self._post_webhook, gated=True)
         self.renderer = Renderer(self.hub, self.state, self.source.kind,
                                  header_parts=[self.regions.header_part],
                                  measure=self.regions.measure)

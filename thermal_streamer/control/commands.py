@@ -17,6 +17,10 @@ from __future__ import annotations
 import concurrent.futures
 import hmac
 import json
+import logging
+import math
+import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -24,8 +28,12 @@ from thermal_streamer.control.fields import SettingError
 from thermal_streamer.control.render_settings import FIELDS
 from thermal_streamer.control.state import AcquisitionState
 
+log = logging.getLogger(__name__)
+
 COMMANDS = ("start", "stop", "set", "ffc")
 SETTABLE = tuple(f.name for f in FIELDS)
+FFC_MIN_INTERVAL_S = 10.0  # an ffc at most this often: each freezes a Lepton's video ~23 frames
+SENDER = "sender"  # the key of the sender's description in a handler's command
 
 
 class CommandError(Exception):
@@ -60,6 +68,9 @@ class CommandHandler(Protocol):
 
     def run(self, command: dict[str, Any]) -> concurrent.futures.Future[None] | None:
         """Carry out a validated command (must not block; return a future for slow work).
+
+        ``command[SENDER]`` describes who sent it (a viewer's address, ``"mqtt"``), for
+        the log line of a change.
 
         Raises:
             CommandError: the command cannot be carried out now (nothing changed).
@@ -154,22 +165,33 @@ class CommandRunner:
             when the camera refuses).
         control_token: when not empty, every command needs it (docs/protocol.md §5.2).
         handlers: the commands beyond the core ones, by name (see CommandHandler).
+        clock: monotonic seconds, for the ffc bound (injectable for tests).
+
+    Attributes:
+        ffc_refused: ffc commands refused because one ran less than FFC_MIN_INTERVAL_S ago.
     """
 
     def __init__(self, state: AcquisitionState,
                  run_ffc: Callable[[], concurrent.futures.Future[None]],
-                 control_token: str = "", handlers: Mapping[str, CommandHandler] | None = None):
+                 control_token: str = "", handlers: Mapping[str, CommandHandler] | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self._state, self._run_ffc, self._control_token = state, run_ffc, control_token
         self._handlers = dict(handlers or {})
+        self._clock = clock
+        self._ffc_lock = threading.Lock()
+        self._ffc_at: float | None = None  # when the newest ffc was started (clock's time)
+        self._ffc_refusing = False
+        self.ffc_refused = 0
 
-    def execute(self, message: str | bytes,
-                connection_token: str | None = None) -> concurrent.futures.Future[None]:
+    def execute(self, message: str | bytes, connection_token: str | None = None,
+                sender: str = "") -> concurrent.futures.Future[None]:
         """Validate, authorise and apply one command message.
 
         Args:
             message: the command's JSON text.
             connection_token: a token the channel already holds (``/stream?token=``),
                 used when the command has no ``token`` field.
+            sender: who sent it, for the log of changes ("192.168.1.20", "mqtt").
 
         Returns:
             A future that is done once the command took effect: at once for start,
@@ -178,13 +200,15 @@ class CommandRunner:
 
         Raises:
             TokenError: the control token is set and was not given (nothing changed).
-            CommandError: the message is not a valid command (nothing changed).
+            CommandError: the message is not a valid command, or an ffc came less than
+                FFC_MIN_INTERVAL_S after the last (nothing changed).
         """
         command = parse_command(message, self._handlers)
         self.authorize(command.get("token") or connection_token or "")
-        return self._run(command)
+        return self._run(command, sender)
 
-    def execute_trusted(self, message: str | bytes) -> concurrent.futures.Future[None]:
+    def execute_trusted(self, message: str | bytes,
+                        sender: str = "") -> concurrent.futures.Future[None]:
         """Validate and apply one command without asking for the control token.
 
         For a channel that authorises its senders itself: MQTT ``cmd``, where the
@@ -193,15 +217,42 @@ class CommandRunner:
 
         Returns and raises as :meth:`execute` does, never TokenError.
         """
-        return self._run(parse_command(message, self._handlers))
+        return self._run(parse_command(message, self._handlers), sender)
 
-    def _run(self, command: dict[str, Any]) -> concurrent.futures.Future[None]:
+    def _run(self, command: dict[str, Any], sender: str) -> concurrent.futures.Future[None]:
         if command["cmd"] == "ffc":
-            return self._run_ffc()
+            before = self._take_ffc(sender)
+            try:
+                return self._run_ffc()
+            except BaseException:  # it did not start: the next one may
+                with self._ffc_lock:
+                    self._ffc_at = before
+                raise
         if command["cmd"] in self._handlers:
+            command[SENDER] = sender or "unknown"
             return self._handlers[command["cmd"]].run(command) or _done()
         apply_command(command, self._state)
         return _done()
+
+    def _take_ffc(self, sender: str) -> float | None:
+        """Let one ffc through per FFC_MIN_INTERVAL_S; refuse (count, log once per run of
+        refusals) the others. Returns when the one before started (None: none)."""
+        with self._ffc_lock:
+            now = self._clock()
+            if self._ffc_at is not None and now - self._ffc_at < FFC_MIN_INTERVAL_S:
+                ago = now - self._ffc_at
+                self.ffc_refused += 1
+                if not self._ffc_refusing:
+                    log.warning("ffc from %s refused: at most one every %g s (refused so far: "
+                                "%d)", sender or "unknown", FFC_MIN_INTERVAL_S,
+                                self.ffc_refused)
+                self._ffc_refusing = True
+                raise CommandError(f"ffc ran {math.floor(ago)} s ago; next in "
+                                   f"{math.ceil(FFC_MIN_INTERVAL_S - ago)} s")
+            if self._ffc_refusing:
+                log.info("ffc accepted again (refused so far: %d)", self.ffc_refused)
+            before, self._ffc_at, self._ffc_refusing = self._ffc_at, now, False
+            return before
 
     def authorize(self, given: str) -> None:
         """Raise TokenError unless the control token is unset or ``given`` matches it."""

@@ -42,12 +42,13 @@ class Commands(Protocol):
     """What a channel (the WebSocket server, MQTT ``cmd``) hands its clients' command
     messages to: the app's CommandRunner, or a source's own (:attr:`Source.commands`)."""
 
-    def execute(self, message: str | bytes,
-                connection_token: str | None = None) -> concurrent.futures.Future[None]:
+    def execute(self, message: str | bytes, connection_token: str | None = None,
+                sender: str = "") -> concurrent.futures.Future[None]:
         """See :meth:`thermal_streamer.control.commands.CommandRunner.execute`."""
         ...
 
-    def execute_trusted(self, message: str | bytes) -> concurrent.futures.Future[None]:
+    def execute_trusted(self, message: str | bytes,
+                        sender: str = "") -> concurrent.futures.Future[None]:
         """See :meth:`thermal_streamer.control.commands.CommandRunner.execute_trusted`."""
         ...
 

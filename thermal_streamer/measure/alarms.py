@@ -34,10 +34,11 @@ import dataclasses
 import enum
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from thermal_streamer.control.commands import CommandError
+from thermal_streamer.control.commands import SENDER, CommandError
 from thermal_streamer.control.fields import Choice, Field, Number, Pattern, SettingError
 from thermal_streamer.core.frames import RawFrame
 from thermal_streamer.core.hub import Hub
@@ -58,6 +59,8 @@ MAX_HOLD_S = 86400.0
 RECENT_TRANSITIONS = 32  # transitions kept for /alarms.json
 POLL_S = 0.5  # how often the evaluator looks at its stop flag when no frame arrives
 ALARM_NAME_RULE = "1 to 32 letters A-Z a-z, digits, _ . or -"
+REARM_MIN_S = 10.0  # a changed rule's webhook hears at most one transition per max(hold_s, this)
+REARM_NAMES = 4 * MAX_ALARMS  # rule names whose last change is remembered, at most
 
 
 class AlarmError(ValueError):
@@ -320,18 +323,30 @@ class AlarmEvaluator:
         rules: the initial rules.
         on_change: called (no arguments) after a rule was set or deleted by command, or
             followed a region's rename (the app saves the state file).
+        clock: monotonic seconds, for the re-arm bound (injectable for tests).
+
+    Re-arming: a rule set or deleted while it was changed less than ``max(hold_s,
+    REARM_MIN_S)`` ago has its gated listeners (the webhook) hear at most one transition
+    per that time; the others (recent, the recorder, MQTT) hear every one. Re-setting a
+    rule in a loop then gives one POST per interval, not two per change. Muted
+    transitions are counted (``muted``) and logged once per run of them.
 
     Raises:
         AlarmError: two initial rules with one name, or more than MAX_ALARMS.
     """
 
     def __init__(self, hub: Hub, measure: Measure, publish: Callable[[list[dict[str, Any]]], None],
-                 rules: Sequence[AlarmRule] = (), on_change: Callable[[], None] = lambda: None):
+                 rules: Sequence[AlarmRule] = (), on_change: Callable[[], None] = lambda: None,
+                 clock: Callable[[], float] = time.monotonic):
         self._hub, self._measure, self._publish, self._on_change = hub, measure, publish, on_change
+        self._clock = clock
         self._lock = threading.Lock()
         self._machines: dict[str, AlarmMachine] = {}
         self._recent: collections.deque[Transition] = collections.deque(maxlen=RECENT_TRANSITIONS)
-        self._listeners: list[TransitionListener] = []
+        self._listeners: list[tuple[TransitionListener, bool]] = []
+        # rule name -> [changed at, told the gated listeners at, muting now], clock's times
+        self._rearm: collections.OrderedDict[str, list[Any]] = collections.OrderedDict()
+        self.muted = 0
         for rule in rules:
             if rule.name in self._machines:
                 raise AlarmError(f"an alarm called {rule.name!r} exists already")
@@ -343,11 +358,13 @@ class AlarmEvaluator:
             raise AlarmError(f"at most {MAX_ALARMS} alarms: delete one first")
         self._machines[rule.name] = AlarmMachine(rule)
 
-    def add_listener(self, listener: TransitionListener) -> None:
+    def add_listener(self, listener: TransitionListener, gated: bool = False) -> None:
         """Call ``listener(transition)`` for every transition, in the evaluator's thread,
-        after the state part was published; it must not block (queue slow work)."""
+        after the state part was published; it must not block (queue slow work).
+        ``gated``: a rule being changed re-arms it at most once per ``max(hold_s,
+        REARM_MIN_S)`` (see the class docstring; the webhook)."""
         with self._lock:
-            self._listeners.append(listener)
+            self._listeners.append((listener, gated))
 
     def rules(self) -> list[AlarmRule]:
         """The rules, in order of creation."""
@@ -369,6 +386,7 @@ class AlarmEvaluator:
         with self._lock:
             old = self._machines.get(rule.name)
             self._add(rule)
+            self._note_change(rule.name)
         self._changed()
         self._withdrawn(old)
 
@@ -383,8 +401,38 @@ class AlarmEvaluator:
             if old is None:
                 names = ", ".join(self._machines) or "none"
                 raise AlarmError(f"no alarm {name!r}; alarms: {names}")
+            self._note_change(name)
         self._changed()
         self._withdrawn(old)
+
+    def _note_change(self, name: str) -> None:
+        """Remember when rule ``name`` changed (under the lock)."""
+        entry = self._rearm.setdefault(name, [None, None, False])
+        entry[0] = self._clock()
+        self._rearm.move_to_end(name)
+        while len(self._rearm) > REARM_NAMES:
+            self._rearm.popitem(last=False)
+
+    def _gate(self, transition: Transition) -> bool:
+        """Whether the gated listeners hear ``transition`` (under the lock)."""
+        entry = self._rearm.get(transition.rule.name)
+        if entry is None:
+            return True
+        now, interval = self._clock(), max(transition.rule.hold_s, REARM_MIN_S)
+        changed_at, told_at, muting = entry
+        if now - changed_at < interval and told_at is not None and now - told_at < interval:
+            self.muted += 1
+            if not muting:
+                log.warning("alarm %s changed again within %g s: its webhook hears at most "
+                            "one transition per %g s (muted so far: %d)",
+                            transition.rule.name, interval, interval, self.muted)
+            entry[2] = True
+            return False
+        if muting:
+            log.info("alarm %s: its webhook hears transitions again (muted so far: %d)",
+                     transition.rule.name, self.muted)
+        entry[1], entry[2] = now, False
+        return True
 
     def _withdrawn(self, machine: AlarmMachine | None) -> None:
         """Tell the listeners that a removed rule's alarm ended (a recording event must not
@@ -441,15 +489,19 @@ class AlarmEvaluator:
         return transitions
 
     def _tell(self, transitions: list[Transition]) -> None:
-        """Log each transition and call every listener with it (outside the lock)."""
+        """Log each transition and call every listener with it (outside the lock; the
+        gated ones as the re-arm bound lets them)."""
         with self._lock:
             listeners = list(self._listeners)
-        for transition in transitions:
+            told = [self._gate(t) for t in transitions]
+        for transition, gate_open in zip(transitions, told, strict=True):
             log.info("alarm %s: %s (%s %s = %g %s, threshold %s %g)", transition.rule.name,
                      transition.state.value, transition.rule.roi, transition.rule.stat,
                      transition.value, transition.unit, transition.rule.direction,
                      transition.rule.threshold)
-            for listener in listeners:
+            for listener, gated in listeners:
+                if gated and not gate_open:
+                    continue
                 try:
                     listener(transition)
                 except Exception:  # a bug in one listener: the others and the alarms go on
@@ -522,10 +574,16 @@ class AlarmCommand:
         Raises:
             CommandError: no such alarm, or MAX_ALARMS exist already.
         """
+        sender = command.get(SENDER, "unknown")
         try:
             if command["op"] == "delete":
                 self._alarms.delete_rule(command["name"])
+                log.info("alarm %s deleted by %s", command["name"], sender)
                 return
-            self._alarms.set_rule(command["rule"])
+            rule = command["rule"]
+            self._alarms.set_rule(rule)
         except AlarmError as exc:
             raise CommandError(str(exc)) from None
+        log.info("alarm %s set by %s: %s %s %s %g (hysteresis %g, hold %g s)", rule.name,
+                 sender, rule.roi, rule.stat, rule.direction, rule.threshold, rule.hysteresis,
+                 rule.hold_s)

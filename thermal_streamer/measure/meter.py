@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import json
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from thermal_streamer.control.commands import CommandError
+from thermal_streamer.control.commands import SENDER, CommandError
 from thermal_streamer.core.frames import RawFrame
 from thermal_streamer.measure import regions as regions_module
 from thermal_streamer.measure.frame_stats import FrameStats, compute_stats
@@ -43,6 +45,8 @@ from thermal_streamer.measure.regions import (
 Change = Callable[[tuple[Region, ...]], tuple[Region, ...]]
 CACHED_FRAMES = 4  # measurements kept by seq: a reader one or two frames behind the
 # others (its thread woke late) still gets the shared one
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -276,3 +280,9 @@ class RoiCommand:
                 self._meter.change(lambda rs: regions_module.deleted(rs, name))
         except RegionError as exc:
             raise CommandError(str(exc)) from None
+        what = {"add": "added", "move": "moved", "rename": "renamed", "delete": "deleted"}[op]
+        detail = (f" to {command['to']}" if op == "rename" else
+                  f": {json.dumps(command['region'].as_json(), separators=(',', ':'))}"
+                  if op in ("add", "move") else "")
+        log.info("region %s %s by %s%s", command["region"].name if op in ("add", "move")
+                 else name, what, command.get(SENDER, "unknown"), detail)

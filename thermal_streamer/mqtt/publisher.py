@@ -359,7 +359,7 @@ class MqttPublisher:
                          "every command)")
             return
         try:
-            future = self._commands.execute_trusted(payload)
+            future = self._commands.execute_trusted(payload, sender="mqtt")
         except CommandError as exc:
             self._result(command_id, str(exc))
             return

@@ -429,7 +429,8 @@ class WebSocketServer:
                 f"{math.ceil(wait_s)} s"))
             return
         try:
-            await asyncio.wrap_future(self._commands.execute(message, client.token))
+            await asyncio.wrap_future(self._commands.execute(message, client.token,
+                                                             client.viewer.address))
             self._guesses.right(client.address)  # it had the token, or none is needed
         except TokenError as exc:
             if exc.wrong:

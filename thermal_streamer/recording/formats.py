@@ -40,6 +40,7 @@ at the close; ``dropped`` counts frames the recorder could not queue during the 
 from __future__ import annotations
 
 import abc
+import collections
 import contextlib
 import dataclasses
 import datetime
@@ -48,6 +49,9 @@ import io
 import json
 import math
 import os
+import struct
+import threading
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -55,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from lepton.radiometry import PixelUnit, guess_unit
-from lepton.replay import read_timed_recording
+from lepton.replay import ReplayError, read_timed_recording
 from thermal_streamer.core.frames import RawFrame
 from thermal_streamer.recording.policy import SIDECAR_SUFFIX, SegmentName
 
@@ -509,3 +513,295 @@ def _sidecar_lines(path: Path) -> list[dict[str, Any]]:
         if isinstance(line, dict):
             lines.append(line)
     return lines
+
+
+# -- reading frame by frame (playback: bounded memory whatever the recording's length)
+
+GZIP_WBITS = 31  # zlib's window bits for a gzip member (RFC 1952)
+READ_CHUNK = 16384  # compressed bytes read from the file at a time
+OUT_CHUNK = 16384  # decompressed bytes made at a time (bounds a checkpoint's buffer)
+CHECKPOINT_FRAMES = 128  # a CPTV checkpoint every this many frames (a seek decodes fewer)
+CACHED_FRAMES = 16  # decoded frames kept per open recording (LRU)
+
+
+class _GzipCursor:
+    """The decompressed bytes of a gzip file (its members one after the other, RFC 1952
+    §2.2), read forward, with checkpoints to come back to. Not thread-safe.
+
+    The file is opened by the caller for each run of reads (:meth:`attach`), so a
+    recording being deleted is not held open between requests.
+    """
+
+    def __init__(self) -> None:
+        self._file: io.BufferedReader | None = None
+        self._offset = 0  # compressed bytes taken from the file
+        self._z = zlib.decompressobj(GZIP_WBITS)
+        self._input = b""  # compressed, taken from the file, not yet decompressed
+        self._out = bytearray()  # decompressed, not yet read
+
+    def attach(self, file: io.BufferedReader | None) -> None:
+        """Read from ``file`` (positioned where the cursor is) until attached to None."""
+        self._file = file
+        if file is not None:
+            file.seek(self._offset)
+
+    def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes (fewer at the end of the file). Raises zlib.error, OSError."""
+        while len(self._out) < n and self._more():
+            pass
+        data = bytes(self._out[:n])
+        del self._out[:n]
+        return data
+
+    def _more(self) -> bool:
+        if self._z.eof:  # the next member starts with what follows this one
+            self._input = self._z.unused_data  # (unconsumed_tail repeats it at the end)
+            self._z = zlib.decompressobj(GZIP_WBITS)
+        if not self._input:
+            assert self._file is not None, "attach a file first"
+            self._input = self._file.read(READ_CHUNK)
+            self._offset += len(self._input)
+            if not self._input:
+                return False
+        self._out += self._z.decompress(self._input, OUT_CHUNK)
+        self._input = self._z.unconsumed_tail
+        return True
+
+    def checkpoint(self) -> tuple[int, Any, bytes, bytes]:
+        """Where the cursor is, to :meth:`restore` (about 45 KiB: zlib's window)."""
+        return self._offset, self._z.copy(), self._input, bytes(self._out)
+
+    def restore(self, point: tuple[int, Any, bytes, bytes]) -> None:
+        """Go back (or forward) to a checkpoint (which stays usable); attach again after."""
+        self._offset, z, self._input, out = point
+        self._z, self._out = z.copy(), bytearray(out)
+        if self._file is not None:
+            self._file.seek(self._offset)
+
+
+@dataclasses.dataclass(frozen=True)
+class _CptvCheckpoint:
+    frame: int  # the index of the next frame decoded from here
+    cursor: tuple[int, Any, bytes, bytes]
+    linear: np.ndarray  # the decoder's running sum (the previous frame, snake order)
+
+
+class LazyFrames:
+    """A recording's frames read on demand: ``len``, ``shape`` (n, rows, cols) and
+    ``frames[i]`` (ndarray uint16 (rows, cols)), the newest CACHED_FRAMES kept.
+
+    Thread-safe (one lock per recording). ``frames[i]`` may block while it reads the
+    file: at most CHECKPOINT_FRAMES frames are decoded for a CPTV seek.
+
+    Raises (on ``frames[i]``):
+        lepton.ReplayError: the file changed or went away since it was opened.
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, int, int]):
+        self.path, self.shape = path, shape
+        self._lock = threading.Lock()
+        self._cache: collections.OrderedDict[int, np.ndarray] = collections.OrderedDict()
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        if not 0 <= index < self.shape[0]:
+            raise IndexError(f"frame {index} of {self.shape[0]}")
+        with self._lock:
+            pixels = self._cache.get(index)
+            if pixels is None:
+                try:
+                    pixels = self._read(index)
+                except (OSError, EOFError, IndexError, ValueError, struct.error,
+                        zlib.error) as exc:
+                    raise ReplayError(self.path, f"frame {index} unreadable: "
+                                      f"{type(exc).__name__}: {exc}") from exc
+                pixels.flags.writeable = False
+                self._cache[index] = pixels
+                while len(self._cache) > CACHED_FRAMES:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(index)
+            return pixels
+
+    @property
+    def cached(self) -> int:
+        """How many decoded frames are kept now (at most CACHED_FRAMES)."""
+        with self._lock:
+            return len(self._cache)
+
+    @abc.abstractmethod
+    def _read(self, index: int) -> np.ndarray: ...
+
+
+class CptvFrames(LazyFrames):
+    """A CPTV file's frames (background frames skipped), decoded on demand.
+
+    Opening decodes the file once, keeping each frame's ``time_on`` and ``temp_c`` and a
+    checkpoint (the gzip state and the decoder's running sum, about 100 KiB) every
+    CHECKPOINT_FRAMES frames; a frame is then decoded forward from the nearest
+    checkpoint before it (or from where the last read stopped, when that is nearer),
+    with cptv's own section parser and decompressor (python-cptv ``cptv/reader.py``:
+    ``CPTVReader._read_section``, ``_decompress_frame``). A 300 s Lepton 3 recording
+    holds about 2 MiB of checkpoints instead of 100 MB of pixels.
+
+    Raises:
+        lepton.ReplayError: not a readable CPTV file, or no frames.
+    """
+
+    def __init__(self, path: Path):
+        from cptv import CPTVReader
+
+        self._reader = CPTVReader.__new__(CPTVReader)  # its parsing, on our cursor
+        self._cursor = _GzipCursor()
+        self._checkpoints: list[_CptvCheckpoint] = []
+        self._next = 0  # the index of the frame the cursor decodes next
+        time_on: list[float] = []
+        temp_c: list[float] = []
+        low, high = 65535, 0
+        try:
+            with open(path, "rb") as f:
+                self._cursor.attach(f)
+                self._reader._read_header(self._cursor)
+                dim = self._reader.y_resolution * self._reader.x_resolution
+                self._linear = np.zeros(dim, dtype="h")
+                while True:
+                    if len(time_on) % CHECKPOINT_FRAMES == 0:
+                        self._checkpoints.append(self._checkpoint(len(time_on)))
+                    decoded = self._decode_next()
+                    if decoded is None:
+                        break
+                    pixels, fields = decoded
+                    low, high = min(low, int(pixels.min())), max(high, int(pixels.max()))
+                    time_on.append(fields.get(b"t", 0) / 1000 if self._reader.version >= 2
+                                   else math.nan)
+                    temp_c.append(fields.get(b"a", 0.0) if self._reader.version >= 2
+                                  else math.nan)
+        except Exception as exc:  # cptv's parsing raises whatever it hits, as in replay
+            raise ReplayError(path, f"not a readable CPTV recording "
+                              f"({type(exc).__name__}: {exc})") from exc
+        finally:
+            self._cursor.attach(None)
+        if not time_on:
+            raise ReplayError(path, "the recording has no frames")
+        self._next = len(time_on)
+        self.start_s = self._reader.timestamp.timestamp()
+        self.time_on_s = np.array(time_on, np.float64)
+        self.temp_c = np.array(temp_c, np.float64)
+        self.value_range = (low, high)
+        super().__init__(path, (len(time_on), self._reader.y_resolution,
+                                self._reader.x_resolution))
+
+    def _checkpoint(self, frame: int) -> _CptvCheckpoint:
+        return _CptvCheckpoint(frame, self._cursor.checkpoint(), self._linear.copy())
+
+    def _decode_next(self) -> tuple[np.ndarray, dict[bytes, Any]] | None:
+        """The next captured frame and its section's fields; None at the end."""
+        reader = self._reader
+        while True:
+            try:
+                kind, fields = reader._read_section(self._cursor)
+            except EOFError:
+                return None
+            if kind != b"F":
+                raise ValueError(f"unexpected section {kind!r}")
+            packed = np.frombuffer(self._cursor.read(fields[b"f"]), dtype=np.uint8)
+            pixels = np.asarray(reader._decompress_frame(self._linear, packed, fields[b"w"]),
+                                np.uint16)
+            if not fields.get(b"g", 0):  # a background frame is computed, not captured
+                return pixels.reshape(reader.y_resolution, reader.x_resolution), fields
+
+    def _read(self, index: int) -> np.ndarray:
+        with open(self.path, "rb") as f:
+            point = self._checkpoints[index // CHECKPOINT_FRAMES]
+            if not point.frame <= self._next <= index:
+                self._cursor.restore(point.cursor)
+                self._linear[:] = point.linear
+                self._next = point.frame
+            self._cursor.attach(f)
+            try:
+                while True:
+                    decoded = self._decode_next()
+                    if decoded is None:
+                        raise EOFError("the file is shorter than when it was opened")
+                    self._next += 1
+                    if self._next > index:
+                        return decoded[0]
+            except BaseException:
+                self._next = -1  # the cursor is somewhere: restore before the next read
+                raise
+            finally:
+                self._cursor.attach(None)
+
+
+class Hdf5Frames(LazyFrames):
+    """An HDF5 recording's ``frames`` dataset, one frame (one chunk) read per request,
+    the file opened for each read (the writer closes it after every flush)."""
+
+    def _read(self, index: int) -> np.ndarray:
+        import h5py
+
+        with h5py.File(self.path, "r") as f:
+            return np.asarray(f["frames"][index], np.uint16)
+
+
+def open_recording(path: str | os.PathLike[str]) -> Recording:
+    """Open a recording to read its frames one at a time: a :class:`Recording` whose
+    ``pixels`` is a :class:`LazyFrames` for a CPTV or a uint16 HDF5 file (times, seq,
+    FPA and meta read at once: a few bytes per frame); any other file is read whole
+    (:func:`read_recording`).
+
+    The unit is the header's, else guessed from the pixels' range (CPTV: all of them;
+    HDF5: the first frame).
+
+    Raises:
+        lepton.ReplayError: the file cannot be read.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".cptv" and p.is_file():
+        frames = CptvFrames(p)
+        n = len(frames)
+        times = frames.start_s + frames.time_on_s
+        fpa = frames.temp_c.copy()
+        seq = np.full(n, -1, np.int64)
+        meta: list[dict[str, Any]] = [{} for _ in range(n)]
+        lines = _sidecar_lines(p)
+        header = next((line for line in lines if line.get("type") == "recording"), {})
+        for i, line in enumerate([line for line in lines if line.get("type") == "frame"][:n]):
+            times[i], seq[i] = line["timestamp"], line["seq"]
+            fpa[i] = math.nan if line["fpa_temp_c"] is None else line["fpa_temp_c"]
+            meta[i] = line["meta"]
+        unit = PixelUnit(header["unit"]) if "unit" in header \
+            else guess_unit(np.array(frames.value_range, np.uint16))
+        return Recording(frames, times, fpa, seq, meta, unit, header)  # type: ignore[arg-type]
+    if suffix in (".h5", ".hdf5") and p.is_file():
+        import h5py
+
+        try:
+            with h5py.File(p, "r") as f:
+                dataset = f["frames"]
+                if dataset.dtype != np.uint16 or dataset.ndim != 3 or not dataset.shape[0]:
+                    return read_recording(p)
+                shape = tuple(int(x) for x in dataset.shape)
+                n = shape[0]
+                first = np.asarray(dataset[0])
+                header = {k: (v.item() if isinstance(v, np.generic) else v)
+                          for k, v in f.attrs.items()}
+
+                def column(name: str, dtype: Any, default: float) -> np.ndarray:
+                    return np.asarray(f[name][()], dtype) if name in f \
+                        else np.full(n, default, dtype)
+
+                times, fpa = column("timestamp", np.float64, math.nan), \
+                    column("fpa_temp_c", np.float64, math.nan)
+                seq = column("seq", np.int64, -1)
+                meta = [json.loads(text) for text in f["meta"].asstr()[()]] if "meta" in f \
+                    else [{} for _ in range(n)]
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise ReplayError(p, f"not a readable HDF5 recording ({exc})") from exc
+        unit = PixelUnit(header["unit"]) if "unit" in header else guess_unit(first)
+        frames_h5 = Hdf5Frames(p, shape)  # type: ignore[arg-type]
+        return Recording(frames_h5, times, fpa, seq, meta, unit, header)  # type: ignore[arg-type]
+    return read_recording(p)

@@ -16,7 +16,7 @@ Paths, served as ``HttpServer`` data routes under PLAYBACK_PREFIX (docs/protocol
 
 The pure part (:func:`frame_offsets`, :func:`playback_rate_hz`, :func:`parse_request`,
 :class:`PlaybackClip`) is tested value by value; :class:`Playback` is the shell that
-reads files (through a small cache) and renders.
+opens files (through a small cache), decodes the frames asked for and renders.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from lepton import ReplayError
 from lepton.vospi import UNIQUE_FRAME_RATE_HZ
 from thermal_streamer.control.render_settings import RenderSettings
 from thermal_streamer.core.frames import RawFrame
-from thermal_streamer.recording.formats import Recording, read_recording
+from thermal_streamer.recording.formats import Recording, open_recording
 from thermal_streamer.recording.policy import SegmentName
 from thermal_streamer.render.renderer import HeaderPart, render_frame
 
@@ -48,7 +48,7 @@ PLAYBACK_PREFIX = "/playback/"
 SOURCE_KIND = "recording"  # the header's "source" of a played-back frame
 JSON_TYPE = "application/json"
 FRAME_TYPE = "application/octet-stream"
-CACHED_RECORDINGS = 1  # recordings kept decoded (a 300 s Lepton 3 segment: about 100 MB)
+CACHED_RECORDINGS = 4  # recordings kept open (a 300 s Lepton 3 CPTV: about 3 MB each)
 MAX_INDEX_DIGITS = 9
 
 
@@ -94,7 +94,7 @@ class PlaybackClip:
 
     Attributes:
         name: the recording's file name.
-        recording: what :func:`read_recording` read.
+        recording: what :func:`open_recording` opened (its pixels read on demand).
         offsets_s: ndarray float64 (n,), :func:`frame_offsets` of its times.
         start_s: the first frame's time, Unix s (the name's start when the file has none).
     """
@@ -106,7 +106,7 @@ class PlaybackClip:
 
     @classmethod
     def of(cls, name: str, recording: Recording) -> PlaybackClip:
-        """The clip of a recording read from the file ``name``."""
+        """The clip of a recording opened from the file ``name``."""
         first = float(recording.timestamps_s[0]) if len(recording.timestamps_s) else math.nan
         if not math.isfinite(first):
             parsed = SegmentName.parse(name)
@@ -148,10 +148,13 @@ class PlaybackClip:
 class Playback:
     """Answers ``/playback/...`` (an HttpServer data route): one recording's index or frame.
 
-    Thread-safe: HTTP handler threads call :meth:`answer` at once. Reading a recording
-    holds a lock (other playback requests wait; live frames never do); the newest
-    CACHED_RECORDINGS are kept decoded, read again when the file changed (one being
-    written grows).
+    Thread-safe: HTTP handler threads call :meth:`answer` at once. Opening a recording
+    (one pass over it, keeping its times and a few checkpoints, never its pixels) holds
+    a lock (other playback requests wait; live frames never do); the newest
+    CACHED_RECORDINGS stay open, opened again when the file changed (one being written
+    grows). A frame is decoded when asked for (:func:`open_recording`), the newest
+    few kept per recording, so a request costs at most a few MB whatever the
+    recording's length (docs/performance.md).
 
     Args:
         resolve: a recording's name -> its file, or None when the name is not one
@@ -180,7 +183,13 @@ class Playback:
             return JSON_TYPE, json.dumps(clip.index()).encode()
         if index >= clip.frames:
             return None
-        seq, frame = clip.frame(index)
+        try:
+            seq, frame = clip.frame(index)
+        except ReplayError as exc:  # the file changed under the clip: opened again next time
+            log.info("cannot play %s back: %s", clip.name, exc)
+            with self._lock:
+                self._cache.pop(clip.name, None)
+            return None
         parts = (*self._header_parts, lambda _seq, _frame: clip.header_part(index))
         encoded = render_frame(seq, frame, self._settings(), SOURCE_KIND,
                                playback_rate_hz(clip.offsets_s), parts)
@@ -199,7 +208,7 @@ class Playback:
                 if cached is not None and cached[0] == version:
                     self._cache.move_to_end(name)
                     return cached[1]
-                clip = PlaybackClip.of(name, read_recording(path))
+                clip = PlaybackClip.of(name, open_recording(path))
             except (OSError, ReplayError) as exc:
                 log.info("cannot play %s back: %s", name, exc)
                 return None

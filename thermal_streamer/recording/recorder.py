@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from thermal_streamer.config.loader import Config
-from thermal_streamer.control.commands import CommandError, CommandHandler
+from thermal_streamer.control.commands import SENDER, CommandError, CommandHandler
 from thermal_streamer.control.state import AcquisitionState
 from thermal_streamer.core.frames import RawFrame
 from thermal_streamer.core.health import ComponentHealth
@@ -335,4 +335,6 @@ class _DeleteCommand:
         return {"name": name}
 
     def run(self, command: dict[str, Any]) -> concurrent.futures.Future[None]:
+        log.info("recording %s: deletion asked by %s", command["name"],
+                 command.get(SENDER, "unknown"))
         return self._recorder.delete(command["name"])

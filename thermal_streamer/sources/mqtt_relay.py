@@ -260,14 +260,15 @@ class RelayCommands:
         self.origin_online: bool | None = None  # from the availability topic; None: not heard
         self._counts: collections.Counter[str] = collections.Counter()
 
-    def execute(self, message: str | bytes,
-                connection_token: str | None = None) -> concurrent.futures.Future[None]:
+    def execute(self, message: str | bytes, connection_token: str | None = None,
+                sender: str = "") -> concurrent.futures.Future[None]:
         """Validate one command and send it to the origin's ``cmd`` topic.
 
         Args:
             message: the command's JSON text (docs/protocol.md §5.2).
             connection_token: the token the channel holds (``/stream?token=``), used when
                 the command has no ``token`` field.
+            sender: who sent it (unused: the origin logs "mqtt").
 
         Returns:
             A future that is done when the origin answered on ``cmd/result``: with None
@@ -285,9 +286,11 @@ class RelayCommands:
         check_token(self._control_token, token)
         return self._forward(command)
 
-    def execute_trusted(self, message: str | bytes) -> concurrent.futures.Future[None]:
+    def execute_trusted(self, message: str | bytes,
+                        sender: str = "") -> concurrent.futures.Future[None]:
         """Validate one command from a channel that authorised its sender (this edge's
-        own MQTT ``cmd``) and send it to the origin; as :meth:`execute`, no token check."""
+        own MQTT ``cmd``) and send it to the origin; as :meth:`execute`, no token check
+        (``sender`` is for the origin's log, which the forwarded command does not carry)."""
         command = parse_command(message)
         command.pop("token", None)
         return self._forward(command)

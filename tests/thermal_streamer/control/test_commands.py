@@ -124,6 +124,76 @@ def test_handlers_plug_in_commands_with_their_own_validation():
     with pytest.raises(CommandError, match="^mark needs a label$"):
         runner.execute('{"cmd": "mark"}')
     assert runner.execute('{"cmd": "mark", "label": "door"}').done()
-    assert mark.runs == [{"cmd": "mark", "label": "door"}]
+    assert runner.execute('{"cmd": "mark", "label": "gate"}', sender="192.0.2.7").done()
+    assert mark.runs == [{"cmd": "mark", "label": "door", "sender": "unknown"},
+                         {"cmd": "mark", "label": "gate", "sender": "192.0.2.7"}]
     with pytest.raises(CommandError, match="commands: start, stop, set, ffc, mark$"):
         runner.execute('{"cmd": "nope"}')
+
+
+class StepClock:
+    """A monotonic clock moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 500.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_ffc_at_most_once_every_10_s_the_others_refused_and_counted(caplog):
+    """One ffc passes; the next within 10 s is refused with when it ran and when the next
+    may (nothing run), counted and logged once per run of refusals; after 10 s one passes."""
+    import concurrent.futures
+
+    from thermal_streamer.control.commands import FFC_MIN_INTERVAL_S, CommandRunner
+
+    clock, runs = StepClock(), []
+
+    def run_ffc() -> concurrent.futures.Future[None]:
+        runs.append(clock.now)
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        future.set_result(None)
+        return future
+
+    runner = CommandRunner(AcquisitionState(RenderSettings()), run_ffc, clock=clock)
+    caplog.set_level("INFO", "thermal_streamer.control.commands")
+    assert FFC_MIN_INTERVAL_S == 10.0
+    runner.execute('{"cmd": "ffc"}', sender="192.0.2.7").result()
+    errors = []
+    for step in (0.0, 3.5, 6.25):
+        clock.now += step
+        with pytest.raises(CommandError) as error:
+            runner.execute('{"cmd": "ffc"}', sender="192.0.2.7")
+        errors.append(str(error.value))
+    assert errors == ["ffc ran 0 s ago; next in 10 s", "ffc ran 3 s ago; next in 7 s",
+                      "ffc ran 9 s ago; next in 1 s"]
+    clock.now += 0.25
+    runner.execute('{"cmd": "ffc"}').result()
+    assert runs == [500.0, 510.0] and runner.ffc_refused == 3
+    assert [r.getMessage() for r in caplog.records] == [
+        "ffc from 192.0.2.7 refused: at most one every 10 s (refused so far: 1)",
+        "ffc accepted again (refused so far: 3)"]
+
+
+def test_an_ffc_that_did_not_start_does_not_hold_back_the_next():
+    """run_ffc raising at once (nothing started): the next ffc is not refused."""
+    import concurrent.futures
+
+    from thermal_streamer.control.commands import CommandRunner
+
+    calls = []
+
+    def run_ffc() -> concurrent.futures.Future[None]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("executor shut down")
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+        future.set_result(None)
+        return future
+
+    runner = CommandRunner(AcquisitionState(RenderSettings()), run_ffc, clock=StepClock())
+    with pytest.raises(RuntimeError):
+        runner.execute('{"cmd": "ffc"}')
+    runner.execute('{"cmd": "ffc"}').result()
+    assert calls == [1, 1] and runner.ffc_refused == 0

@@ -8,10 +8,11 @@ import pytest
 
 from lepton.radiometry import PixelUnit
 from tests.webhook_sink import WebhookSink
-from thermal_streamer.control.commands import CommandError
+from thermal_streamer.control.commands import SENDER, CommandError
 from thermal_streamer.core.frames import RawFrame
 from thermal_streamer.core.hub import Hub
 from thermal_streamer.measure.alarms import (
+    REARM_MIN_S,
     AlarmCommand,
     AlarmError,
     AlarmEvaluator,
@@ -19,7 +20,7 @@ from thermal_streamer.measure.alarms import (
     AlarmRule,
     AlarmState,
 )
-from thermal_streamer.measure.meter import Meter, measure_frame
+from thermal_streamer.measure.meter import Meter, RoiCommand, measure_frame
 from thermal_streamer.measure.regions import Region
 from thermal_streamer.outputs.webhook import WebhookSender
 
@@ -278,3 +279,64 @@ def test_rename_keeps_the_alarm_state():
     assert evaluator.evaluate(2, Scene().frame(0)) == []  # still in alarm, measured as board
     assert evaluator.report()["alarms"][0]["state"] == "alarm"
     assert evaluator.report()["alarms"][0]["current"] == 70.0
+
+
+class StepClock:
+    """A monotonic clock moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_re_setting_a_rule_re_arms_its_webhook_at_most_once_per_interval(caplog):
+    """175 re-sets of a rule in alarm in 10 s (of the injected clock): the gated listener
+    (the webhook) hears the first alarm only, the ungated one every transition; muted
+    ones are counted and logged once; after the interval the next transition is heard."""
+    clock = StepClock()
+    evaluator = AlarmEvaluator(Hub(), measure_frame, lambda part: None, clock=clock)
+    command = AlarmCommand(evaluator, lambda: [], {})
+    gated, every = [], []
+    evaluator.add_listener(gated.append, gated=True)
+    evaluator.add_listener(every.append)
+    hot = {"op": "set", "name": "any", "roi": "frame", "stat": "max", "above": 60}
+    caplog.set_level("WARNING", "thermal_streamer.measure.alarms")
+    for i in range(175):
+        command.run({**command.validate(hot), SENDER: "192.0.2.7"})
+        evaluator.evaluate(i, Scene().frame(0))  # 70 C: raises at once (hold 0)
+        clock.now += 10 / 175
+    assert REARM_MIN_S == 10.0
+    assert [t.state.value for t in gated] == ["alarm"]
+    assert len(every) == 175 + 174 and evaluator.muted == 2 * 174
+    assert [r.getMessage() for r in caplog.records] == [
+        "alarm any changed again within 10 s: its webhook hears at most one transition per "
+        "10 s (muted so far: 1)"]
+    clock.now += 0.1
+    command.run(command.validate(hot))
+    assert [t.state.value for t in gated] == ["alarm", "ok"]
+
+
+def test_alarm_and_roi_commands_log_who_changed_what(caplog):
+    """alarm set/delete and roi add/rename/delete say who sent them and what changed."""
+    caplog.set_level("INFO")
+    evaluator = AlarmEvaluator(Hub(), measure_frame, lambda part: None)
+    alarm = AlarmCommand(evaluator, lambda: ["panel"], {})
+    meter = Meter([Region.make_spot("panel", 40, 30)], lambda part: None)
+    roi = RoiCommand(meter, evaluator.uses, lambda old, new: None)
+    alarm.run({**alarm.validate({"op": "set", "name": "hot", "roi": "panel", "stat": "max",
+                                 "above": 60, "hold_s": 5}), SENDER: "192.0.2.7"})
+    alarm.run({**alarm.validate({"op": "delete", "name": "hot"}), SENDER: "mqtt"})
+    roi.run({**roi.validate({"op": "add", "name": "door", "spot": [1, 2]}),
+             SENDER: "192.0.2.8"})
+    roi.run({**roi.validate({"op": "rename", "name": "door", "to": "gate"}), SENDER: "mqtt"})
+    roi.run({**roi.validate({"op": "delete", "name": "gate"}), SENDER: "mqtt"})
+    messages = [r.getMessage() for r in caplog.records
+                if r.name.startswith("thermal_streamer.measure")]
+    assert messages == [
+        "alarm hot set by 192.0.2.7: panel max above 60 (hysteresis 1, hold 5 s)",
+        "alarm hot deleted by mqtt",
+        'region door added by 192.0.2.8: {"name":"door","spot":[1,2],"size":1}',
+        "region door renamed by mqtt to gate",
+        "region gate deleted by mqtt"]

@@ -9,7 +9,12 @@ import pytest
 
 from tests.conftest import wait_until
 from tests.webhook_sink import WebhookSink, refused_url
-from thermal_streamer.outputs.webhook import QUEUE_LIMIT, WebhookSender, check_url
+from thermal_streamer.outputs.webhook import (
+    MAX_ANSWER_BYTES,
+    QUEUE_LIMIT,
+    WebhookSender,
+    check_url,
+)
 
 
 @contextlib.contextmanager
@@ -52,7 +57,7 @@ def test_posts_json_in_order():
                      ("/hook?k=v", "application/json", {"n": 2, "text": "é"})]
     health = sender.health()
     assert (health.state, health.ok, dict(health.counters)) == (
-        "idle", True, {"posted": 2, "failed": 0, "retried": 0, "dropped": 0})
+        "idle", True, {"posted": 2, "failed": 0, "retried": 0, "dropped": 0, "cut": 0})
 
 
 def test_server_error_is_retried_with_backoff_then_succeeds():
@@ -129,3 +134,72 @@ def test_check_url():
     for bad in ("ftp://x/", "http://", "example.org/hook", "http://host:99999/"):
         with pytest.raises(ValueError, match=r"^must be an http:// or https:// URL"):
             check_url(bad)
+
+
+def endless_answer(wfile, closing: threading.Event) -> None:
+    """200 with a body that never ends (64 KiB at a time, until the sender closes; 64 MiB
+    at most, so that a sender reading it all ends too)."""
+    wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+    chunk = b"x" * 65536
+    for _ in range(1024):
+        if closing.is_set():
+            return
+        wfile.write(chunk)
+
+
+def test_an_endless_answer_is_cut_at_64_kib_and_counted(caplog):
+    """An answer whose body never ends: at most MAX_ANSWER_BYTES are read, the POST
+    counts as posted, the cut is counted and logged once."""
+    caplog.set_level("INFO", "thermal_streamer.outputs.webhook")
+    with WebhookSink(answer=endless_answer) as sink:
+        sender = WebhookSender(timeout_s=5, retries=0)
+        with running(sender):
+            sender.post(sink.url, {"n": 1})
+            sender.post(sink.url, {"n": 2})
+            assert wait_until(lambda: sender.posted == 2, 5)
+    assert MAX_ANSWER_BYTES == 65536
+    assert dict(sender.health().counters) == {"posted": 2, "failed": 0, "retried": 0,
+                                             "dropped": 0, "cut": 2}
+    assert [r.getMessage() for r in caplog.records] == [
+        f"webhook http://127.0.0.1:{sink.url.split(':')[2].split('/')[0]}/... answers with "
+        "more than 65536 bytes: the rest is not read (counted as cut); a webhook's answer "
+        "is not used"]
+
+
+class SteppedClock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self.now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.now += seconds
+
+
+def test_a_trickling_answer_ends_at_the_timeout_in_total():
+    """An answer of one byte every 4 s (of the injected clock) with timeout 5 s: the
+    attempt fails when 5 s are gone in all, though no single read waited that long."""
+    clock = SteppedClock()
+
+    def trickle(wfile, closing: threading.Event) -> None:
+        wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n")
+        for _ in range(40):
+            if closing.wait(0.02):
+                return
+            clock.advance(4)
+            wfile.write(b"x")
+            wfile.flush()
+
+    with WebhookSink(answer=trickle) as sink:
+        sender = WebhookSender(timeout_s=5, retries=0, clock=clock)
+        with running(sender):
+            sender.post(sink.url, {"n": 1})
+            assert wait_until(lambda: sender.failed + sender.posted == 1, 5)
+    assert (sender.posted, sender.failed) == (0, 1)
+    assert sender.health().last_error == "no answer within 5 s in all (Webhook_Timeout)"

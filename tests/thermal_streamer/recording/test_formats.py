@@ -9,9 +9,10 @@ import pytest
 from cptv import CPTVReader
 
 from lepton.radiometry import PixelUnit
-from lepton.replay import load_recording
+from lepton.replay import ReplayError, load_recording
 from tests.conftest import TEST_DATA
 from thermal_streamer.core.frames import RawFrame
+from thermal_streamer.recording import formats
 from thermal_streamer.recording.formats import (
     WRITERS,
     FormatError,
@@ -153,3 +154,43 @@ def test_hdf5_holds_other_sizes(tmp_path):
     frames = [RawFrame(p, PixelUnit.COUNTS, START_S + i, {}) for i, p in enumerate(pixels)]
     recording = read_recording(write(tmp_path, "hdf5", frames))
     assert np.array_equal(recording.pixels, pixels) and np.isnan(recording.fpa_temp_c).all()
+
+
+@pytest.mark.parametrize("source", ["real", "ours-cptv", "ours-hdf5", "v1"])
+def test_open_recording_reads_each_frame_on_demand_as_read_recording(tmp_path, monkeypatch,
+                                                                     source):
+    """open_recording gives the frames, times, FPA, seq, meta and unit read_recording
+    gives, one frame at a time in any order (backwards, across checkpoints), keeping at
+    most CACHED_FRAMES decoded and never the whole stack."""
+    monkeypatch.setattr(formats, "CHECKPOINT_FRAMES", 8)
+    if source == "real":
+        path = REAL_CPTV
+    elif source == "v1":
+        path = TEST_DATA / "TheCacophonyProject_python-cptv__v1.cptv"
+    else:
+        path = write(tmp_path, source.split("-")[1], frames_of(load_recording(REAL_CPTV)[:30]))
+    whole, lazy = read_recording(path), formats.open_recording(path)
+    assert isinstance(lazy.pixels, formats.LazyFrames)
+    assert lazy.pixels.shape == whole.pixels.shape and lazy.unit is whole.unit
+    for name in ("timestamps_s", "fpa_temp_c", "seq"):
+        assert np.array_equal(getattr(lazy, name), getattr(whole, name), equal_nan=True), name
+    assert lazy.meta == whole.meta and lazy.header == whole.header
+    order = [*range(len(whole.pixels) - 1, -1, -3), 0, 5, 4, 17, 16, 9, *range(len(whole.pixels))]
+    for i in order:
+        assert np.array_equal(lazy.pixels[i], whole.pixels[i]), i
+        assert lazy.pixels.cached <= formats.CACHED_FRAMES
+    with pytest.raises(IndexError):
+        lazy.pixels[len(whole.pixels)]
+
+
+def test_a_cptv_cut_after_opening_is_a_replay_error(tmp_path, monkeypatch):
+    """A CPTV file cut shorter after it was opened: reading a frame past the cut raises
+    ReplayError naming the frame (playback answers 404), earlier frames still read."""
+    monkeypatch.setattr(formats, "CHECKPOINT_FRAMES", 4)
+    path = write(tmp_path, "cptv", frames_of(load_recording(REAL_CPTV)[:12]))
+    lazy = formats.open_recording(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+    with pytest.raises(ReplayError, match="frame 11 unreadable"):
+        lazy.pixels[11]
+    assert np.array_equal(lazy.pixels[1], load_recording(REAL_CPTV)[1])

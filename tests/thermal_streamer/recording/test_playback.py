@@ -14,7 +14,7 @@ from thermal_streamer.core.frames import RawFrame
 from thermal_streamer.measure.meter import Meter
 from thermal_streamer.measure.regions import Region
 from thermal_streamer.protocols import wire
-from thermal_streamer.recording.formats import Recording, read_recording
+from thermal_streamer.recording.formats import CACHED_FRAMES, LazyFrames, Recording, open_recording
 from thermal_streamer.recording.playback import (
     Playback,
     PlaybackClip,
@@ -121,13 +121,13 @@ def test_recording_read_once_until_its_file_changes(tmp_path, monkeypatch):
     again; an unreadable one is 404 and logged."""
     path = write(tmp_path, "hdf5", frames_of(pixels(4)))
     reads = []
-    real_read = read_recording
+    real_read = open_recording
 
     def counting_read(p):
         reads.append(p)
         return real_read(p)
 
-    monkeypatch.setattr("thermal_streamer.recording.playback.read_recording", counting_read)
+    monkeypatch.setattr("thermal_streamer.recording.playback.open_recording", counting_read)
     playback = Playback(lambda name: path, RenderSettings)
     first = playback.clip(path.name)
     assert playback.clip(path.name) is first and len(reads) == 1
@@ -145,3 +145,17 @@ def test_frame_meta_and_timestamp_come_from_the_recording(tmp_path):
     seq, frame = Playback(lambda name: path, RenderSettings).clip(path.name).frame(1)
     assert isinstance(frame, RawFrame) and seq == 102
     assert frame.timestamp == frames[1].timestamp and frame.meta == frames[1].meta
+
+
+@pytest.mark.parametrize("fmt", ["cptv", "hdf5"])
+def test_playback_decodes_on_demand_and_keeps_few_frames(tmp_path, fmt):
+    """Playing a recording start to end and back keeps no pixel stack: each frame is
+    decoded when asked for and at most CACHED_FRAMES stay decoded."""
+    path = write(tmp_path, fmt, frames_of(pixels(40)))
+    playback = Playback(lambda name: path, RenderSettings)
+    for i in [*range(40), *range(39, -1, -7)]:
+        header, _, raw = wire.parse_frame_message(playback.answer(f"{path.name}/{i}")[1])
+        assert header["playback"]["frame"] == i
+        assert np.array_equal(np.frombuffer(raw, "<u2").reshape(120, 160), pixels(40)[i])
+        stack = playback.clip(path.name).recording.pixels
+        assert isinstance(stack, LazyFrames) and stack.cached <= CACHED_FRAMES

@@ -127,8 +127,10 @@ def test_hook_events_start_and_end_a_clip(tmp_path):
     assert len(read_recording(clip).pixels) == 5 + 4  # 5..9, then 0.5 s after 9: 10..13
 
 
-def test_manual_commands_through_the_command_runner(tmp_path):
-    """record start/stop make one clip; bad commands are refused with their reasons."""
+def test_manual_commands_through_the_command_runner(tmp_path, caplog):
+    """record start/stop make one clip; bad commands are refused with their reasons; a
+    deletion logs who asked for it."""
+    caplog.set_level("INFO", "thermal_streamer.recording.recorder")
     with rig(tmp_path, mode=RecordMode.MANUAL, format="hdf5") as r:
         runner = CommandRunner(r.state, no_ffc, "secret", r.recorder.command_handlers())
         with pytest.raises(CommandError) as info:
@@ -153,8 +155,9 @@ def test_manual_commands_through_the_command_runner(tmp_path):
             runner.execute('{"cmd": "delete_recording", "name": "../x.h5", "token": "secret"}')
         assert str(info.value) == "no recording named '../x.h5'"
         runner.execute(json.dumps({"cmd": "delete_recording", "name": entry["name"],
-                                   "token": "secret"})).result(JOIN_S)
+                                   "token": "secret"}), sender="192.0.2.7").result(JOIN_S)
         assert r.recorder.listing()["recordings"] == []
+        assert f"recording {entry['name']}: deletion asked by 192.0.2.7" in caplog.messages
         assert list(tmp_path.iterdir()) == []
 
 
