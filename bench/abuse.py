@@ -1107,7 +1107,8 @@ ATTACKS: dict[str, Callable[[Daemon, argparse.Namespace], list[Figure]]] = {
     "playback-2": playback_2,
     "webhook-body": webhook_body,
 }
-CONFIGS = {"ws-token": "[Security]\nControl_Token = s3cret-of-16-chars\n"}  # attacks needing a config
+# attacks needing a config
+CONFIGS = {"ws-token": "[Security]\nControl_Token = s3cret-of-16-chars\n"}
 FD_LIMITS = {"ws-fds": FD_LIMIT}  # attacks needing a lower file descriptor limit
 SOURCES = {"webhook-body": "simulated"}  # attacks needing another source than tcp
 
