@@ -73,6 +73,15 @@ The memory attacks (issue 17), each with the daemon's RSS before, at its peak an
 - ``webhook-body``: a simulated-source daemon whose alarm (frame max above -273 C)
   posts at once to an endpoint here that answers 200 with an endless body (at most
   ENDLESS_BYTES, then it closes): RSS, and how much the endpoint could send.
+- ``mqtt-huge``: an edge daemon (``--source mqtt``) on a Mosquitto of its own, then a
+  200 MiB retained message on the relayed camera's ``frame`` topic (``mosquitto_pub``):
+  the edge's RSS over the next HUGE_WATCH_S.
+
+And one attack on what the daemon keeps per name:
+
+- ``region-churn``: a simulated-source daemon publishing to a Mosquitto of its own
+  (``Stats_Interval = 0.05``), RENAMES renames of one region (one every RENAME_PERIOD_S,
+  so each name is published): the size of ``/metrics`` before and after.
 
 Every daemon gets its soft file-descriptor limit raised to the hard limit (as the
 daemon does itself at start), so that the figures are the same whichever tree runs.
@@ -109,6 +118,9 @@ import psutil
 from PIL import Image
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.mosquitto import Mosquitto  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVING = re.compile(r"serving HTTP on \S+:(\d+) and WebSocket on \S+:(\d+)")
@@ -152,6 +164,12 @@ SETTLE_S = 2.0  # after an attack, before the "after" RSS
 ENDLESS_BYTES = 256 * 1024 * 1024  # the endless webhook answer stops after this much
 ENDLESS_LIMIT_S = 30.0
 ANSWER_DELAY_S = 3.0  # the endless endpoint waits this long before it answers
+HUGE_MQTT_BYTES = 200 * 1024 * 1024  # one retained frame message on the broker
+HUGE_WATCH_S = 15.0  # how long the edge's RSS is watched after it was published
+CAMERA_ID = "abuse"  # the camera the mqtt attacks' daemons publish or relay
+RENAMES = 300  # region renames in the churn attack
+RENAME_PERIOD_S = 0.06  # one rename this often: each name lives past a Stats_Interval
+CHURN_CLIENTS = 4  # connections sharing the renames (each may send 10 commands a second)
 
 
 @dataclass
@@ -952,6 +970,53 @@ def sigterm(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
                    f"{took:.2f}")]
 
 
+
+def mqtt_huge(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
+    """A 200 MiB retained message on the relayed camera's frame topic: the edge's RSS."""
+    message = args.scratch / "huge.bin"
+    with message.open("wb") as out:
+        out.truncate(HUGE_MQTT_BYTES)  # sparse: zeros, no disk
+    topic = f"thermal/{CAMERA_ID}/frame"
+    with RssSampler(daemon) as rss:
+        with message.open("rb") as data:
+            subprocess.run(["mosquitto_pub", "-p", str(args.broker.port), "-t", topic, "-r",
+                            "-s"], stdin=data, check=True, timeout=60)
+        time.sleep(HUGE_WATCH_S)  # pacing: the edge gets it, or the broker drops it
+        after = daemon.rss()
+    subprocess.run(["mosquitto_pub", "-p", str(args.broker.port), "-t", topic, "-r", "-n"],
+                   check=True, timeout=10)
+    return rss_figures(rss.start, rss.peak, after)
+
+
+def metrics_kib(daemon: Daemon) -> float:
+    """The size of the daemon's /metrics answer, KiB."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{daemon.http_port}/metrics",
+                                timeout=5) as response:
+        return len(response.read()) / 1024
+
+
+def region_churn(daemon: Daemon, args: argparse.Namespace) -> list[Figure]:
+    """300 region renames on a daemon publishing to a broker: /metrics before and after."""
+    before = metrics_kib(daemon)
+    with contextlib.ExitStack() as stack:
+        clients = [stack.enter_context(connect(f"ws://127.0.0.1:{daemon.ws_port}/stream",
+                                               open_timeout=5)) for _ in range(CHURN_CLIENTS)]
+        commands = [{"cmd": "roi", "op": "add", "name": "r0", "spot": [80, 60]}] + [
+            {"cmd": "roi", "op": "rename", "name": f"r{i}", "to": f"r{i + 1}"}
+            for i in range(RENAMES)]
+        for i, command in enumerate(commands):
+            ws = clients[i % CHURN_CLIENTS]
+            ws.send(json.dumps(command))
+            time.sleep(RENAME_PERIOD_S)  # pacing: every name is published once
+            for client in clients:  # drain frames and state: nobody stalls
+                with contextlib.suppress(TimeoutError):
+                    while True:
+                        client.recv(timeout=0)
+        time.sleep(SETTLE_S)
+    return [Figure("/metrics before", f"{before:.1f}", "KiB"),
+            Figure(f"/metrics after {RENAMES} region renames", f"{metrics_kib(daemon):.1f}",
+                   "KiB")]
+
 def write_recording(directory: Path, start_s: float, seed: int) -> str:
     """A PLAYBACK_SECONDS CPTV recording in ``directory`` (this tree's writer): its name."""
     sys.path.insert(0, str(ROOT))
@@ -1106,11 +1171,14 @@ ATTACKS: dict[str, Callable[[Daemon, argparse.Namespace], list[Figure]]] = {
     "playback": playback,
     "playback-2": playback_2,
     "webhook-body": webhook_body,
+    "mqtt-huge": mqtt_huge,
+    "region-churn": region_churn,
 }
 # attacks needing a config
 CONFIGS = {"ws-token": "[Security]\nControl_Token = s3cret-of-16-chars\n"}
 FD_LIMITS = {"ws-fds": FD_LIMIT}  # attacks needing a lower file descriptor limit
-SOURCES = {"webhook-body": "simulated"}  # attacks needing another source than tcp
+SOURCES = {"webhook-body": "simulated", "mqtt-huge": "mqtt",
+           "region-churn": "simulated"}  # attacks needing another source than tcp
 
 
 def main() -> None:
@@ -1145,6 +1213,14 @@ def run(name: str, args: argparse.Namespace, scratch: Path) -> None:
         endpoint = args.endpoint = EndlessEndpoint()
         conf = ("[Alarm always]\nROI = frame\nStat = max\nAbove = -273\n"
                 f"Webhook = {endpoint.url}\n[Measurement]\nWebhook_Retries = 0\n")
+    broker = None
+    if name in ("mqtt-huge", "region-churn"):
+        broker = args.broker = Mosquitto()
+        args.scratch = scratch
+        url = f"mqtt://127.0.0.1:{broker.port}"
+        conf = (f"[MQTT]\nBroker = {url}\nCamera_ID = {CAMERA_ID}\n"
+                + (f"[Source]\nMQTT_Camera = {CAMERA_ID}\n" if name == "mqtt-huge" else
+                   "Stats_Interval = 0.05\nPublish_Frames = no\n"))
     try:
         daemon = Daemon(args.root.resolve(), conf, FD_LIMITS.get(name, 0),
                         SOURCES.get(name, "tcp"))
@@ -1156,6 +1232,8 @@ def run(name: str, args: argparse.Namespace, scratch: Path) -> None:
     finally:
         if endpoint is not None:
             endpoint.close()
+        if broker is not None:
+            broker.stop()
     print(f"\n{name} ({time.monotonic() - started:.0f} s)")
     for figure in figures:
         print(f"  {figure.name:<68} {figure.value} {figure.unit}".rstrip())
