@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 RECONNECT_MIN_S = 1
 RECONNECT_MAX_S = 30
 MQTT_MAX_PACKET_BYTES = 268_435_455  # the largest remaining length (MQTT 5.0 §1.5.5)
+# a PUBLISH packet's bytes beside its payload: fixed header (<= 5), topic (<= 2 + a few
+# dozen), properties (a signature's user property is about 100): generous
+PACKET_OVERHEAD_BYTES = 4096
 MessageHandler = Callable[[str, bytes], None]  # (topic, payload)
 
 

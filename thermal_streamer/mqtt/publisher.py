@@ -64,7 +64,7 @@ from thermal_streamer.mqtt.discovery import (
     birth_topic,
     discovery_messages,
 )
-from thermal_streamer.mqtt.link import BrokerSettings, MqttLink, Will
+from thermal_streamer.mqtt.link import PACKET_OVERHEAD_BYTES, BrokerSettings, MqttLink, Will
 from thermal_streamer.mqtt.topics import CameraTopics
 from thermal_streamer.protocols.signing import Signer
 from thermal_streamer.protocols.wire import MAX_COMMAND_BYTES
@@ -174,7 +174,11 @@ class MqttPublisher:
             subscriptions[birth_topic(device.discovery_prefix)] = self._on_birth
         self.link = MqttLink(settings, "mqtt", Will(topics.availability, OFFLINE),
                              self._on_connected, subscriptions, signer=signer,
-                             live_only=(topics.cmd,))
+                             live_only=(topics.cmd,),
+                             # what it receives are commands and births: the broker drops a
+                             # 200 MiB "command" instead of sending it (one over
+                             # MAX_COMMAND_BYTES still arrives, to be answered)
+                             max_packet_bytes=2 * MAX_COMMAND_BYTES + PACKET_OVERHEAD_BYTES)
 
     # -- any thread
 

@@ -54,7 +54,7 @@ from thermal_streamer.core.frames import RelayedFrame
 from thermal_streamer.core.hub import FrameSlot
 from thermal_streamer.core.ratelimit import RateLimitedLog
 from thermal_streamer.core.source import Companion, Publish, Source
-from thermal_streamer.mqtt.link import BrokerSettings, MqttLink
+from thermal_streamer.mqtt.link import PACKET_OVERHEAD_BYTES, BrokerSettings, MqttLink
 from thermal_streamer.mqtt.topics import CameraTopics
 from thermal_streamer.protocols.signing import Verifier
 from thermal_streamer.protocols.wire import HEADER_LENGTH
@@ -64,9 +64,6 @@ log = logging.getLogger(__name__)
 POLL_S = 0.5  # the source thread's longest wait: how soon it sees stop and expires commands
 COMMAND_TIMEOUT_S = 5.0  # a forwarded command with no answer from the origin by then fails
 MAX_STATE_BYTES = 4096  # a state message is about 200 bytes
-# a PUBLISH packet's bytes beside its payload: fixed header (<= 5), topic (<= 2 + a few
-# dozen), properties (a signature's user property is about 100): generous
-PACKET_OVERHEAD_BYTES = 4096
 JPEG_SOI, JPEG_EOI = b"\xff\xd8", b"\xff\xd9"  # ITU-T T.81, table B.1
 RAW_DTYPE = "<u2"  # the only raw pixel type of /stream (docs/protocol.md §5.2)
 RAW_UNITS = tuple(unit.value for unit in PixelUnit)

@@ -440,3 +440,19 @@ def test_counts_of_deleted_regions_and_alarms_are_forgotten():
         counters = publisher.link.health().counters
         assert any("_roi_s300_" in key for key in counters)
         assert len(counters) < 60, sorted(counters)
+
+
+def test_a_huge_command_is_never_sent_to_the_camera():
+    """A 1 MiB message on cmd is dropped by the broker (the link's CONNECT says Maximum
+    Packet Size): no answer, no memory; the next command runs (was: delivered whole)."""
+    parts = Parts()
+    with mosquitto() as broker, publishing(parts, broker.port) as pub:
+        assert wait_until(lambda: pub.link.connected, TIMEOUT_S)
+        with Subscriber(broker.port, TOPICS.cmd_result, TOPICS.state) as sub:
+            assert sub.wait_on(TOPICS.state)  # subscribed
+            publish(broker.port, TOPICS.cmd, '{"cmd": "stop", "pad": "' + "x" * 2**20 + '"}')
+            publish(broker.port, TOPICS.cmd, '{"cmd": "set", "scale": 3, "id": 7}')
+            assert sub.wait_on(TOPICS.cmd_result)
+            assert [json.loads(m.payload) for m in sub.on(TOPICS.cmd_result)] == [
+                {"ok": True, "id": 7}]
+    assert parts.state.running and parts.state.snapshot()["scale"] == 3

@@ -27,12 +27,11 @@ from thermal_streamer.config.values import BrokerUrl
 from thermal_streamer.control.commands import CommandError, TokenError
 from thermal_streamer.control.render_settings import FIELDS, RenderSettings
 from thermal_streamer.control.state import AcquisitionState
-from thermal_streamer.mqtt.link import BrokerSettings
+from thermal_streamer.mqtt.link import PACKET_OVERHEAD_BYTES, BrokerSettings
 from thermal_streamer.mqtt.topics import CameraTopics
 from thermal_streamer.protocols.signing import PROPERTY, sign
 from thermal_streamer.protocols.wire import frame_message, parse_frame_message
 from thermal_streamer.sources.mqtt_relay import (
-    PACKET_OVERHEAD_BYTES,
     BadMessage,
     MqttSource,
     parse_frame_payload,
