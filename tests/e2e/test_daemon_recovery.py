@@ -46,6 +46,10 @@ def test_hung_camera_is_rebooted_then_power_cycled(start_daemon, tmp_path):
         metrics = response.read().decode()
     assert ('thermal_source_events_total{source="simulated",event="recovery_power_cycles"} 1'
             in metrics)
+    # the state turns to streaming just before its log line is written, and the line
+    # reaches daemon.log() through a pipe and a reader thread: wait for it (bounded)
+    assert wait_until(lambda: "camera recovered: frames again" in daemon.log(), 5.0), \
+        daemon.log()
     log = daemon.log()
     order = ["resynchronising VoSPI", "rebooting the camera over CCI",
              "power-cycling the camera (0.3 s off)", "power back on",
