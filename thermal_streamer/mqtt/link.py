@@ -276,6 +276,9 @@ class MqttLink:
 
     def _connected(self, client: paho.Client, _userdata: object, _flags: object,
                    reason: ReasonCode, _properties: Properties | None) -> None:
+        if self._stopped:  # a reconnect raced stop(): paho's reconnect() overwrote the
+            client.disconnect()  # disconnecting state stop() set, so say it again
+            return
         if reason.is_failure:
             self._change(LinkState.REFUSED, f"the broker refused the connection: {reason}")
             return
@@ -289,7 +292,10 @@ class MqttLink:
         except Exception:  # a bug in the callback must not take the link down
             log.exception("%s: on_connected failed", self._name)
 
-    def _connect_failed(self, _client: paho.Client, _userdata: object) -> None:
+    def _connect_failed(self, client: paho.Client, _userdata: object) -> None:
+        if self._stopped:  # as in _connected: no socket now, so this ends loop_forever
+            client.disconnect()
+            return
         self._change(LinkState.UNREACHABLE, "cannot connect (broker down, wrong address, "
                                             "or a TLS or CA problem)")
 

@@ -174,3 +174,23 @@ def test_broker_settings_from_config_for_the_publisher_and_the_relay(tmp_path):
     assert BrokerSettings.from_config(config) == BrokerSettings(
         BrokerUrl("broker.lan", 8883, True), "thermal-attic", "cam", "", "", 60)
     assert BrokerSettings.from_config(config, "relay").client_id == "thermal-attic-relay"
+
+
+def test_a_reconnect_that_races_stop_still_ends_the_loop():
+    """stop() landing while paho reconnects (its reconnect() overwrites the disconnecting
+    state) still ends run(): the new connection is closed at once. The race is made here
+    by setting the stopped flag without the disconnect, then dropping the socket."""
+    with mosquitto() as broker:
+        connected = threading.Event()
+        link = MqttLink(settings(broker.port), on_connected=connected.set)
+        thread = threading.Thread(target=link.run, name="mqtt-race-test")
+        thread.start()
+        try:
+            assert connected.wait(TIMEOUT_S)
+            link._stopped = True  # what stop() sets; its disconnect() is the one lost
+            link.client.socket().close()  # the loop reconnects after its back-off (1 s)
+            thread.join(TIMEOUT_S)
+            assert not thread.is_alive()
+        finally:
+            link.stop()
+            thread.join(TIMEOUT_S)
