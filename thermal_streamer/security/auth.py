@@ -77,6 +77,8 @@ GLOBAL_RATE_PER_S = 4.0  # uncached checks a second, all addresses together, on 
 GLOBAL_BURST = 16  # and at once
 LOG_INTERVAL_S = 10.0  # failed logins: at most one log line per this
 UNIQUE_LOCAL = ipaddress.IPv6Network("fc00::/7")  # RFC 4193: a LAN's own addresses
+# why a password file without users is refused (at start and on SIGHUP)
+NO_USERS = "no users: add one with --add-user NAME --password-file PATH"
 
 
 class Verdict(enum.Enum):
@@ -260,7 +262,7 @@ class Authenticator:
                  clock: Callable[[], float] = time.monotonic,
                  verify: Callable[[str, str], bool] = verify_password):
         if not users:
-            raise ValueError("no users: add one with --add-user NAME --password-file PATH")
+            raise ValueError(NO_USERS)
         self._users, self._secure, self._clock, self._verify = dict(users), secure_cookie, \
             clock, verify
         self._decoy = next(iter(self._users.values()))  # unknown users cost a real check
@@ -354,7 +356,7 @@ class Authenticator:
             ValueError: ``users`` is empty (nobody could log in; the old users stay).
         """
         if not users:
-            raise ValueError("no users: add one with --add-user NAME --password-file PATH")
+            raise ValueError(NO_USERS)
         with self._lock:
             revoked = frozenset(user for user, stored in self._users.items()
                                 if users.get(user) != stored)

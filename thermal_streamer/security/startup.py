@@ -12,7 +12,7 @@ import logging
 import ssl
 from typing import NamedTuple
 
-from thermal_streamer.security.auth import Authenticator
+from thermal_streamer.security.auth import NO_USERS, Authenticator
 from thermal_streamer.security.passwords import read_password_file
 from thermal_streamer.security.tls import SecurityFileError, tls_context
 
@@ -32,6 +32,25 @@ class Security(NamedTuple):
     tls: ssl.SSLContext | None
 
 
+
+def read_users(password_file: str) -> dict[str, str]:
+    """The password file's users: {user name: stored scrypt hash}, at least one.
+
+    Raises:
+        SecurityFileError: naming ``Password_File``: the file cannot be read or parsed, or
+            holds no user.
+    """
+    try:
+        users = read_password_file(password_file)
+    except ValueError as exc:  # a PasswordFileError
+        raise SecurityFileError("Password_File", password_file,
+                                f"must be a password file with at least one user: {exc}"
+                                ) from None
+    if not users:
+        raise SecurityFileError("Password_File", password_file,
+                                f"must be a password file with at least one user: {NO_USERS}")
+    return users
+
 def read_security(password_file: str, tls_cert: str, tls_key: str) -> Security:
     """``[Security] Password_File``, ``TLS_Cert`` and ``TLS_Key`` (empty: not set).
 
@@ -43,14 +62,7 @@ def read_security(password_file: str, tls_cert: str, tls_key: str) -> Security:
             cannot be read or parsed or holds no user, a TLS file as :func:`tls_context`
             says.
     """
-    auth = None
-    if password_file:
-        try:
-            auth = Authenticator(read_password_file(password_file), bool(tls_cert))
-        except ValueError as exc:  # a PasswordFileError, or a file without users
-            raise SecurityFileError("Password_File", password_file,
-                                    f"must be a password file with at least one user: {exc}"
-                                    ) from None
+    auth = Authenticator(read_users(password_file), bool(tls_cert)) if password_file else None
     tls = tls_context(tls_cert, tls_key) if (tls_cert or tls_key) else None
     if auth is not None and tls is None:
         log.warning(CLEAR_TEXT_WARNING)
@@ -73,20 +85,11 @@ def reload_security(security: Security, password_file: str, tls_cert: str,
         SecurityFileError: a file cannot be used (as :func:`read_security` says); nothing
             has changed then, so the daemon keeps serving with what it had.
     """
-    users = None
-    if security.auth is not None and password_file:
-        try:
-            users = read_password_file(password_file)
-        except ValueError as exc:
-            raise SecurityFileError("Password_File", password_file,
-                                    f"must be a password file with at least one user: {exc}"
-                                    ) from None
-        if not users:
-            raise SecurityFileError("Password_File", password_file, "must be a password file "
-                                    "with at least one user: no users: add one with "
-                                    "--add-user NAME --password-file PATH")
+    users = (read_users(password_file) if security.auth is not None and password_file
+             else None)
     if security.tls is not None:
         tls_context(tls_cert, tls_key)  # checks both files; raises before anything changes
         security.tls.load_cert_chain(tls_cert, tls_key, password=lambda: b"")
-    return security.auth.replace_users(users) if users is not None and security.auth else (
-        frozenset())
+    if security.auth is None or users is None:
+        return frozenset()
+    return security.auth.replace_users(users)
